@@ -1,0 +1,65 @@
+"""The in-memory dataset every loader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class DatasetError(ValueError):
+    """Bad or missing data; the message names the file or line at fault."""
+
+
+@dataclass
+class FaceDataset:
+    """Labelled face images held in memory.
+
+    Attributes:
+        images: uint8 images, grey (HxW) or BGR (HxWx3); sizes may differ.
+        labels: int64 (N,), hard label of each image, an index into ``label_names``.
+        label_names: the class names, in model output order.
+        sources: where each image came from (a path, or ``file.csv:line``).
+        soft_labels: optional float32 (N, C) label distributions (e.g. FER+ votes), rows sum to 1.
+    """
+
+    images: list[np.ndarray]
+    labels: np.ndarray
+    label_names: tuple[str, ...]
+    sources: list[str]
+    soft_labels: np.ndarray | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(self.label_names))
+
+    def subset(self, indices: np.ndarray) -> "FaceDataset":
+        """A dataset holding only ``indices`` (in that order)."""
+        return FaceDataset(
+            images=[self.images[i] for i in indices],
+            labels=self.labels[indices],
+            label_names=self.label_names,
+            sources=[self.sources[i] for i in indices],
+            soft_labels=None if self.soft_labels is None else self.soft_labels[indices],
+            skipped=dict(self.skipped),
+        )
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file as uint8 grey or BGR, raising :class:`DatasetError` naming the file."""
+    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
+    if data is None:
+        raise DatasetError(f"{path}: no such image file")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise DatasetError(f"{path}: cannot decode image (unreadable or not an image)")
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image

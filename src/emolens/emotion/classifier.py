@@ -1,0 +1,70 @@
+"""The runtime emotion classifier: an exported ONNX model on ONNX Runtime (no torch)."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from emolens.emotion.metadata import ModelInfo
+from emolens.emotion.preprocessing import Preprocessing, prepare_crops
+from emolens.emotion.tta import tta_views
+
+
+def default_model_path() -> Path:
+    """The model bundled with the package."""
+    return Path(str(resources.files("emolens") / "models" / "default.onnx"))
+
+
+class EmotionClassifier:
+    """Classifies batches of face crops. Thread-safe: one instance can serve many threads.
+
+    Args:
+        model_path: an ONNX model written by ``emolens export``; defaults to the bundled model.
+        threads: intra-op threads for ONNX Runtime (0 = ONNX Runtime's default).
+    """
+
+    def __init__(self, model_path: str | Path | None = None, threads: int = 0) -> None:
+        self.model_path = Path(model_path) if model_path is not None else default_model_path()
+        if not self.model_path.is_file():
+            raise FileNotFoundError(f"{self.model_path}: no such model file")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
+            raise ValueError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.model_info = ModelInfo.from_properties(meta, str(self.model_path))
+        self._input = self._session.get_inputs()[0].name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.model_info.labels
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.model_info.preprocessing
+
+    def predict_inputs(self, x: np.ndarray, tta: bool = False) -> np.ndarray:
+        """Probabilities (N, C) for already-normalised model input (N, 3, S, S)."""
+        if len(x) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        views = tta_views(x) if tta else [x]
+        batch = np.ascontiguousarray(np.concatenate(views), dtype=np.float32)
+        probs = self._session.run(None, {self._input: batch})[0]
+        return probs.reshape(len(views), len(x), -1).mean(axis=0)
+
+    def predict_proba(self, crops: Sequence[np.ndarray], tta: bool = False) -> np.ndarray:
+        """Probabilities (N, C), in :attr:`labels` order, for uint8 face crops (grey or BGR, any size)."""
+        return self.predict_inputs(prepare_crops(crops, self.preprocessing), tta=tta)
+
+    def classify(self, crops: Sequence[np.ndarray], tta: bool = False) -> list[dict[str, float]]:
+        """One ``{label: probability}`` dict per crop."""
+        probs = self.predict_proba(crops, tta=tta)
+        return [dict(zip(self.labels, map(float, row))) for row in probs]

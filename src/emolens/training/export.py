@@ -1,0 +1,84 @@
+"""Export a checkpoint to ONNX, with labels and preprocessing in the file's metadata."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from emolens.emotion.metadata import ModelInfo
+from emolens.training.config import TrainConfig
+from emolens.training.trainer import build_model, preprocessing_of
+
+
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, tuple[str, ...], dict]:
+    """Model (eval mode), config, labels and the raw checkpoint dict of a training checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    config = TrainConfig.from_dict(checkpoint["config"])
+    labels = tuple(checkpoint["label_names"])
+    model = build_model(config, len(labels), pretrained=False)
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    return model, config, labels, checkpoint
+
+
+def git_commit() -> str:
+    """The current git commit of the working directory, or ``unknown``."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def store_weights_fp16(model: onnx.ModelProto, min_elements: int = 1024) -> None:
+    """Halve the file: large float32 weights are stored as float16 with a Cast back to float32.
+
+    ONNX Runtime folds the Casts when it loads the model, so inference still runs in float32.
+    """
+    graph = model.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < min_elements:
+            continue
+        array = numpy_helper.to_array(init)
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(array.astype(np.float16), name + "_fp16"))
+        casts.append(onnx.helper.make_node("Cast", [name + "_fp16"], [name], to=onnx.TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, crop_margin: float | None = None, fp16_weights: bool = True,
+                info: dict[str, str] | None = None) -> ModelInfo:
+    """Write ``checkpoint`` as an ONNX model (input ``input`` N x 3 x S x S, output ``probabilities``)."""
+    model, config, labels, raw = load_checkpoint(checkpoint)
+    prep = preprocessing_of(config)
+    if crop_margin is not None:
+        prep = type(prep)(**{**prep.__dict__, "crop_margin": crop_margin})
+    wrapped = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
+    dummy = torch.zeros(1, 3, config.input_size, config.input_size)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(wrapped, (dummy,), str(out), input_names=["input"], output_names=["probabilities"],
+                      dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, opset_version=17,
+                      dynamo=False)
+    onnx_model = onnx.load(str(out))
+    if fp16_weights:
+        store_weights_fp16(onnx_model)
+    model_info = ModelInfo(labels, prep, {"backbone": config.backbone, "commit": git_commit(),
+                                          "best_val_accuracy": f"{raw.get('best_val_accuracy', float('nan')):.4f}",
+                                          "epochs": str(raw.get("epoch")), **(info or {})})
+    for key, value in model_info.to_properties().items():
+        onnx_model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(onnx_model)
+    onnx.save(onnx_model, str(out))
+    return model_info
