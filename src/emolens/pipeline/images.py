@@ -1,0 +1,62 @@
+"""Reading images from paths, bytes, PIL images or arrays into BGR uint8 arrays, with clear errors."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from emolens.errors import InputError
+
+ImageSource = Union[str, Path, bytes, Image.Image, np.ndarray]
+MAX_PIXELS = 50_000_000
+"""Images with more pixels are refused (decompression bombs); override per call."""
+
+
+def _from_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
+    if image.width * image.height > max_pixels:
+        raise InputError(f"{name}: image is {image.width}x{image.height}, over the limit of {max_pixels:,} pixels")
+    try:
+        image = ImageOps.exif_transpose(image)
+        rgb = np.asarray(image.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{name}: cannot decode image ({exc})") from None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode encoded image bytes (JPEG, PNG, WebP, ...) to BGR, checking content, not the file name."""
+    if not data:
+        raise InputError(f"{name}: empty file")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return _from_pil(image, name, max_pixels)
+    except Image.DecompressionBombError:
+        raise InputError(f"{name}: image has too many pixels (decompression bomb?)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{name}: not an image file (unrecognised content)") from None
+
+
+def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Any supported image source -> BGR uint8 (H, W, 3). Raises :class:`InputError` with a clear message."""
+    if isinstance(source, np.ndarray):
+        if source.dtype != np.uint8 or source.ndim not in (2, 3):
+            raise InputError(f"array image must be uint8 HxW or HxWx3 BGR, got {source.dtype} {source.shape}")
+        if source.ndim == 2:
+            return np.ascontiguousarray(np.repeat(source[:, :, None], 3, axis=2))
+        if source.shape[2] == 4:
+            return np.ascontiguousarray(source[:, :, :3])
+        return source
+    if isinstance(source, Image.Image):
+        return _from_pil(source, "image", max_pixels)
+    if isinstance(source, bytes):
+        return decode_image(source, max_pixels=max_pixels)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    return decode_image(path.read_bytes(), str(path), max_pixels)
