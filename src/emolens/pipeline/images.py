@@ -38,6 +38,8 @@ def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS
         raise InputError(f"{name}: image has too many pixels (decompression bomb?)") from None
     except UnidentifiedImageError:
         raise InputError(f"{name}: not an image file (unrecognised content)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{name}: cannot decode image, truncated or corrupt ({exc})") from None
 
 
 def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
