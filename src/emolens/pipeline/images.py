@@ -34,6 +34,8 @@ def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as image:
             return _from_pil(image, name, max_pixels)
+    except InputError:
+        raise
     except Image.DecompressionBombError:
         raise InputError(f"{name}: image has too many pixels (decompression bomb?)") from None
     except UnidentifiedImageError:
