@@ -160,8 +160,12 @@ def make_optimizer(model: EmotionNet, config: TrainConfig) -> torch.optim.AdamW:
 
 
 def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: bool = False,
-          progress: bool = True) -> TrainResult:
-    """Train on ``source`` with ``config``, writing checkpoints, history and curves to ``out_dir``."""
+          progress: bool = True, stop_after: int | None = None) -> TrainResult:
+    """Train on ``source`` with ``config``, writing checkpoints, history and curves to ``out_dir``.
+
+    ``stop_after`` ends this call after that many epochs, so a long schedule can run in several sittings
+    (continue with ``resume=True``).
+    """
     out_dir = Path(out_dir)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -193,7 +197,8 @@ def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: 
 
     generator = torch.Generator().manual_seed(config.seed + state["epoch"])
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    for epoch in range(state["epoch"], config.epochs):
+    end = config.epochs if stop_after is None else min(config.epochs, state["epoch"] + stop_after)
+    for epoch in range(state["epoch"], end):
         stage_index, epoch_in_stage = stage_at(config, epoch)
         stage = config.stages[stage_index]
         model.set_stage(stage.unfreeze, config.top_blocks)  # type: ignore[arg-type]

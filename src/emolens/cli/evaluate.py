@@ -1,0 +1,39 @@
+"""``emolens evaluate``: accuracy, macro F1, per-class metrics and a confusion matrix on labelled images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from emolens.cli.errors import user_errors
+
+
+@click.command("evaluate")
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="ONNX model (default: the bundled model).")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
+              help="Split of a source that has them (FER+ folder, FER2013 CSV, train/ val/ test/ folders).")
+@click.option("--labels", type=click.Choice(["fer2013", "majority"]), default="fer2013", show_default=True,
+              help="For FER+ sources: the original FER2013 labels, or FER+ majority votes.")
+@click.option("--crops", is_flag=True, help="Images are face crops already; skip face detection.")
+@click.option("--tta/--no-tta", default=True, show_default=True, help="Test-time augmentation.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Also write summary.json, confusion_matrix.png and per_class.md here.")
+@user_errors
+def command(data_dir: Path, model_path: Path | None, split: str | None, labels: str, crops: bool, tta: bool,
+            report_dir: Path | None) -> None:
+    """Evaluate the emotion model on DATA_DIR (DATA_DIR/<label>/*.png, or any training source) and print a
+    JSON summary: n, accuracy, macro_f1, per_class, no_face, skipped."""
+    from emolens.emotion.classifier import EmotionClassifier
+    from emolens.evaluation.evaluate import evaluate
+    from emolens.evaluation.report import write_report
+
+    classifier = EmotionClassifier(model_path)
+    cropper = None if crops else largest_face_cropper(classifier)
+    summary = evaluate(data_dir, classifier, split=split, labels=labels, tta=tta, face_cropper=cropper, progress=True)
+    click.echo(json.dumps(summary, indent=2))
+    if report_dir is not None:
+        write_report(summary, report_dir, title=f"{data_dir.name} ({labels} labels, TTA {'on' if tta else 'off'})")

@@ -1,0 +1,39 @@
+"""``emolens train``: train an emotion model (needs the ``[train]`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from emolens.cli.errors import user_errors
+
+
+@click.command("train")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True,
+              help="Training config, TOML or YAML (see configs/).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Run folder for checkpoints, history and curves.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--stop-after", type=click.IntRange(min=1), default=None,
+              help="Stop after this many epochs in this sitting (continue later with --resume).")
+@click.option("--export", "export_path", type=click.Path(path_type=Path), default=None,
+              help="After training, export the best checkpoint to this ONNX file.")
+@user_errors
+def command(source: Path, config_path: Path, out_dir: Path, resume: bool, stop_after: int | None, export_path: Path | None) -> None:
+    """Train on SOURCE: a class-per-folder tree (optionally with train/ val/ test/), a FER2013 CSV, or the FER+
+    folder. The best epoch on the validation split is kept as OUT/best.pt."""
+    try:
+        from emolens.training.config import TrainConfig
+        from emolens.training.trainer import train
+    except ImportError as exc:
+        raise click.ClickException(f"training needs the [train] extra: pip install 'emolens[train]' ({exc})")
+    result = train(source, TrainConfig.load(config_path), out_dir, resume=resume, stop_after=stop_after)
+    click.echo(f"best validation accuracy {result.best_val_accuracy:.4f} after {result.epochs_done} epochs: "
+               f"{result.best_checkpoint}")
+    if export_path is not None:
+        from emolens.training.export import export_onnx
+
+        export_onnx(result.best_checkpoint, export_path)
+        click.echo(f"exported {export_path}")

@@ -1,0 +1,64 @@
+"""Evaluate an emotion model on labelled images, through the same runtime that serves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from emolens.datasets import load_dataset
+from emolens.emotion.classifier import EmotionClassifier
+from emolens.evaluation.metrics import summarize
+
+FaceCropper = Callable[[np.ndarray], "np.ndarray | None"]
+"""Returns the crop of the largest face in an image, or None when it finds no face."""
+
+
+def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | None = None, labels: str = "fer2013",
+             tta: bool = True, face_cropper: FaceCropper | None = None, batch_size: int = 256,
+             progress: bool = False) -> dict[str, Any]:
+    """Classify every labelled image of ``source`` and summarise the result.
+
+    Args:
+        source: anything :func:`emolens.datasets.load_dataset` reads (a class-per-folder tree, a FER2013 CSV,
+            the FER+ reference folder).
+        split: ``train``, ``val`` or ``test`` of a source that has splits; None for a plain folder.
+        labels: for FER+ sources, ``majority`` (FER+ votes) or ``fer2013`` (original labels).
+        tta: average predictions over test-time augmented views.
+        face_cropper: finds the face in each image; None treats every image as a face crop already.
+
+    Returns the :func:`~emolens.evaluation.metrics.summarize` dict plus ``no_face`` (images with no face
+    found, left out of the metrics), ``skipped`` (images whose class the model does not know) and ``tta``.
+    """
+    dataset = load_dataset(source, split, labels=labels, label_names=classifier.labels)
+    model_index = {name.lower(): i for i, name in enumerate(classifier.labels)}
+    data_to_model = np.array([model_index.get(n.lower(), -1) for n in dataset.label_names])
+    skipped = sum(dataset.skipped.get(k, 0) for k in dataset.skipped if k != "ferplus_excluded")
+    y_true_all = data_to_model[dataset.labels]
+    skipped += int((y_true_all < 0).sum())
+    keep = np.flatnonzero(y_true_all >= 0)
+    crops: list[np.ndarray] = []
+    y_true: list[int] = []
+    no_face = 0
+    for i in tqdm(keep, desc="finding faces", disable=not progress or face_cropper is None, unit="image"):
+        crop = dataset.images[i] if face_cropper is None else face_cropper(dataset.images[i])
+        if crop is None:
+            no_face += 1
+            continue
+        crops.append(crop)
+        y_true.append(int(y_true_all[i]))
+    predictions = classify_in_batches(classifier, crops, tta, batch_size, progress)
+    summary = summarize(np.asarray(y_true), predictions, classifier.labels)
+    return {**summary, "no_face": no_face, "skipped": skipped, "tta": tta}
+
+
+def classify_in_batches(classifier: EmotionClassifier, crops: Sequence[np.ndarray], tta: bool, batch_size: int,
+                        progress: bool) -> np.ndarray:
+    """Predicted class index of each crop."""
+    predictions = []
+    for start in tqdm(range(0, len(crops), batch_size), desc="classifying", disable=not progress, unit="batch"):
+        probs = classifier.predict_proba(crops[start:start + batch_size], tta=tta)
+        predictions.append(probs.argmax(axis=1))
+    return np.concatenate(predictions) if predictions else np.zeros(0, np.int64)

@@ -1,0 +1,137 @@
+"""The dataset loaders on the real FER2013 / FER+ data, in all three layouts, and their errors."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emolens.datasets import DatasetError, load_dataset
+from emolens.datasets.ferplus import votes_to_targets
+from emolens.labels import FER2013_LABELS
+
+REFERENCE_COUNTS_PUBLICTEST = [467, 56, 496, 895, 653, 415, 607]  # from ../shared/data/fer2013/README.md
+
+
+def real_pngs(fer_dir: Path, emotion: str, n: int) -> list[Path]:
+    return sorted((fer_dir / "publictest" / emotion).glob("*.png"))[:n]
+
+
+@pytest.fixture()
+def folder_tree(tmp_path: Path, fer_dir: Path) -> Path:
+    """A Kaggle-style tree with capitalised class names and train/ val/ splits, from real FER2013 faces."""
+    for split, offset in (("train", 0), ("val", 5)):
+        for emotion in ("happy", "sad", "angry"):
+            target = tmp_path / split / emotion.capitalize()
+            target.mkdir(parents=True)
+            for png in real_pngs(fer_dir, emotion, 10)[offset:offset + 5]:
+                shutil.copy(png, target / png.name)
+    return tmp_path
+
+
+def test_folder_tree_with_splits(folder_tree: Path) -> None:
+    train = load_dataset(folder_tree, "train")
+    val = load_dataset(folder_tree, "val")
+    assert train.label_names == ("Angry", "Happy", "Sad")  # alphabetical: not the 7 FER names
+    assert train.class_counts().tolist() == [5, 5, 5]
+    assert len(val) == 15 and set(train.sources).isdisjoint(val.sources)
+    assert train.images[0].shape == (48, 48) and train.images[0].dtype == np.uint8
+
+
+def test_folder_tree_with_fixed_labels_skips_unknown(folder_tree: Path) -> None:
+    data = load_dataset(folder_tree, "train", label_names=("happy", "sad"))
+    assert data.class_counts().tolist() == [5, 5]
+    assert data.skipped == {"Angry": 5}
+
+
+def test_reference_folder_fer2013_labels(fer_dir: Path) -> None:
+    data = load_dataset(fer_dir / "publictest")
+    assert data.label_names == FER2013_LABELS
+    assert data.class_counts().tolist() == REFERENCE_COUNTS_PUBLICTEST
+
+
+def test_ferplus_majority_and_soft(fer_dir: Path) -> None:
+    majority = load_dataset(fer_dir, "val", labels="majority")
+    soft = load_dataset(fer_dir, "val", labels="soft")
+    assert 3000 < len(majority) < len(soft) <= 3589
+    assert soft.soft_labels is not None and np.allclose(soft.soft_labels.sum(axis=1), 1)
+    assert (soft.soft_labels.argmax(axis=1) == soft.labels).all()
+    # happy and neutral dominate FER+ (README: FER2013 label agrees with FER+ majority for 92% of happy)
+    counts = majority.class_counts()
+    assert counts.argmax() == FER2013_LABELS.index("neutral")
+    assert counts[FER2013_LABELS.index("happy")] > 800
+
+
+def test_votes_to_targets_drops_ties_and_non_emotions() -> None:
+    votes = np.array([
+        [0, 8, 2, 0, 0, 0, 0, 0, 0, 0],  # happiness
+        [5, 5, 0, 0, 0, 0, 0, 0, 0, 0],  # tie
+        [0, 0, 0, 0, 0, 0, 0, 6, 4, 0],  # contempt
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 9],  # not a face
+        [0, 0, 0, 0, 6, 0, 4, 0, 0, 0],  # anger, with fear votes
+    ])
+    labels, soft = votes_to_targets(votes, "majority")
+    assert labels.tolist() == [3, -1, -1, -1, 0]
+    labels, soft = votes_to_targets(votes, "soft")
+    assert labels.tolist() == [3, 3, -1, -1, 0]  # a tie goes to the first class (happy before neutral)
+    assert soft[4].tolist() == pytest.approx([0.6, 0, 0.4, 0, 0, 0, 0])
+
+
+def write_fer2013_csv(path: Path, fer_dir: Path, rows: list[tuple[int, Path, str]]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for emotion, png, usage in rows:
+            pixels = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
+            writer.writerow([emotion, " ".join(map(str, pixels.ravel())), usage])
+
+
+def test_fer2013_csv_and_ferplus_join(tmp_path: Path, fer_dir: Path) -> None:
+    pngs = real_pngs(fer_dir, "happy", 3) + real_pngs(fer_dir, "sad", 3)
+    rows = [(3, p, "Training") for p in pngs[:3]] + [(4, p, "PublicTest") for p in pngs[3:]]
+    write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, rows)
+    data = load_dataset(tmp_path / "fer2013.csv", "val")
+    assert data.labels.tolist() == [4, 4, 4]
+    assert np.array_equal(data.images[0], cv2.imread(str(pngs[3]), cv2.IMREAD_GRAYSCALE))
+    with (tmp_path / "fer2013new.csv").open("w", newline="") as f:
+        f.write("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n")
+        for i in range(6):
+            f.write(f"x,fer{i}.png,1,{9 if i < 3 else 0},0,{0 if i < 3 else 9},0,0,0,0,0,0\n")
+    plus = load_dataset(tmp_path / "fer2013.csv", "train", labels="soft")
+    assert plus.labels.tolist() == [3, 3, 3] and plus.soft_labels[0, 6] == pytest.approx(0.1)
+
+
+def test_missing_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="nope: no such file or folder"):
+        load_dataset(tmp_path / "nope")
+
+
+def test_empty_class_is_named(tmp_path: Path, folder_tree: Path) -> None:
+    (folder_tree / "train" / "Surprise").mkdir()
+    with pytest.raises(DatasetError, match="Surprise: class folder holds no images"):
+        load_dataset(folder_tree, "train")
+
+
+def test_unreadable_image_is_named(folder_tree: Path) -> None:
+    bad = folder_tree / "train" / "Happy" / "broken.png"
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(DatasetError, match="broken.png: cannot decode image"):
+        load_dataset(folder_tree, "train")
+
+
+@pytest.mark.parametrize("row, message", [
+    ("3,1 2 3,Training", "3 pixel values do not form a square image"),
+    ("9,1 2 3 4,Training", "emotion must be 0..6"),
+    ("x,1 2 3 4,Training", "emotion must be an integer"),
+    ("3,1 2 3 999,Training", "pixel values must lie in 0..255"),
+    ("3", "row has too few fields"),
+])
+def test_bad_csv_row_names_the_line(tmp_path: Path, row: str, message: str) -> None:
+    path = tmp_path / "fer2013.csv"
+    path.write_text(f"emotion,pixels,Usage\n0,0 0 0 0,Training\n{row}\n")
+    with pytest.raises(DatasetError, match=f"fer2013.csv:3: {message}"):
+        load_dataset(path)
