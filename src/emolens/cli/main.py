@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "emolens.cli.train",
     "emolens.cli.evaluate",
     "emolens.cli.export",
+    "emolens.cli.serve",
 )
 
 

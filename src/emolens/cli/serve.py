@@ -1,0 +1,83 @@
+"""``emolens serve``: the web app on gunicorn (threaded workers; TLS optional, for cameras on other machines)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Callable, Optional
+
+import click
+from flask import Config, Flask
+from gunicorn.app.base import BaseApplication
+
+from emolens.cli.errors import user_errors
+
+LOCAL_HOSTS = ["localhost", ".localhost", "127.0.0.1", "::1"]
+
+
+class _Gunicorn(BaseApplication):
+    """Gunicorn driven from Python: each worker process builds its own app (and loads the model) once."""
+
+    def __init__(self, factory: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self._factory = factory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._factory()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but loopback exposes the server to the network.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes, each with its own copy of the model.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Request threads per process.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="Settings file (TOML or YAML); EMOLENS_* environment variables override it.")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False),
+              help="TLS certificate: browsers only give the camera to https pages or localhost.")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
+@user_errors
+def command(host: str, port: int, workers: int, threads: int, config_file: Optional[str],
+            certfile: Optional[str], keyfile: Optional[str], access_log: bool) -> None:
+    """Serve the web app and the REST API (pages at /, /live, /dashboard; API at /api/v1)."""
+    from emolens.storage import make_engine, upgrade
+    from emolens.web import create_app
+    from emolens.web.config import load_config
+
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("--certfile and --keyfile go together")
+    overrides: dict[str, Any] = {"CONFIG": config_file} if config_file else {}
+    settings = Config("")
+    load_config(settings, overrides)
+    if is_loopback(host):
+        overrides.setdefault("TRUSTED_HOSTS", settings.get("TRUSTED_HOSTS") or LOCAL_HOSTS)
+    elif not settings["API_TOKEN"]:
+        click.secho(f"warning: serving on {host} without an API token; anyone who can reach it can use the API "
+                    "(set EMOLENS_API_TOKEN)", fg="yellow", err=True)
+    upgrade(make_engine(settings["DATABASE_URL"]))  # once, before workers start, so they never race on it
+    scheme = "https" if certfile else "http"
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"emolens: {scheme}://{shown}:{port}/  (data: {settings['DATA_DIR']}, "
+               f"database: {settings['DATABASE_URL'].split(':', 1)[0]})", err=True)
+    options = {"bind": f"{shown}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+               "timeout": 120, "graceful_timeout": 10, "certfile": certfile, "keyfile": keyfile,
+               "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens"}
+    _Gunicorn(lambda: create_app(overrides), options).run()

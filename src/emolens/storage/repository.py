@@ -1,0 +1,162 @@
+"""Writing analyses and reading them back: recent pages and aggregated statistics in time buckets.
+
+Every function takes an :class:`~sqlalchemy.Engine` and runs one short transaction, so it is safe to call
+from many threads (SQLite serialises writers through its busy timeout; PostgreSQL through MVCC)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+from sqlalchemy import Engine, func, insert, literal, select
+from sqlalchemy.sql import Select
+
+from emolens.storage.models import Analysis, EmotionTally
+
+
+def now_ms() -> int:
+    """Current UTC time in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Tally:
+    """Faces per top emotion and summed probabilities per emotion, over one or many frames."""
+
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    score_sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    faces: int = 0
+
+    def add(self, emotion: str, scores: Mapping[str, float]) -> None:
+        """Count one face."""
+        self.faces += 1
+        self.counts[emotion] += 1
+        for label, score in scores.items():
+            self.score_sums[label] += float(score)
+
+    def rows(self, analysis_id: int) -> list[dict[str, Any]]:
+        """``emotion_tallies`` rows for one analysis."""
+        labels = set(self.counts) | set(self.score_sums)
+        return [{"analysis_id": analysis_id, "label": label, "count": self.counts.get(label, 0),
+                 "score_sum": self.score_sums.get(label, 0.0)} for label in sorted(labels)]
+
+
+@dataclass
+class AnalysisRecord:
+    """What one stored analysis holds (see :class:`~emolens.storage.models.Analysis`)."""
+
+    source: str
+    session: Optional[str]
+    model: str
+    detector: str
+    tta: bool
+    elapsed_ms: float
+    tally: Tally
+    frames: int = 1
+    result: Optional[list[dict[str, Any]]] = None
+    image: Optional[bytes] = None
+    image_type: Optional[str] = None
+    created_ms: int = field(default_factory=now_ms)
+
+
+def record(engine: Engine, rec: AnalysisRecord) -> int:
+    """Store one analysis with its tallies in one transaction; returns its id."""
+    values = {"created_ms": rec.created_ms, "source": rec.source, "session": rec.session, "frames": rec.frames,
+              "faces": rec.tally.faces, "elapsed_ms": rec.elapsed_ms, "tta": rec.tta, "model": rec.model,
+              "detector": rec.detector, "result": rec.result, "image": rec.image, "image_type": rec.image_type}
+    with engine.begin() as conn:
+        analysis_id = conn.execute(insert(Analysis).values(**values)).inserted_primary_key[0]
+        rows = rec.tally.rows(analysis_id)
+        if rows:
+            conn.execute(insert(EmotionTally), rows)
+    return int(analysis_id)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Time range [since_ms, until_ms) and optional source and session."""
+
+    since_ms: int
+    until_ms: int
+    source: Optional[str] = None
+    session: Optional[str] = None
+
+    def apply(self, query: Select) -> Select:
+        query = query.where(Analysis.created_ms >= self.since_ms, Analysis.created_ms < self.until_ms)
+        if self.source:
+            query = query.where(Analysis.source == self.source)
+        if self.session:
+            query = query.where(Analysis.session == self.session)
+        return query
+
+
+def recent(engine: Engine, filters: Filters, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """Total matching analyses and one page of them, newest first, each with its emotion counts."""
+    columns = [c for c in Analysis.__table__.c if c.name != "image"]
+    with engine.connect() as conn:
+        total = conn.execute(filters.apply(select(func.count()).select_from(Analysis))).scalar_one()
+        page = conn.execute(filters.apply(select(*columns, (Analysis.image.is_not(None)).label("has_image")))
+                            .order_by(Analysis.id.desc()).limit(limit).offset(offset)).mappings().all()
+        ids = [row["id"] for row in page]
+        counts: dict[int, dict[str, int]] = defaultdict(dict)
+        if ids:
+            for aid, label, count in conn.execute(select(EmotionTally.analysis_id, EmotionTally.label,
+                                                         EmotionTally.count)
+                                                  .where(EmotionTally.analysis_id.in_(ids))):
+                if count:
+                    counts[aid][label] = count
+    return total, [{**row, "counts": counts[row["id"]]} for row in page]
+
+
+def _grouped(conn: Any, filters: Filters, key: Any = None) -> dict[Any, dict[str, Any]]:
+    """Analyses, frames, faces, counts and score sums per value of ``key`` (a column expression), or in all
+    (under key 0) when ``key`` is None."""
+    group = [] if key is None else [key]
+    key = literal(0) if key is None else key
+    groups: dict[Any, dict[str, Any]] = defaultdict(lambda: {"analyses": 0, "frames": 0, "faces": 0,
+                                                             "counts": {}, "score_sums": {}})
+    totals = filters.apply(select(key.label("k"), func.count(), func.sum(Analysis.frames), func.sum(Analysis.faces))
+                           .select_from(Analysis).group_by(*group))
+    for k, n, frames, faces in conn.execute(totals):
+        groups[k].update(analyses=n, frames=int(frames or 0), faces=int(faces or 0))
+    tallies = filters.apply(select(key.label("k"), EmotionTally.label, func.sum(EmotionTally.count),
+                                   func.sum(EmotionTally.score_sum))
+                            .select_from(Analysis).join(EmotionTally, EmotionTally.analysis_id == Analysis.id)
+                            .group_by(*group, EmotionTally.label))
+    for k, label, count, score_sum in conn.execute(tallies):
+        groups[k]["counts"][label] = int(count or 0)
+        groups[k]["score_sums"][label] = float(score_sum or 0.0)
+    return groups
+
+
+def _finish(group: dict[str, Any], labels: Iterable[str]) -> dict[str, Any]:
+    """Counts for every label, and mean score = summed probability / faces."""
+    faces = group["faces"]
+    return {"analyses": group["analyses"], "frames": group["frames"], "faces": faces,
+            "counts": {label: group["counts"].get(label, 0) for label in labels},
+            "mean_scores": {label: (group["score_sums"].get(label, 0.0) / faces if faces else 0.0)
+                            for label in labels}}
+
+
+def stats(engine: Engine, filters: Filters, bucket_ms: int, labels: Iterable[str]) -> dict[str, Any]:
+    """Totals, per source, per session and per time bucket (buckets aligned to multiples of ``bucket_ms``)."""
+    with engine.connect() as conn:
+        total = _grouped(conn, filters)
+        by_source = _grouped(conn, filters, Analysis.source)
+        by_session = _grouped(conn, filters, func.coalesce(Analysis.session, ""))
+        buckets = _grouped(conn, filters, Analysis.created_ms // bucket_ms)
+    seen = set(labels)
+    for groups in (total, by_source, by_session, buckets):
+        for group in groups.values():
+            seen.update(group["counts"])
+    ordered = list(labels) + sorted(seen - set(labels))
+    empty = {"analyses": 0, "frames": 0, "faces": 0, "counts": {}, "score_sums": {}}
+    return {
+        "labels": ordered,
+        "totals": _finish(next(iter(total.values()), empty), ordered),
+        "by_source": {k: _finish(v, ordered) for k, v in sorted(by_source.items())},
+        "by_session": {k: _finish(v, ordered) for k, v in sorted(by_session.items()) if k},
+        "buckets": [{"start_ms": int(k) * bucket_ms, **_finish(v, ordered)} for k, v in sorted(buckets.items())],
+    }

@@ -1,0 +1,63 @@
+"""Server settings: defaults, then a settings file (``EMOLENS_CONFIG``, TOML or YAML), then ``EMOLENS_*``
+environment variables (values parsed as JSON where they can be, so ``EMOLENS_STORE_IMAGES=true`` is a bool),
+then the mapping given to :func:`~emolens.web.create_app`.
+
+Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
+
+- ``DATA_DIR``: where the SQLite database lives (default: the user data folder, ``~/.local/share/emolens`` on Linux)
+- ``DATABASE_URL``: SQLAlchemy URL (default ``sqlite:///<DATA_DIR>/emolens.db``; ``postgresql+psycopg://...`` works)
+- ``MAX_UPLOAD_MB``: largest request body (default 10)
+- ``MAX_PIXELS``: largest decoded image, in pixels (default 40 million; guards against decompression bombs)
+- ``STORE_IMAGES``: also store uploaded image bytes (default false; webcam frames are never stored)
+- ``API_TOKEN``: when set, the API (but health and the OpenAPI document) needs ``Authorization: Bearer <token>``
+- ``MODEL_PATH``, ``DETECTOR``, ``TTA``: passed to :class:`~emolens.Analyzer`
+- ``LIVE_WINDOW_S``: seconds of webcam frames aggregated into one stored row (default 10)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+from flask import Config
+from platformdirs import user_data_dir
+
+PREFIX = "EMOLENS"
+
+DEFAULTS: dict[str, Any] = {
+    "DATA_DIR": None,
+    "DATABASE_URL": None,
+    "MAX_UPLOAD_MB": 10,
+    "MAX_PIXELS": 40_000_000,
+    "STORE_IMAGES": False,
+    "API_TOKEN": None,
+    "MODEL_PATH": None,
+    "DETECTOR": None,
+    "TTA": False,
+    "LIVE_WINDOW_S": 10.0,
+}
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: settings file must hold a table of keys")
+    return {key.upper(): value for key, value in data.items()}
+
+
+def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -> None:
+    """Fill ``config`` from defaults, file, environment and ``overrides``, then derive the dependent keys."""
+    config.from_mapping(DEFAULTS)
+    settings_file = (overrides or {}).get("CONFIG") or os.environ.get(f"{PREFIX}_CONFIG")
+    if settings_file:
+        config.from_mapping(_read_file(Path(settings_file)))
+    config.from_prefixed_env(PREFIX)
+    config.from_mapping(overrides or {})
+    data_dir = Path(config["DATA_DIR"] or user_data_dir("emolens", appauthor=False)).expanduser()
+    config["DATA_DIR"] = str(data_dir)
+    config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{data_dir / 'emolens.db'}"
+    config["MAX_CONTENT_LENGTH"] = int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024)

@@ -1,0 +1,77 @@
+"""The OpenAPI 3.1 document: paths written here, schemas generated from :mod:`emolens.web.schemas`."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from emolens import __version__
+from emolens.web import schemas
+
+REF = "#/components/schemas/{model}"
+RESPONSES = (schemas.AnalyzeResponse, schemas.StatsResponse, schemas.AnalysesPage, schemas.Health,
+             schemas.ErrorOut)
+
+
+def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Query parameters from a parameter model's fields."""
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required, "schema": prop,
+             "description": prop.pop("description", "")} for name, prop in schema["properties"].items()]
+
+
+def _ok(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": REF.format(
+        model=model.__name__)}}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _ok(schemas.ErrorOut, "error, with a message for the user") for status in statuses}
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document (built once)."""
+    _, defs = models_json_schema([(model, "serialization") for model in RESPONSES], ref_template=REF)
+    analyze_fields = schemas.AnalyzeParams.model_json_schema(ref_template=REF)["properties"]
+    image = {"type": "string", "contentMediaType": "application/octet-stream",
+             "description": "JPEG, PNG, WebP, ... (checked by content)"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "emolens API", "version": __version__,
+                 "description": "Face detection and emotion recognition. When the server has an API token, "
+                                "every call but health and this document needs `Authorization: Bearer <token>`."},
+        "components": {"schemas": defs["$defs"],
+                       "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+        "security": [{}, {"token": []}],
+        "paths": {
+            "/api/v1/analyze": {"post": {
+                "summary": "Analyse one image",
+                "description": "Send multipart/form-data with field `image` (other fields as below), or the raw "
+                               "image as the body with the fields as query parameters.",
+                "parameters": _query(schemas.AnalyzeParams),
+                "requestBody": {"required": True, "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
+                                                       "properties": {"image": image, **analyze_fields}}},
+                    "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
+                "responses": {"200": _ok(schemas.AnalyzeResponse, "faces found"), **_errors(400, 401, 403, 413)}}},
+            "/api/v1/stats": {"get": {
+                "summary": "Aggregated emotions over a time range",
+                "parameters": _query(schemas.StatsParams),
+                "responses": {"200": _ok(schemas.StatsResponse, "statistics"), **_errors(400, 401)}}},
+            "/api/v1/analyses": {"get": {
+                "summary": "Recent analyses, newest first",
+                "parameters": _query(schemas.AnalysesParams),
+                "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
+            "/api/v1/health": {"get": {
+                "summary": "Model, detector, database and version", "security": [{}],
+                "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This document", "security": [{}],
+                "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
+        },
+    }

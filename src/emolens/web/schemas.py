@@ -1,0 +1,148 @@
+"""Request parameters and response bodies of the API, as pydantic models: they validate requests (unknown
+parameters are refused) and generate the OpenAPI document's schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Source = Literal["upload", "webcam", "api"]
+SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class Params(BaseModel):
+    """Base of parameter models: unknown parameters are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AnalyzeParams(Params):
+    tta: Optional[bool] = Field(None, description="Test-time augmentation (flip); default: the server's setting.")
+    source: Source = Field("api", description="Where the image comes from; webcam frames are aggregated, "
+                                              "never stored one by one, and their images never kept.")
+    session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Groups analyses, e.g. a live session.")
+
+
+class RangeParams(Params):
+    since: Optional[datetime] = Field(None, description="Start (ISO 8601 or epoch seconds); default: 24 h before until.")
+    until: Optional[datetime] = Field(None, description="End, exclusive (ISO 8601 or epoch seconds); default: now.")
+    source: Optional[Source] = Field(None, description="Only this source.")
+    session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Only this session.")
+
+
+class StatsParams(RangeParams):
+    bucket: Optional[int] = Field(None, ge=1, le=31 * 86400,
+                                  description="Bucket width in seconds; default: about 60 buckets over the range.")
+
+
+class AnalysesParams(RangeParams):
+    limit: int = Field(20, ge=1, le=200, description="Page size.")
+    offset: int = Field(0, ge=0, description="Analyses to skip (newest first).")
+
+
+class Box(BaseModel):
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+class FaceOut(BaseModel):
+    box: Any = Field(description="Face box in image pixels.")
+    landmarks: Any = Field(None, description="Facial landmarks in image pixels, if the detector gives them.")
+    emotion: str = Field(description="Top emotion.")
+    scores: dict[str, float] = Field(description="Probability per emotion (sums to 1).")
+
+
+class Timing(BaseModel):
+    decode_ms: float
+    analyze_ms: float
+    store_ms: float
+    total_ms: float
+
+
+class AnalyzeResponse(BaseModel):
+    id: Optional[int] = Field(description="Stored analysis id; null for webcam frames (aggregated per window).")
+    created_at: datetime
+    source: Source
+    session: Optional[str]
+    width: int
+    height: int
+    tta: bool
+    model: str
+    detector: str
+    faces: list[FaceOut]
+    timing: Timing
+
+
+class Summary(BaseModel):
+    analyses: int
+    frames: int
+    faces: int
+    counts: dict[str, int] = Field(description="Faces per top emotion.")
+    mean_scores: dict[str, float] = Field(description="Mean probability per emotion over all faces.")
+
+
+class Bucket(Summary):
+    start: datetime
+
+
+class StatsResponse(BaseModel):
+    since: datetime
+    until: datetime
+    bucket_seconds: int
+    labels: list[str]
+    totals: Summary
+    by_source: dict[str, Summary]
+    by_session: dict[str, Summary]
+    buckets: list[Bucket] = Field(description="Non-empty buckets only, oldest first.")
+
+
+class AnalysisItem(BaseModel):
+    id: int
+    created_at: datetime
+    source: Source
+    session: Optional[str]
+    frames: int
+    faces: int
+    elapsed_ms: float
+    tta: bool
+    model: str
+    detector: str
+    has_image: bool
+    counts: dict[str, int]
+    result: Optional[list[FaceOut]] = Field(description="The faces; null for aggregated webcam windows.")
+
+
+class AnalysesPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[AnalysisItem]
+
+
+class Database(BaseModel):
+    ok: bool
+    dialect: str
+    revision: Optional[str]
+
+
+class ModelOut(BaseModel):
+    name: str
+    labels: list[str]
+    info: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    model: ModelOut
+    detector: str
+    database: Database
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What went wrong, for a person to read.")
+    status: int

@@ -1,0 +1,73 @@
+// Shared helpers: the API client (with the optional token) and emotion colours.
+"use strict";
+
+const emolens = (() => {
+  const COLOURS = {
+    angry: "#ef4444", disgust: "#22c55e", fear: "#a855f7", happy: "#facc15", sad: "#3b82f6",
+    surprise: "#fb923c", neutral: "#cbd5e1", contempt: "#b45309",
+  };
+  const SPARE = ["#f472b6", "#2dd4bf", "#c084fc", "#a3e635", "#fda4af", "#93c5fd"];
+  const labels = JSON.parse(document.body.dataset.labels || "[]");
+  const TOKEN_KEY = "emolens.token";
+
+  function colour(label) {
+    if (COLOURS[label]) return COLOURS[label];
+    const i = Math.max(0, labels.indexOf(label));
+    return SPARE[i % SPARE.length];
+  }
+
+  function askToken() {
+    const dialog = document.getElementById("token-dialog");
+    const input = document.getElementById("token-input");
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => {
+        const ok = dialog.returnValue === "ok" && input.value;
+        if (ok) sessionStorage.setItem(TOKEN_KEY, input.value);
+        resolve(Boolean(ok));
+      }, { once: true });
+      dialog.showModal();
+    });
+  }
+
+  /** fetch() an API path; JSON answer or an Error carrying the server's message. */
+  async function api(path, options = {}, retry = true) {
+    const headers = new Headers(options.headers || {});
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    const response = await fetch(path, { ...options, headers });
+    if (response.status === 401 && retry && await askToken()) return api(path, options, false);
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
+    return body;
+  }
+
+  function pct(p) { return `${(100 * p).toFixed(0)}%`; }
+
+  function topOf(scores) {
+    return Object.entries(scores).reduce((a, b) => (b[1] > a[1] ? b : a), ["", -1]);
+  }
+
+  /** Draw each face's box and "emotion NN%" label, in the colour of its emotion, scaled by `scale`. */
+  function drawFaces(ctx, faces, scale) {
+    const line = Math.max(2, Math.round(ctx.canvas.width / 250));
+    ctx.lineWidth = line;
+    ctx.font = `600 ${Math.max(12, Math.round(ctx.canvas.width / 40))}px system-ui, sans-serif`;
+    ctx.textBaseline = "bottom";
+    for (const face of faces) {
+      const [x, y, w, h] = face.box.map((v) => v * scale);
+      const text = `${face.emotion} ${pct(face.scores[face.emotion])}`;
+      ctx.strokeStyle = colour(face.emotion);
+      ctx.strokeRect(x, y, w, h);
+      const tw = ctx.measureText(text).width + 8;
+      const th = parseInt(ctx.font.split(" ")[1], 10) + 6;
+      const ty = y - th < 0 ? y + h + th : y;
+      ctx.fillStyle = "rgba(10, 12, 30, 0.75)";
+      ctx.fillRect(x - line / 2, ty - th, tw, th);
+      ctx.fillStyle = colour(face.emotion);
+      ctx.fillText(text, x + 4, ty - 3);
+    }
+  }
+
+  return { labels, colour, api, pct, topOf, drawFaces };
+})();
