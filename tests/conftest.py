@@ -4,6 +4,7 @@ with a clear reason where it is absent (a user's fresh clone). CI treats such sk
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,11 @@ def photos_dir() -> Path:
     path = SHARED_DATA / "face_photos" / "images"
     require(path.is_dir(), NO_DATA)
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[str, str]:
+    """Paths of Debian's headless browser and its WebDriver, for real browser tests."""
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    require(bool(browser and driver), "needs Chromium and ChromeDriver: apt-get install chromium chromium-driver")
+    return browser, driver  # type: ignore[return-value]

@@ -59,7 +59,6 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
             certfile: Optional[str], keyfile: Optional[str], access_log: bool) -> None:
     """Serve the web app and the REST API (pages at /, /live, /dashboard; API at /api/v1)."""
     from emolens.storage import make_engine, upgrade
-    from emolens.web import create_app
     from emolens.web.config import load_config
 
     if bool(certfile) != bool(keyfile):
@@ -80,4 +79,11 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
     options = {"bind": f"{shown}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
                "timeout": 120, "graceful_timeout": 10, "certfile": certfile, "keyfile": keyfile,
                "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens"}
-    _Gunicorn(lambda: create_app(overrides), options).run()
+    _Gunicorn(lambda: _worker_app(overrides), options).run()
+
+
+def _worker_app(overrides: dict[str, Any]) -> Flask:
+    """The app, built in the worker: ONNX Runtime must not be loaded in the master before it forks."""
+    from emolens.web import create_app
+
+    return create_app(overrides)

@@ -50,9 +50,11 @@ const emolens = (() => {
 
   /** Draw each face's box and "emotion NN%" label, in the colour of its emotion, scaled by `scale`. */
   function drawFaces(ctx, faces, scale) {
-    const line = Math.max(2, Math.round(ctx.canvas.width / 250));
+    const px = ctx.canvas.width / (ctx.canvas.clientWidth || ctx.canvas.width); // canvas pixels per CSS pixel
+    const line = Math.max(1, Math.round(2 * px));
+    const size = Math.round(15 * px);
     ctx.lineWidth = line;
-    ctx.font = `600 ${Math.max(12, Math.round(ctx.canvas.width / 40))}px system-ui, sans-serif`;
+    ctx.font = `600 ${size}px system-ui, sans-serif`;
     ctx.textBaseline = "bottom";
     for (const face of faces) {
       const [x, y, w, h] = face.box.map((v) => v * scale);
@@ -60,7 +62,7 @@ const emolens = (() => {
       ctx.strokeStyle = colour(face.emotion);
       ctx.strokeRect(x, y, w, h);
       const tw = ctx.measureText(text).width + 8;
-      const th = parseInt(ctx.font.split(" ")[1], 10) + 6;
+      const th = size + 6;
       const ty = y - th < 0 ? y + h + th : y;
       ctx.fillStyle = "rgba(10, 12, 30, 0.75)";
       ctx.fillRect(x - line / 2, ty - th, tw, th);
