@@ -14,9 +14,12 @@ import os
 import statistics
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from webserver import face_jpeg, serving
+from emolens.web.testing import jpeg, letterbox, serving
+
+PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
 
 
 def client(url: str, body: bytes, stop_at: float, latencies: list[float], errors: list[str]) -> None:
@@ -36,7 +39,7 @@ def client(url: str, body: bytes, stop_at: float, latencies: list[float], errors
 
 
 def run(url: str, clients: int, seconds: float, warmup: float) -> None:
-    body = face_jpeg()
+    body = jpeg(letterbox(PHOTO))
     for phase, duration in (("warm-up", warmup), ("measure", seconds)):
         latencies: list[float] = []
         errors: list[str] = []

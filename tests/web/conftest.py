@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 from typing import Iterator
 
-import cv2
-import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, make_url, text
 
 from emolens.web import create_app
+from emolens.web.testing import jpeg, letterbox
 
 ONE_FACE = "deepface_img1.jpg"
 """A photo with one clear frontal face."""
@@ -24,26 +26,37 @@ def analyzer():
     return Analyzer()
 
 
+POSTGRES = os.environ.get("EMOLENS_TEST_POSTGRES_URL")
+"""A PostgreSQL server URL (``postgresql+psycopg://user@host/db``); when set, app tests also run on PostgreSQL."""
+
+
+@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: an SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'emolens.db'}"
+        return
+    server = make_url(POSTGRES)
+    name = f"emolens_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture()
-def app(analyzer, tmp_path: Path) -> Flask:
-    return create_app({"DATA_DIR": str(tmp_path), "TESTING": True}, analyzer=analyzer)
+def app(analyzer, database_url: str, tmp_path: Path) -> Flask:
+    return create_app({"DATA_DIR": str(tmp_path), "DATABASE_URL": database_url, "TESTING": True},
+                      analyzer=analyzer)
 
 
 @pytest.fixture()
 def client(app: Flask) -> Iterator[FlaskClient]:
     with app.test_client() as client:
         yield client
-
-
-def jpeg_640x480(path: Path) -> bytes:
-    """The photo letterboxed into 640x480 and JPEG-encoded (the benchmarks' and the live page's frame size)."""
-    image = cv2.imread(str(path))
-    scale = min(640 / image.shape[1], 480 / image.shape[0])
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((480, 640, 3), np.uint8)
-    y, x = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
-    canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
-    return cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
 @pytest.fixture(scope="session")
@@ -53,4 +66,5 @@ def face_photo(photos_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def face_jpeg(face_photo: Path) -> bytes:
-    return jpeg_640x480(face_photo)
+    """The photo as a 640x480 JPEG (the benchmarks' and the camera's frame size)."""
+    return jpeg(letterbox(face_photo))

@@ -5,80 +5,31 @@ Screenshots go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-import cv2
-import numpy as np
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from emolens.web.testing import camera_video, serving, start_chromium
 
 pytestmark = pytest.mark.slow
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> None:
-    """Raw 4:2:0 video in the YUV4MPEG2 format that Chromium's fake camera reads."""
-    height, width = frames[0].shape[:2]
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames:
-            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``emolens serve`` on a free localhost port, with its own data folder."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "EMOLENS_DATA_DIR": str(tmp_path_factory.mktemp("data")), "EMOLENS_LIVE_WINDOW_S": "2"}
-    process = subprocess.Popen([sys.executable, "-c", "from emolens.cli.main import cli; cli()", "serve",
-                                "--port", str(port)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v1/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("emolens serve did not start") from None
-                time.sleep(0.3)
+def server() -> Iterator[str]:
+    with serving(env={"EMOLENS_LIVE_WINDOW_S": "2"}) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: tuple[str, str], face_jpeg: bytes,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+def browser(chromium: tuple[str, str], face_photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
     folder = tmp_path_factory.mktemp("chromium")
-    frame = cv2.imdecode(np.frombuffer(face_jpeg, np.uint8), cv2.IMREAD_COLOR)
-    video = folder / "camera.y4m"
-    write_y4m(video, [np.roll(frame, shift, axis=1) for shift in range(0, 30, 2)])
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium[0]
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic", "--window-size=1280,1500", f"--user-data-dir={folder / 'profile'}",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-video-capture={video}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromium[1]))
+    driver = start_chromium(folder, camera_video(folder / "camera.y4m", face_photo), *chromium)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver
@@ -86,13 +37,13 @@ def browser(chromium: tuple[str, str], face_jpeg: bytes,
         driver.quit()
 
 
-def no_console_errors(driver: webdriver.Chrome) -> None:
+def no_console_errors(driver: Chrome) -> None:
     """No JavaScript errors or Content-Security-Policy violations on the page."""
     errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
 
 
-def test_upload_shows_face_box_and_emotion(server: str, browser: webdriver.Chrome, face_photo: Path) -> None:
+def test_upload_shows_face_box_and_emotion(server: str, browser: Chrome, face_photo: Path) -> None:
     browser.get(f"{server}/")
     browser.find_element(By.ID, "files").send_keys(str(face_photo))
     card = WebDriverWait(browser, 30).until(
@@ -106,7 +57,7 @@ def test_upload_shows_face_box_and_emotion(server: str, browser: webdriver.Chrom
     no_console_errors(browser)
 
 
-def test_live_page_shows_face_from_fake_camera(server: str, browser: webdriver.Chrome) -> None:
+def test_live_page_shows_face_from_fake_camera(server: str, browser: Chrome) -> None:
     browser.get(f"{server}/live")
     assert "not stored" in browser.find_element(By.ID, "privacy").text
     browser.find_element(By.ID, "start").click()
@@ -114,14 +65,13 @@ def test_live_page_shows_face_from_fake_camera(server: str, browser: webdriver.C
     top = browser.find_element(By.ID, "top").text
     assert top and top != "no face"
     time.sleep(2)
-    fps = float(browser.find_element(By.ID, "fps").text)
-    assert fps > 0
+    assert float(browser.find_element(By.ID, "fps").text) > 0
     browser.save_screenshot(str(SCREENSHOTS / "live.png"))
     browser.find_element(By.ID, "stop").click()
     no_console_errors(browser)
 
 
-def test_dashboard_shows_the_analyses_just_made(server: str, browser: webdriver.Chrome) -> None:
+def test_dashboard_shows_the_analyses_just_made(server: str, browser: Chrome) -> None:
     """Runs after the upload and live tests above, and finds what they stored."""
     browser.get(f"{server}/dashboard")
     WebDriverWait(browser, 15).until(lambda d: {"upload", "webcam"} <= {

@@ -46,21 +46,24 @@
     out.top.textContent = first ? `${first.emotion} ${pct(first.scores[first.emotion])}` : "no face";
   }
 
-  // One frame in flight at a time: the next is captured only when the answer to the last has arrived.
+  // One frame in flight at a time; the next frame is captured and encoded while the last one is analysed.
   async function loop() {
+    while (running && video.readyState < 2) await new Promise((r) => setTimeout(r, 50));
+    let blob = await frameBlob();
     while (running) {
-      if (video.readyState < 2) { await new Promise((r) => setTimeout(r, 50)); continue; }
-      const blob = await frameBlob();
       const sent = performance.now();
+      const answer = api(`/api/v1/analyze?source=webcam&session=${session}`, {
+        method: "POST", body: blob, headers: { "Content-Type": "image/jpeg" },
+      });
+      const next = frameBlob();
       try {
-        const result = await api(`/api/v1/analyze?source=webcam&session=${session}`, {
-          method: "POST", body: blob, headers: { "Content-Type": "image/jpeg" },
-        });
+        const result = await answer;
         if (running) show(result, performance.now() - sent);
       } catch (err) {
         setStatus(`Server error: ${err.message}`, true);
         await new Promise((r) => setTimeout(r, 1000));
       }
+      blob = await next;
     }
   }
 

@@ -1,0 +1,102 @@
+"""Helpers for tests and benchmarks of the web app: run ``emolens serve`` in a subprocess, make camera-sized
+frames from photos, feed them to Chromium's fake camera, and drive headless Chromium (needs ``selenium``, in
+the ``test`` extra, and Debian's ``chromium`` and ``chromium-driver``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from selenium.webdriver import Chrome
+
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-quic", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
+"""Headless, offline-quiet Chromium whose camera is a fake device (and never asks for permission)."""
+
+
+def letterbox(path: Path, width: int = 640, height: int = 480) -> np.ndarray:
+    """A photo scaled to fit ``width`` x ``height`` (BGR), centred on black, like a camera frame."""
+    image = cv2.imread(str(path))
+    scale = min(width / image.shape[1], height / image.shape[0])
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.zeros((height, width, 3), np.uint8)
+    y, x = (height - small.shape[0]) // 2, (width - small.shape[1]) // 2
+    frame[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return frame
+
+
+def jpeg(frame: np.ndarray, quality: int = 90) -> bytes:
+    """JPEG bytes of a BGR frame."""
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+
+def write_y4m(path: Path, frames: Sequence[np.ndarray], fps: int = 15) -> None:
+    """BGR frames as a raw 4:2:0 YUV4MPEG2 video, the format Chromium's fake camera reads (and loops)."""
+    height, width = frames[0].shape[:2]
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+
+
+def camera_video(path: Path, photo: Path, frames: int = 15) -> Path:
+    """A short video of ``photo`` panning slowly sideways, for ``--use-file-for-fake-video-capture``."""
+    frame = letterbox(photo)
+    write_y4m(path, [np.roll(frame, 2 * i, axis=1) for i in range(frames)])
+    return path
+
+
+@contextlib.contextmanager
+def serving(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
+    """``emolens serve`` on a free localhost port, with a throw-away data folder unless ``env`` names one;
+    yields its URL once health answers, and stops it afterwards."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as data:
+        process = subprocess.Popen([sys.executable, "-c", "from emolens.cli.main import cli; cli()", "serve",
+                                    "--port", str(port), *args],
+                                   env={**os.environ, "EMOLENS_DATA_DIR": data, **(env or {})})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/api/v1/health", timeout=2).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("emolens serve did not start") from None
+                    time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def start_chromium(folder: Path, video: Path, browser: str = "/usr/bin/chromium",
+             driver: str = "/usr/bin/chromedriver") -> "Chrome":
+    """Headless Chromium through ChromeDriver, its camera playing ``video``, its profile in ``folder``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in (*CHROMIUM_FLAGS, "--window-size=1280,1500", f"--user-data-dir={folder / 'profile'}",
+                 f"--use-file-for-fake-video-capture={video}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(executable_path=driver))
