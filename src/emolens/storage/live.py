@@ -11,7 +11,7 @@ window per session. Each server process keeps its own windows.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from emolens.storage.repository import AnalysisRecord, Tally, now_ms
@@ -25,10 +25,7 @@ class _Window:
     tta: bool
     frames: int = 0
     elapsed_ms: float = 0.0
-    tally: Tally = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        self.tally = Tally()
+    tally: Tally = field(default_factory=Tally)
 
 
 class LiveAggregator:
@@ -53,20 +50,20 @@ class LiveAggregator:
         """Count one frame: ``faces`` holds (top emotion, scores) per face."""
         now = now_ms()
         with self._lock:
+            for key in [key for key, w in self._open.items() if now - w.start_ms >= self._window_ms]:
+                self._close(key)
             window = self._open.get(session)
-            if window is None or (window.model, window.detector, window.tta) != (model, detector, tta):
-                if window is not None:
-                    self._close(session)
+            if window is not None and (window.model, window.detector, window.tta) != (model, detector, tta):
+                self._close(session)
+                window = None
+            if window is None:
+                if len(self._open) >= self._max_sessions:
+                    self._close(min(self._open, key=lambda key: self._open[key].start_ms))
                 window = self._open[session] = _Window(now, model, detector, tta)
             window.frames += 1
             window.elapsed_ms += elapsed_ms
             for emotion, scores in faces:
                 window.tally.add(emotion, scores)
-            due = [key for key, w in self._open.items() if now - w.start_ms >= self._window_ms]
-            excess = sorted(self._open, key=lambda key: self._open[key].start_ms)[:max(0, len(self._open)
-                                                                                       - self._max_sessions)]
-            for key in set(due) | set(excess):
-                self._close(key)
 
     def flush(self) -> None:
         """Write every open window now (before reading statistics, and at shutdown)."""

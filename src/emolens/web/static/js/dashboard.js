@@ -51,6 +51,17 @@
       : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: span <= 900 ? "2-digit" : undefined });
   }
 
+  /** Every bucket of the range, the empty ones too (the API returns only those with analyses). */
+  function fillBuckets(s) {
+    const width = s.bucket_seconds * 1000;
+    const known = new Map(s.buckets.map((b) => [new Date(b.start).getTime(), b]));
+    const all = [];
+    for (let t = Math.floor(new Date(s.since).getTime() / width) * width; t < new Date(s.until).getTime(); t += width) {
+      all.push(known.get(t) || { start: new Date(t).toISOString() });
+    }
+    return all;
+  }
+
   function drawStats(s) {
     const labels = s.labels.length ? s.labels : modelLabels;
     $("t-analyses").textContent = s.totals.analyses;
@@ -61,9 +72,10 @@
     dist.data.datasets[0].backgroundColor = labels.map(colour);
     dist.update();
     const span = (new Date(s.until) - new Date(s.since)) / 1000;
-    time.data.labels = s.buckets.map((b) => fmtTime(b.start, span));
+    const buckets = fillBuckets(s);
+    time.data.labels = buckets.map((b) => fmtTime(b.start, span));
     time.data.datasets = labels.map((l) => ({
-      label: l, data: s.buckets.map((b) => b.counts[l] || 0), fill: true, tension: 0.3, pointRadius: 2,
+      label: l, data: buckets.map((b) => (b.counts ? b.counts[l] || 0 : 0)), fill: true, tension: 0.3, pointRadius: 0,
       borderColor: colour(l), backgroundColor: `${colour(l)}88`,
     }));
     time.update();

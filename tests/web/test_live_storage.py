@@ -1,0 +1,51 @@
+"""Live frames are aggregated into bounded windows; the serve command's binding rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from emolens.cli.serve import is_loopback
+from emolens.storage import AnalysisRecord, LiveAggregator, repository
+
+SCORES = {"happy": 0.75, "sad": 0.25}
+
+
+def frames(live: LiveAggregator, session: str, n: int) -> None:
+    for _ in range(n):
+        live.add(session, "m.onnx", "det", False, 10.0, [("happy", SCORES)])
+
+
+def test_window_sums_frames_into_one_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[AnalysisRecord] = []
+    clock = iter(range(0, 100_000, 100))  # 100 ms per call
+    monkeypatch.setattr("emolens.storage.live.now_ms", lambda: next(clock))
+    live = LiveAggregator(written.append, window_s=1.0)
+    frames(live, "a", 25)  # 2.5 s of frames: two full windows closed, one open
+    assert [record.frames for record in written] == [10, 10]
+    live.flush()
+    assert [record.frames for record in written] == [10, 10, 5]
+    assert all(r.source == "webcam" and r.result is None and r.image is None for r in written)
+    assert written[0].tally.counts == {"happy": 10} and written[0].tally.score_sums["sad"] == pytest.approx(2.5)
+
+
+def test_open_sessions_are_bounded() -> None:
+    written: list[AnalysisRecord] = []
+    live = LiveAggregator(written.append, window_s=3600, max_sessions=3)
+    for session in "abcde":
+        frames(live, session, 1)
+    assert [record.session for record in written] == ["a", "b"]
+
+
+def test_tally_rows() -> None:
+    tally = repository.Tally()
+    tally.add("happy", SCORES)
+    tally.add("sad", {"happy": 0.1, "sad": 0.9})
+    rows = {row["label"]: row for row in tally.rows(7)}
+    assert rows["happy"] == {"analysis_id": 7, "label": "happy", "count": 1, "score_sum": pytest.approx(0.85)}
+    assert rows["sad"]["count"] == 1 and tally.faces == 2
+
+
+@pytest.mark.parametrize(("host", "local"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                             ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)])
+def test_is_loopback(host: str, local: bool) -> None:
+    assert is_loopback(host) is local
