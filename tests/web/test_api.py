@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from PIL import Image
 
 from emolens.web import create_app
@@ -99,6 +100,7 @@ def test_health_and_openapi(client: FlaskClient, analyzer) -> None:
     assert doc["openapi"].startswith("3.1")
     assert {"/api/v1/analyze", "/api/v1/stats", "/api/v1/analyses", "/api/v1/health"} <= set(doc["paths"])
     assert "AnalyzeResponse" in doc["components"]["schemas"]
+    validate(doc)
 
 
 def _png_header_only(width: int, height: int) -> bytes:

@@ -42,13 +42,6 @@ class AnalysesParams(RangeParams):
     offset: int = Field(0, ge=0, description="Analyses to skip (newest first).")
 
 
-class Box(BaseModel):
-    x: float
-    y: float
-    width: float
-    height: float
-
-
 class FaceOut(BaseModel):
     box: Any = Field(description="Face box in image pixels.")
     landmarks: Any = Field(None, description="Facial landmarks in image pixels, if the detector gives them.")

@@ -1,13 +1,25 @@
-"""Live frames are aggregated into bounded windows; the serve command's binding rules."""
+"""Storage: migrations match the models, live frames aggregate into bounded windows; serve's binding rules."""
 
 from __future__ import annotations
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from emolens.cli.serve import is_loopback
-from emolens.storage import AnalysisRecord, LiveAggregator, repository
+from emolens.storage import AnalysisRecord, LiveAggregator, make_engine, repository, upgrade
+from emolens.storage.models import Base
 
 SCORES = {"happy": 0.75, "sad": 0.25}
+
+
+def test_migrations_build_the_models_schema(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    upgrade(engine)  # idempotent
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()
 
 
 def frames(live: LiveAggregator, session: str, n: int) -> None:
