@@ -16,17 +16,23 @@ const emolens = (() => {
     return SPARE[i % SPARE.length];
   }
 
+  let asking = null;
+
+  /** Ask for the API token once, however many requests got a 401 meanwhile; true when one was given. */
   function askToken() {
+    if (asking) return asking;
     const dialog = document.getElementById("token-dialog");
     const input = document.getElementById("token-input");
-    return new Promise((resolve) => {
+    asking = new Promise((resolve) => {
       dialog.addEventListener("close", () => {
         const ok = dialog.returnValue === "ok" && input.value;
         if (ok) sessionStorage.setItem(TOKEN_KEY, input.value);
+        asking = null;
         resolve(Boolean(ok));
       }, { once: true });
       dialog.showModal();
     });
+    return asking;
   }
 
   /** fetch() an API path; JSON answer or an Error carrying the server's message. */
