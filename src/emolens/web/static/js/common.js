@@ -62,19 +62,20 @@ const emolens = (() => {
     ctx.lineWidth = line;
     ctx.font = `600 ${size}px system-ui, sans-serif`;
     ctx.textBaseline = "bottom";
-    for (const face of faces) {
+    faces.forEach((face, i) => {
       const [x, y, w, h] = face.box.map((v) => v * scale);
-      const text = `${face.emotion} ${pct(face.scores[face.emotion])}`;
+      const text = `${faces.length > 1 ? `${i + 1}. ` : ""}${face.emotion} ${pct(face.scores[face.emotion])}`;
       ctx.strokeStyle = colour(face.emotion);
       ctx.strokeRect(x, y, w, h);
       const tw = ctx.measureText(text).width + 8;
       const th = size + 6;
       const ty = y - th < 0 ? y + h + th : y;
       ctx.fillStyle = "rgba(10, 12, 30, 0.75)";
-      ctx.fillRect(x - line / 2, ty - th, tw, th);
+      const tx = Math.max(0, Math.min(x - line / 2, ctx.canvas.width - tw));
+      ctx.fillRect(tx, ty - th, tw, th);
       ctx.fillStyle = colour(face.emotion);
-      ctx.fillText(text, x + 4, ty - 3);
-    }
+      ctx.fillText(text, tx + 4, ty - 3);
+    });
   }
 
   return { labels, colour, api, pct, topOf, drawFaces };
