@@ -1,0 +1,49 @@
+"""Face crops framed like the emotion model's training images, with the eye line turned horizontal."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from emolens.faces.base import Detection
+
+MAX_CROP_SIDE = 256
+"""Crops are never larger than this (the classifier shrinks them further to its input size)."""
+
+
+def eye_angle(landmarks: np.ndarray | None) -> float:
+    """Angle of the eye line in degrees (0 when level or when there are no landmarks)."""
+    if landmarks is None or len(landmarks) < 2:
+        return 0.0
+    (x0, y0), (x1, y1) = landmarks[0], landmarks[1]
+    return math.degrees(math.atan2(y1 - y0, x1 - x0))
+
+
+def crop_face(image: np.ndarray, detection: Detection, margin: float, max_side: int = MAX_CROP_SIDE) -> np.ndarray:
+    """The square crop around a detection: side ``max(w, h) * (1 + 2 * margin)``, centred on the box and rotated
+    so that the eyes are level (when the detection has landmarks). One ``warpAffine`` does crop, rotation and
+    resizing; pixels outside the image repeat the border."""
+    x, y, w, h = detection.box
+    cx, cy = x + w / 2.0, y + h / 2.0
+    side = max(w, h) * (1.0 + 2.0 * margin)
+    out = int(max(1, min(max_side, round(side))))
+    scale = out / side
+    if scale < 0.5:  # shrink the region first with area averaging: warpAffine alone would alias
+        half = int(math.ceil(side * 0.75)) + 1  # covers the rotated square (half-diagonal = side * 0.71)
+        x0, y0 = max(0, int(cx) - half), max(0, int(cy) - half)
+        region = image[y0:int(cy) + half, x0:int(cx) + half]
+        image = cv2.resize(region, None, fx=scale * 2, fy=scale * 2, interpolation=cv2.INTER_AREA)
+        cx, cy = (cx - x0) * scale * 2, (cy - y0) * scale * 2
+        scale = 0.5
+    matrix = cv2.getRotationMatrix2D((cx, cy), eye_angle(detection.landmarks), scale)
+    matrix[:, 2] += out / 2.0 - np.array([cx, cy])
+    return cv2.warpAffine(image, matrix, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def crop_faces(image: np.ndarray, detections: Sequence[Detection], margin: float,
+               max_side: int = MAX_CROP_SIDE) -> list[np.ndarray]:
+    """:func:`crop_face` for each detection."""
+    return [crop_face(image, d, margin, max_side) for d in detections]

@@ -1,0 +1,38 @@
+"""What every face detector returns, and the interface a detector backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+"""A face box ``(x, y, width, height)`` in image pixels."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found by a detector.
+
+    Attributes:
+        box: ``(x, y, width, height)`` in image pixels.
+        score: detector confidence in [0, 1].
+        landmarks: ``(K, 2)`` float array of points in image pixels, or ``None`` when the backend gives none.
+            Where present, rows 0 and 1 are the eye centres, the eye on the image's left first.
+    """
+
+    box: Box
+    score: float
+    landmarks: Optional[np.ndarray] = None
+
+
+class FaceDetector(ABC):
+    """A face detector backend. Implementations must be safe to call from several threads at once."""
+
+    name: str = ""
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """All faces in a BGR uint8 image (H, W, 3), best first."""
