@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "emolens.cli.evaluate",
     "emolens.cli.export",
     "emolens.cli.serve",
+    "emolens.cli.analyze",
 )
 
 
