@@ -31,6 +31,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     upgrade(engine)
     if analyzer is None:
         analyzer = Analyzer(model_path=app.config["MODEL_PATH"], tta=bool(app.config["TTA"]),
+                            threads=int(app.config["ONNX_THREADS"]), max_pixels=int(app.config["MAX_PIXELS"]),
                             **({"detector": app.config["DETECTOR"]} if app.config["DETECTOR"] else {}))
     svc = Services.create(analyzer, engine, float(app.config["LIVE_WINDOW_S"]))
     app.extensions["emolens"] = svc

@@ -11,6 +11,7 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``STORE_IMAGES``: also store uploaded image bytes (default false; webcam frames are never stored)
 - ``API_TOKEN``: when set, the API (but health and the OpenAPI document) needs ``Authorization: Bearer <token>``
 - ``MODEL_PATH``, ``DETECTOR``, ``TTA``: passed to :class:`~emolens.Analyzer`
+- ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)
 - ``LIVE_WINDOW_S``: seconds of webcam frames aggregated into one stored row (default 10)
 """
 
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_PATH": None,
     "DETECTOR": None,
     "TTA": False,
+    "ONNX_THREADS": 1,
     "LIVE_WINDOW_S": 10.0,
 }
 

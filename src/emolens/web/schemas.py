@@ -43,10 +43,13 @@ class AnalysesParams(RangeParams):
 
 
 class FaceOut(BaseModel):
-    box: Any = Field(description="Face box in image pixels.")
-    landmarks: Any = Field(None, description="Facial landmarks in image pixels, if the detector gives them.")
+    box: list[int] = Field(min_length=4, max_length=4, description="[x, y, width, height] in image pixels.")
+    landmarks: Optional[list[list[float]]] = Field(description="[x, y] points in image pixels (eyes first), "
+                                                               "or null when the detector gives none.")
     emotion: str = Field(description="Top emotion.")
-    scores: dict[str, float] = Field(description="Probability per emotion (sums to 1).")
+    scores: dict[str, float] = Field(description="Probability per emotion, in the model's label order (sums to 1).")
+    detection_score: float = Field(description="The detector's confidence in [0, 1].")
+    track_id: Optional[int] = Field(description="Always null for images.")
 
 
 class Timing(BaseModel):
