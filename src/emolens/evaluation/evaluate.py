@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -11,6 +11,9 @@ from tqdm import tqdm
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.evaluation.metrics import summarize
+
+if TYPE_CHECKING:
+    from emolens.pipeline.analyzer import Analyzer
 
 FaceCropper = Callable[[np.ndarray], "np.ndarray | None"]
 """Returns the crop of the largest face in an image, or None when it finds no face."""
@@ -52,6 +55,20 @@ def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | Non
     predictions = classify_in_batches(classifier, crops, tta, batch_size, progress)
     summary = summarize(np.asarray(y_true), predictions, classifier.labels)
     return {**summary, "no_face": no_face, "skipped": skipped, "tta": tta}
+
+
+def largest_face_cropper(analyzer: "Analyzer") -> FaceCropper:
+    """A :data:`FaceCropper` that keeps the largest face the analyzer's detector finds, aligned and framed."""
+
+    def crop(image: np.ndarray) -> np.ndarray | None:
+        bgr = analyzer.load(image)
+        detections = analyzer.detector.detect(bgr)
+        if not detections:
+            return None
+        largest = max(detections, key=lambda d: d.box[2] * d.box[3])
+        return analyzer.crop(bgr, [largest])[0]
+
+    return crop
 
 
 def classify_in_batches(classifier: EmotionClassifier, crops: Sequence[np.ndarray], tta: bool, batch_size: int,

@@ -47,6 +47,7 @@ class TrainConfig:
     threads: int = 0  # 0 = all cores
     channels_last: bool = True
     max_train_images: int = 0  # 0 = all; a small number makes a quick smoke run
+    init_from: str = ""  # start from this checkpoint's weights (e.g. fine-tune a low-resolution run at a higher one)
 
     @property
     def epochs(self) -> int:

@@ -178,7 +178,12 @@ def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: 
     y_train = torch.from_numpy(targets_of(train_set))
     weights = class_weights(train_set.labels, num_classes, config)
 
-    model = build_model(config, num_classes)
+    model = build_model(config, num_classes, pretrained=not config.init_from)
+    if config.init_from:
+        init = torch.load(config.init_from, map_location="cpu", weights_only=False)
+        if tuple(init["label_names"]) != train_set.label_names:
+            raise ValueError(f"{config.init_from} has labels {init['label_names']}, the data {train_set.label_names}")
+        model.load_state_dict(init["model"])
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)

@@ -1,0 +1,43 @@
+"""Accuracy of an emotion model on FER2013 privatetest, whole crops: FER+ majority and original FER2013 labels,
+with and without TTA. Prints a Markdown table and writes a report (JSON, confusion PNG, per-class table) per case.
+
+    python benchmarks/model_accuracy.py [--model PATH] [--data ../shared/data/fer2013] [--out DIR]
+
+With no --out, the reports go beside the bundled model (src/emolens/models/card/), which its model card cites.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from emolens.emotion.classifier import EmotionClassifier
+from emolens.evaluation.evaluate import evaluate
+from emolens.evaluation.report import write_report
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = [("ferplus", "majority", True), ("ferplus", "majority", False), ("fer2013", "fer2013", True),
+         ("fer2013", "fer2013", False)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--out", type=Path, default=REPO / "src" / "emolens" / "models" / "card")
+    args = parser.parse_args()
+    classifier = EmotionClassifier(args.model)
+    print(f"model: {classifier.model_path} {json.dumps(classifier.model_info.info, sort_keys=True)}")
+    print("| labels | TTA | n | accuracy | macro F1 |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for name, labels, tta in CASES:
+        summary = evaluate(args.data, classifier, split="test", labels=labels, tta=tta)
+        case = f"{name}_{'tta' if tta else 'no_tta'}"
+        write_report(summary, args.out / case, title=f"privatetest, {name} labels, TTA {'on' if tta else 'off'}")
+        print(f"| {name} | {'on' if tta else 'off'} | {summary['n']} | {summary['accuracy']:.4f} | "
+              f"{summary['macro_f1']:.4f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
