@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import statistics
+import tempfile
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from emolens.web import create_app
 from emolens.web.testing import jpeg, letterbox, serving
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
 
 
-def client(url: str, body: bytes, stop_at: float, latencies: list[float], errors: list[str]) -> None:
-    """Post the image back to back until ``stop_at``; record each round trip in ms."""
+def client(url: str, body: bytes, stop_at: float, latencies: list[float], server_ms: list[float],
+           errors: list[str]) -> None:
+    """Post the image back to back until ``stop_at``; record each round trip and the server's own time, in ms."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     headers = {"Content-Type": "image/jpeg"}
@@ -32,8 +36,10 @@ def client(url: str, body: bytes, stop_at: float, latencies: list[float], errors
         conn.request("POST", "/api/v1/analyze?source=api&session=bench", body, headers)
         response = conn.getresponse()
         payload = response.read()
-        if response.status != 200 or b'"faces":[{' not in payload.replace(b" ", b""):
+        if response.status != 200 or len(json.loads(payload)["faces"]) != 1:
             errors.append(f"{response.status} {payload[:200]!r}")
+        else:
+            server_ms.append(json.loads(payload)["timing"]["total_ms"])
         latencies.append((time.perf_counter() - start) * 1000)
     conn.close()
 
@@ -42,9 +48,10 @@ def run(url: str, clients: int, seconds: float, warmup: float) -> None:
     body = jpeg(letterbox(PHOTO))
     for phase, duration in (("warm-up", warmup), ("measure", seconds)):
         latencies: list[float] = []
+        server_ms: list[float] = []
         errors: list[str] = []
         stop_at = time.perf_counter() + duration
-        threads = [threading.Thread(target=client, args=(url, body, stop_at, latencies, errors))
+        threads = [threading.Thread(target=client, args=(url, body, stop_at, latencies, server_ms, errors))
                    for _ in range(clients)]
         start = time.perf_counter()
         for thread in threads:
@@ -58,8 +65,23 @@ def run(url: str, clients: int, seconds: float, warmup: float) -> None:
     print(f"requests: {len(latencies)}  errors: {len(errors)}  throughput: {len(latencies) / elapsed:.1f} req/s")
     print(f"latency ms: mean {statistics.fmean(latencies):.1f}  p50 {cuts[49]:.1f}  p95 {cuts[94]:.1f}  "
           f"p99 {cuts[98]:.1f}  max {max(latencies):.1f}")
+    print(f"server time per request (decode, analyse, store) ms: p50 {statistics.median(server_ms):.1f}")
     if errors:
         print("first error:", errors[0])
+
+
+def cpu_per_request(body: bytes, n: int = 100) -> None:
+    """CPU time per request of the whole app in this process (Flask test client, sequential): unlike the
+    timings above, it hardly depends on what else the machine runs. 2 cores / this = the ceiling in req/s."""
+    with tempfile.TemporaryDirectory() as data:
+        client = create_app({"DATA_DIR": data}).test_client()
+        for _ in range(5):
+            client.post("/api/v1/analyze", data=body, content_type="image/jpeg")
+        start = time.process_time()
+        for _ in range(n):
+            client.post("/api/v1/analyze", data=body, content_type="image/jpeg")
+        cpu_ms = (time.process_time() - start) / n * 1000
+    print(f"CPU per request, in process: {cpu_ms:.1f} ms -> at most {2000 / cpu_ms:.0f} req/s on 2 idle cores")
 
 
 def main() -> None:
@@ -70,6 +92,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--threads", type=int, default=4, help="server threads, when starting the server")
     args = parser.parse_args()
+    cpu_per_request(jpeg(letterbox(PHOTO)))
     if args.url:
         run(args.url, args.clients, args.seconds, args.warmup)
         return

@@ -32,7 +32,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     if analyzer is None:
         analyzer = Analyzer(model_path=app.config["MODEL_PATH"], tta=bool(app.config["TTA"]),
                             threads=int(app.config["ONNX_THREADS"]), max_pixels=int(app.config["MAX_PIXELS"]),
-                            **({"detector": app.config["DETECTOR"]} if app.config["DETECTOR"] else {}))
+                            **({"detector": app.config["DETECTOR"]} if app.config["DETECTOR"] else {}),
+                            **app.config["DETECTOR_OPTIONS"])
     svc = Services.create(analyzer, engine, float(app.config["LIVE_WINDOW_S"]))
     app.extensions["emolens"] = svc
     atexit.register(svc.live.flush)
