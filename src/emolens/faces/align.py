@@ -22,13 +22,15 @@ def eye_angle(landmarks: np.ndarray | None) -> float:
     return math.degrees(math.atan2(y1 - y0, x1 - x0))
 
 
-def crop_face(image: np.ndarray, detection: Detection, margin: float, max_side: int = MAX_CROP_SIDE) -> np.ndarray:
-    """The square crop around a detection: side ``max(w, h) * (1 + 2 * margin)``, centred on the box and rotated
+def crop_face(image: np.ndarray, detection: Detection, margin: float, max_side: int = MAX_CROP_SIDE,
+              box_scale: float = 1.0) -> np.ndarray:
+    """The square crop around a detection: side ``max(w, h) * box_scale * (1 + 2 * margin)`` (see
+    :attr:`~emolens.faces.base.FaceDetector.box_scale`), centred on the box and rotated
     so that the eyes are level (when the detection has landmarks). One ``warpAffine`` does crop, rotation and
     resizing; pixels outside the image repeat the border."""
     x, y, w, h = detection.box
     cx, cy = x + w / 2.0, y + h / 2.0
-    side = max(w, h) * (1.0 + 2.0 * margin)
+    side = max(w, h) * box_scale * (1.0 + 2.0 * margin)
     out = int(max(1, min(max_side, round(side))))
     scale = out / side
     if scale < 0.5:  # shrink the region first with area averaging: warpAffine alone would alias
@@ -43,7 +45,7 @@ def crop_face(image: np.ndarray, detection: Detection, margin: float, max_side: 
     return cv2.warpAffine(image, matrix, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def crop_faces(image: np.ndarray, detections: Sequence[Detection], margin: float,
-               max_side: int = MAX_CROP_SIDE) -> list[np.ndarray]:
+def crop_faces(image: np.ndarray, detections: Sequence[Detection], margin: float, max_side: int = MAX_CROP_SIDE,
+               box_scale: float = 1.0) -> list[np.ndarray]:
     """:func:`crop_face` for each detection."""
-    return [crop_face(image, d, margin, max_side) for d in detections]
+    return [crop_face(image, d, margin, max_side, box_scale) for d in detections]

@@ -32,6 +32,9 @@ class FaceDetector(ABC):
     """A face detector backend. Implementations must be safe to call from several threads at once."""
 
     name: str = ""
+    box_scale: float = 1.0
+    """How this backend's box side compares with BlazeFace's on the same face. The model's crop margin is
+    measured with BlazeFace (benchmarks/crop_margin.py); crops multiply the box side by this first."""
 
     @abstractmethod
     def detect(self, image: np.ndarray) -> list[Detection]:

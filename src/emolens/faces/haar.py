@@ -22,6 +22,7 @@ class HaarDetector(FaceDetector):
     """
 
     name = "haar"
+    box_scale = 1.05 / 1.148  # crop margins measured on FER2013: 0.025 with Haar, 0.074 with BlazeFace
 
     def __init__(self, max_side: int = 960, min_size: int = 24, min_neighbors: int = 5) -> None:
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"

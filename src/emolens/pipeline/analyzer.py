@@ -52,7 +52,8 @@ class Analyzer:
 
     def crop(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
         """Aligned crops of ``detections`` in a BGR image, framed with the model's crop margin."""
-        return crop_faces(image, detections, self.classifier.preprocessing.crop_margin)
+        return crop_faces(image, detections, self.classifier.preprocessing.crop_margin,
+                          box_scale=self.detector.box_scale)
 
     def classify(self, crops: Sequence[np.ndarray], tta: Optional[bool] = None) -> list[dict[str, float]]:
         """``{label: probability}`` for each face crop (grey or BGR uint8, any size), in one batch."""
