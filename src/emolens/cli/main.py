@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "emolens.cli.export",
     "emolens.cli.serve",
     "emolens.cli.analyze",
+    "emolens.cli.video",
 )
 
 

@@ -65,7 +65,7 @@ class Analyzer:
         bgr = self.load(image)
         detections = self.detector.detect(bgr)
         crops = self.crop(bgr, detections)
-        faces = [_face(d, s) for d, s in zip(detections, self.classify(crops, tta))]
+        faces = [face_from_detection(d, s) for d, s in zip(detections, self.classify(crops, tta))]
         return faces, crops
 
     def analyze(self, image: ImageSource, tta: Optional[bool] = None) -> list[Face]:
@@ -77,7 +77,8 @@ class Analyzer:
         return self.analyze_with_crops(image, tta)[0]
 
 
-def _face(detection: Detection, scores: dict[str, float], track_id: Optional[int] = None) -> Face:
+def face_from_detection(detection: Detection, scores: dict[str, float], track_id: Optional[int] = None) -> Face:
+    """A :class:`Face` from a detection and its emotion scores."""
     box = tuple(int(round(v)) for v in detection.box)
     landmarks = None if detection.landmarks is None else tuple((float(x), float(y)) for x, y in detection.landmarks)
     return Face(box, landmarks, max(scores, key=scores.__getitem__), scores,  # type: ignore[arg-type]

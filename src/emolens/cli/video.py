@@ -1,0 +1,93 @@
+"""``emolens video``: faces tracked through a video file, emotions smoothed over time, CSV, timeline plot and an
+annotated copy."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from emolens.cli.errors import user_errors
+from emolens.errors import InputError
+from emolens.faces import DEFAULT_DETECTOR, DETECTORS
+from emolens.pipeline.results import Face
+
+
+@click.command("video")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write one row per face per analysed frame: frame, time_s, face_id, box, emotion, a column per "
+                   "label (smoothed probabilities).")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Save a PNG timeline of the mean emotion probabilities.")
+@click.option("--annotate", "annotate_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write an MP4 copy of the video with boxes, face IDs and emotions.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Analyse every N-th frame (others reuse the last result in --annotate).")
+@click.option("--smoothing", type=click.FloatRange(min=0), default=0.3, show_default=True,
+              help="Time constant of the emotion smoothing, in seconds (0: none).")
+@click.option("--detector", type=click.Choice(sorted(DETECTORS)), default=DEFAULT_DETECTOR, show_default=True,
+              help="Face detector.")
+@click.option("--tta", is_flag=True, help="Test-time augmentation (slower).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Emotion model (ONNX); default: the bundled one.")
+@user_errors
+def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], annotate_path: Optional[Path],
+            every: int, smoothing: float, detector: str, tta: bool, model_path: Optional[Path]) -> None:
+    """Track the faces in video FILE and their emotions over time; prints a summary per face ID."""
+    from emolens.pipeline.analyzer import Analyzer
+    from emolens.pipeline.draw import annotate
+    from emolens.pipeline.plot import plot_timeline
+    from emolens.pipeline.video import FaceTracker, VideoAnalyzer, VideoReader
+
+    reader = VideoReader(file)
+    analyzer = Analyzer(model_path, detector=detector, tta=tta)
+    video = VideoAnalyzer(analyzer, FaceTracker(smoothing_s=smoothing))
+    labels = analyzer.labels
+    writer = None
+    if annotate_path is not None:
+        writer = cv2.VideoWriter(str(annotate_path), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps,
+                                 (reader.width, reader.height))
+        if not writer.isOpened():
+            raise InputError(f"{annotate_path}: cannot write video")
+    csv_file = csv_path.open("w", newline="") if csv_path is not None else None
+    rows = csv.writer(csv_file) if csv_file is not None else None
+    if rows is not None:
+        rows.writerow(["frame", "time_s", "face_id", "x", "y", "w", "h", "emotion", *labels])
+    times: list[float] = []
+    means: list[np.ndarray] = []
+    counts: dict[int, dict[str, int]] = {}
+    faces: list[Face] = []
+    try:
+        for index, frame in enumerate(tqdm(reader, total=reader.frame_count, unit="frame", file=sys.stderr)):
+            time_s = index / reader.fps
+            if index % every == 0:
+                faces = video.process(frame, time_s)
+                times.append(time_s)
+                means.append(np.mean([[f.scores[label] for label in labels] for f in faces], axis=0)
+                             if faces else np.full(len(labels), np.nan))
+                for face in faces:
+                    tally = counts.setdefault(face.track_id or 0, {})
+                    tally[face.emotion] = tally.get(face.emotion, 0) + 1
+                    if rows is not None:
+                        rows.writerow([index, f"{time_s:.3f}", face.track_id, *face.box, face.emotion,
+                                       *(f"{face.scores[label]:.5f}" for label in labels)])
+            if writer is not None:
+                writer.write(annotate(frame, faces))
+    finally:
+        if writer is not None:
+            writer.release()
+        if csv_file is not None:
+            csv_file.close()
+    if plot_path is not None:
+        plot_timeline(times, np.array(means).reshape(-1, len(labels)), labels, plot_path)
+    click.echo(f"{file}: {len(times)} frames analysed, {len(counts)} face IDs")
+    for track_id, tally in sorted(counts.items()):
+        summary = ", ".join(f"{name} {n}" for name, n in sorted(tally.items(), key=lambda kv: -kv[1]))
+        click.echo(f"  face {track_id}: {summary}")

@@ -1,0 +1,28 @@
+"""The emotion timeline of a video as a PNG chart (matplotlib without pyplot: no GUI backend needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from emolens.pipeline.draw import COLORS
+
+
+def plot_timeline(times: Sequence[float], scores: np.ndarray, labels: Sequence[str], path: Path) -> None:
+    """Save a chart of ``scores`` (T, C): mean probability of each label over the faces in each analysed frame
+    (NaN where a frame had no face) against time in seconds."""
+    figure = Figure(figsize=(10, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for i, label in enumerate(labels):
+        b, g, r = COLORS.get(label, (128, 128, 128))
+        axes.plot(times, scores[:, i], label=label, color=(r / 255, g / 255, b / 255), linewidth=1.2)
+    axes.set(xlabel="time (s)", ylabel="mean probability over faces", ylim=(0, 1), title="Emotions over time")
+    axes.legend(loc="upper right", ncol=len(labels), fontsize="small")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)

@@ -1,0 +1,135 @@
+"""Video: reading frames with clear errors, and following faces across frames (track IDs, smoothed emotions)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+import cv2
+import numpy as np
+
+from emolens.errors import InputError
+from emolens.faces import Detection
+from emolens.pipeline.analyzer import Analyzer, face_from_detection
+from emolens.pipeline.results import Face
+
+
+class VideoReader:
+    """Frames of a video file, one at a time (memory stays flat however long the video).
+
+    Raises:
+        InputError: the file is missing, or no frame can be decoded from it.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file")
+        self._capture = cv2.VideoCapture(str(self.path))
+        ok, self._first = self._capture.read() if self._capture.isOpened() else (False, None)
+        if not ok:
+            self._capture.release()
+            raise InputError(f"{self.path}: cannot decode video (not a video file, or corrupt)")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and math.isfinite(fps) and fps > 0 else 25.0
+        self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        self.width, self.height = self._first.shape[1], self._first.shape[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """BGR frames; the reader can be iterated once."""
+        frame = self._first
+        try:
+            while frame is not None:
+                yield frame
+                ok, frame = self._capture.read()
+                if not ok:
+                    frame = None
+        finally:
+            self._capture.release()
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every ``(x, y, w, h)`` box in ``a`` (N, 4) with every one in ``b`` (M, 4)."""
+    ax0, ay0, ax1, ay1 = a[:, None, 0], a[:, None, 1], a[:, None, 0] + a[:, None, 2], a[:, None, 1] + a[:, None, 3]
+    bx0, by0, bx1, by1 = b[None, :, 0], b[None, :, 1], b[None, :, 0] + b[None, :, 2], b[None, :, 1] + b[None, :, 3]
+    inter = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None) * \
+        np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
+    union = a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+@dataclass
+class _Track:
+    track_id: int
+    box: np.ndarray
+    scores: np.ndarray
+    last_seen_s: float
+
+
+@dataclass
+class FaceTracker:
+    """Gives each face an ID that persists across frames (greedy matching by box overlap) and smooths its
+    emotion probabilities with an exponential moving average over time.
+
+    Attributes:
+        smoothing_s: time constant of the moving average, in seconds (0: no smoothing).
+        iou_threshold: a detection continues a track when their boxes overlap at least this much.
+        forget_s: a track unseen for this long is dropped; a face that returns later gets a new ID.
+    """
+
+    smoothing_s: float = 0.3
+    iou_threshold: float = 0.3
+    forget_s: float = 1.0
+    _tracks: list[_Track] = field(default_factory=list)
+    _next_id: int = 1
+
+    def update(self, detections: list[Detection], probs: np.ndarray, time_s: float) -> list[tuple[int, np.ndarray]]:
+        """Match this frame's detections to tracks; returns ``(track_id, smoothed probabilities)`` per detection."""
+        self._tracks = [t for t in self._tracks if time_s - t.last_seen_s <= self.forget_s]
+        boxes = np.array([d.box for d in detections], np.float32).reshape(-1, 4)
+        assigned: dict[int, _Track] = {}
+        if self._tracks and len(boxes):
+            overlap = iou_matrix(np.stack([t.box for t in self._tracks]), boxes)
+            for ti, di in sorted(np.argwhere(overlap >= self.iou_threshold).tolist(), key=lambda p: -overlap[p[0], p[1]]):
+                track = self._tracks[ti]
+                if di not in assigned and track not in assigned.values():
+                    assigned[di] = track
+        out = []
+        for i, (box, p) in enumerate(zip(boxes, probs)):
+            track = assigned.get(i)
+            if track is None:
+                track = _Track(self._next_id, box, p, time_s)
+                self._next_id += 1
+                self._tracks.append(track)
+            else:
+                dt = time_s - track.last_seen_s
+                alpha = 1.0 if self.smoothing_s <= 0 else 1.0 - math.exp(-max(dt, 1e-3) / self.smoothing_s)
+                track.scores = alpha * p + (1 - alpha) * track.scores
+                track.box, track.last_seen_s = box, time_s
+            out.append((track.track_id, track.scores))
+        return out
+
+
+class VideoAnalyzer:
+    """Analyses consecutive frames of one video or camera: faces with track IDs and smoothed emotions.
+
+    One instance per stream (it keeps the tracks); the :class:`Analyzer` inside may be shared.
+    """
+
+    def __init__(self, analyzer: Analyzer, tracker: Optional[FaceTracker] = None, tta: Optional[bool] = None) -> None:
+        self.analyzer = analyzer
+        self.tracker = tracker or FaceTracker()
+        self.tta = tta
+
+    def process(self, frame: np.ndarray, time_s: float) -> list[Face]:
+        """Faces in a BGR frame taken at ``time_s`` seconds; ``scores`` are smoothed over time."""
+        detections = self.analyzer.detector.detect(frame)
+        crops = self.analyzer.crop(frame, detections)
+        tta = self.analyzer.tta if self.tta is None else self.tta
+        probs = self.analyzer.classifier.predict_proba(crops, tta=tta)
+        tracked = self.tracker.update(detections, probs, time_s)
+        labels = self.analyzer.labels
+        return [face_from_detection(d, dict(zip(labels, map(float, p))), tid)
+                for d, (tid, p) in zip(detections, tracked)]
