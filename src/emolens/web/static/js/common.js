@@ -54,7 +54,7 @@ const emolens = (() => {
     return Object.entries(scores).reduce((a, b) => (b[1] > a[1] ? b : a), ["", -1]);
   }
 
-  /** Draw each face's box and "emotion NN%" label, in the colour of its emotion, scaled by `scale`. */
+  /** Draw each face's box, landmarks and "emotion NN%" label in the colour of its emotion, scaled by `scale`. */
   function drawFaces(ctx, faces, scale) {
     const px = ctx.canvas.width / (ctx.canvas.clientWidth || ctx.canvas.width); // canvas pixels per CSS pixel
     const line = Math.max(1, Math.round(2 * px));
@@ -67,6 +67,12 @@ const emolens = (() => {
       const text = `${faces.length > 1 ? `${i + 1}. ` : ""}${face.emotion} ${pct(face.scores[face.emotion])}`;
       ctx.strokeStyle = colour(face.emotion);
       ctx.strokeRect(x, y, w, h);
+      ctx.fillStyle = colour(face.emotion);
+      for (const [lx, ly] of face.landmarks || []) {
+        ctx.beginPath();
+        ctx.arc(lx * scale, ly * scale, 1.5 * line, 0, 2 * Math.PI);
+        ctx.fill();
+      }
       const tw = ctx.measureText(text).width + 8;
       const th = size + 6;
       const ty = y - th < 0 ? y + h + th : y;
