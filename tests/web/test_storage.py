@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import urllib.request
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,6 +13,7 @@ from alembic.migration import MigrationContext
 from emolens.cli.serve import is_loopback
 from emolens.storage import AnalysisRecord, LiveAggregator, make_engine, repository, upgrade
 from emolens.storage.models import Base
+from emolens.web.testing import serving
 
 SCORES = {"happy": 0.75, "sad": 0.25}
 
@@ -61,3 +66,13 @@ def test_tally_rows() -> None:
                                              ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)])
 def test_is_loopback(host: str, local: bool) -> None:
     assert is_loopback(host) is local
+
+
+def test_open_live_windows_are_written_at_shutdown(tmp_path: Path, face_jpeg: bytes) -> None:
+    with serving(env={"EMOLENS_DATA_DIR": str(tmp_path), "EMOLENS_LIVE_WINDOW_S": "3600"}) as url:
+        for _ in range(3):
+            request = urllib.request.Request(f"{url}/api/v1/analyze?source=webcam&session=s", data=face_jpeg,
+                                             headers={"Content-Type": "image/jpeg"})
+            urllib.request.urlopen(request, timeout=30).close()
+    with sqlite3.connect(tmp_path / "emolens.db") as db:
+        assert db.execute("SELECT source, session, frames, faces FROM analyses").fetchall() == [("webcam", "s", 3, 3)]
