@@ -1,0 +1,102 @@
+"""The Python API: emolens.Analyzer on the astronaut fixture and real photos."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import FIXTURES
+from emolens import Analyzer
+from emolens.errors import InputError
+
+ASTRONAUT = FIXTURES / "astronaut.png"
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+def test_import_is_light_and_runtime_never_imports_torch() -> None:
+    code = ("import sys, emolens; assert 'onnxruntime' not in sys.modules and 'cv2' not in sys.modules; "
+            f"faces = emolens.Analyzer().analyze({str(ASTRONAUT)!r}); assert len(faces) == 1; "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_analyze_path_pil_and_array_agree(analyzer: Analyzer) -> None:
+    from_path = analyzer.analyze(ASTRONAUT)
+    pil = Image.open(ASTRONAUT)
+    from_pil = analyzer.analyze(pil)
+    from_array = analyzer.analyze(np.asarray(pil.convert("RGB"))[:, :, ::-1].copy())
+    assert len(from_path) == 1
+    assert from_path == from_pil == from_array
+
+
+def test_face_result_is_typed_and_serialises(analyzer: Analyzer) -> None:
+    (face,) = analyzer.analyze(ASTRONAUT)
+    assert analyzer.detector_name == "blazeface"
+    assert list(face.scores) == list(analyzer.classifier.labels)
+    assert sum(face.scores.values()) == pytest.approx(1, abs=1e-4)
+    assert face.emotion == max(face.scores, key=face.scores.get)
+    assert len(face.box) == 4 and all(isinstance(v, int) for v in face.box)
+    assert len(face.landmarks) == 6
+    data = json.loads(json.dumps(face.to_dict()))
+    assert data["box"] == list(face.box) and data["emotion"] == face.emotion and data["track_id"] is None
+
+
+def test_no_face_is_an_empty_list(analyzer: Analyzer) -> None:
+    assert analyzer.analyze(np.full((240, 320, 3), 90, np.uint8)) == []
+
+
+def test_classify_scores_a_batch_of_crops(analyzer: Analyzer, fer_dir: Path) -> None:
+    crops = [np.asarray(Image.open(p)) for p in sorted((fer_dir / "privatetest" / "happy").glob("*.png"))[:5]]
+    scores = analyzer.classify(crops)
+    assert len(scores) == 5
+    assert all(sum(s.values()) == pytest.approx(1, abs=1e-4) for s in scores)
+    assert analyzer.classify([]) == []
+
+
+def test_all_faces_of_a_photo_are_classified_in_one_batch(analyzer: Analyzer, photos_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    batches = []
+    predict = analyzer.classifier.predict_inputs
+    monkeypatch.setattr(analyzer.classifier, "predict_inputs", lambda x, tta=False: batches.append(len(x)) or
+                        predict(x, tta))
+    assert len(analyzer.analyze(photos_dir / "facenet_multiface.jpg")) == 6
+    assert batches == [6]
+
+
+def test_one_analyzer_serves_many_threads(analyzer: Analyzer, photos_dir: Path) -> None:
+    paths = [photos_dir / "deepface_couple.jpg", photos_dir / "facenet_multiface.jpg", ASTRONAUT] * 4
+    serial = [analyzer.analyze(p) for p in paths]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(analyzer.analyze, paths)) == serial
+
+
+def test_tta_changes_scores_but_not_boxes(analyzer: Analyzer) -> None:
+    (plain,), (tta,) = analyzer.analyze(ASTRONAUT), analyzer.analyze(ASTRONAUT, tta=True)
+    assert plain.box == tta.box and plain.scores != tta.scores
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.jpg", "no such file"),
+    (lambda d: (d / "cut.jpg").write_bytes(ASTRONAUT.read_bytes()[:3000]) and d / "cut.jpg", "truncated or corrupt"),
+    (lambda d: (d / "text.png").write_text("hello") and d / "text.png", "not an image"),
+])
+def test_bad_images_raise_input_error(analyzer: Analyzer, tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        analyzer.analyze(make(tmp_path))
+
+
+def test_huge_image_is_refused() -> None:
+    small_limit = Analyzer(max_pixels=100_000)
+    with pytest.raises(InputError, match="over the limit"):
+        small_limit.analyze(ASTRONAUT)

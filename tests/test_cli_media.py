@@ -1,0 +1,141 @@
+"""``emolens analyze``, ``video`` and ``webcam`` on real photos, a video built from them, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from emolens.cli.main import cli
+
+ASTRONAUT = FIXTURES / "astronaut.png"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture()
+def photo_folder(tmp_path: Path, photos_dir: Path) -> Path:
+    """Two real photos in a nested folder, plus the astronaut."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(photos_dir / "deepface_couple.jpg", folder)
+    shutil.copy(photos_dir / "facenet_multiface.jpg", folder / "sub")
+    shutil.copy(ASTRONAUT, folder / "sub")
+    return folder
+
+
+def test_analyze_json_covers_folders_recursively(photo_folder: Path) -> None:
+    result = run("analyze", str(photo_folder), "--json")
+    assert result.exit_code == 0, result.output
+    records = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert {name: len(r["faces"]) for name, r in records.items()} == {
+        "deepface_couple.jpg": 2, "facenet_multiface.jpg": 6, "astronaut.png": 1}
+    face = records["astronaut.png"]["faces"][0]
+    assert set(face) >= {"box", "landmarks", "emotion", "scores"} and face["emotion"] in face["scores"]
+
+
+def test_analyze_csv_and_annotated_images_with_crops(photo_folder: Path, tmp_path: Path) -> None:
+    out, table = tmp_path / "out", tmp_path / "faces.csv"
+    result = run("analyze", str(photo_folder), "--csv", str(table), "--annotate", str(out), "--crops",
+                 "--detector", "haar")
+    assert result.exit_code == 0, result.output
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    assert sum(Path(r["path"]).name == "deepface_couple.jpg" for r in rows) == 2
+    assert all(abs(sum(float(r[k]) for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
+                   - 1) < 1e-3 for r in rows)
+    annotated = cv2.imread(str(out / "sub" / "astronaut.jpg"))
+    assert annotated.shape == (512, 512, 3)
+    assert not np.array_equal(annotated, cv2.imread(str(ASTRONAUT)))  # boxes were drawn
+    assert (out / "deepface_couple_face1.png").is_file() and (out / "sub" / "astronaut_face0.png").is_file()
+
+
+def test_bad_file_in_a_folder_is_reported_and_skipped(photo_folder: Path) -> None:
+    (photo_folder / "broken.jpg").write_bytes((photo_folder / "deepface_couple.jpg").read_bytes()[:2000])
+    result = run("analyze", str(photo_folder), "--json")
+    assert result.exit_code == 1
+    records = json.loads(result.stdout)
+    assert len(records) == 4 and sum("error" in r for r in records) == 1
+    assert "broken.jpg: cannot decode image" in result.stderr
+    assert "1 of 4 files failed" in result.stderr
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda d: d / "nope.jpg", "nope.jpg: no such file or folder"),
+    (lambda d: (d / "empty").mkdir() or d / "empty", "no image files in this folder"),
+])
+def test_analyze_bad_paths_fail_with_one_line(tmp_path: Path, setup, message: str) -> None:
+    result = run("analyze", str(setup(tmp_path)))
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_huge_image_fails_cleanly(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.png"
+    cv2.imwrite(str(huge), np.zeros((7200, 7200), np.uint8))
+    result = run("analyze", str(huge))
+    assert result.exit_code == 1 and "over the limit" in result.stderr
+
+
+def test_no_face_is_not_an_error(tmp_path: Path) -> None:
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 300, 3), 80, np.uint8))
+    result = run("analyze", str(blank), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["faces"] == []
+
+
+@pytest.fixture()
+def photo_video(tmp_path: Path, photos_dir: Path) -> Path:
+    """12 frames of the couple drifting right, then 6 frames of the six-face photo, at 10 frames/s."""
+    def frame(name: str) -> np.ndarray:
+        return cv2.resize(cv2.imread(str(photos_dir / name)), (640, 360), interpolation=cv2.INTER_AREA)
+
+    path = tmp_path / "clip.avi"  # Motion JPEG: near-lossless, so each frame keeps all six faces
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    couple, many = frame("deepface_couple.jpg"), frame("facenet_multiface.jpg")
+    for i in range(12):
+        writer.write(np.roll(couple, 3 * i, axis=1))
+    for _ in range(6):
+        writer.write(many)
+    writer.release()
+    return path
+
+
+def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp_path: Path) -> None:
+    table, plot, annotated = tmp_path / "faces.csv", tmp_path / "timeline.png", tmp_path / "annotated.mp4"
+    result = run("video", str(photo_video), "--csv", str(table), "--plot", str(plot), "--annotate", str(annotated),
+                 "--every", "2")
+    assert result.exit_code == 0, result.output
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    frames = sorted({int(r["frame"]) for r in rows})
+    assert frames == list(range(0, 18, 2))
+    ids_per_frame = {n: sorted(int(r["face_id"]) for r in rows if int(r["frame"]) == n) for n in frames}
+    assert all(ids_per_frame[n] == [1, 2] for n in range(0, 12, 2))  # the couple keep their IDs as they move
+    assert all(len(ids_per_frame[n]) == 6 and min(ids_per_frame[n]) >= 3 for n in range(12, 18, 2))
+    assert cv2.imread(str(plot)).shape[:2] == (400, 1000)
+    reread = cv2.VideoCapture(str(annotated))
+    assert int(reread.get(cv2.CAP_PROP_FRAME_COUNT)) == 18
+
+
+def test_undecodable_video_fails_cleanly(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+    result = run("video", str(fake))
+    assert result.exit_code == 1 and "cannot decode video" in result.stderr
+    assert "no such file" in run("video", str(tmp_path / "gone.mp4")).stderr
+
+
+def test_webcam_without_camera_fails_cleanly() -> None:
+    result = run("webcam", "--camera", "9")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: camera 9: cannot open it or read a frame (no camera with this number?)"
