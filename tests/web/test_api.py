@@ -90,6 +90,9 @@ def test_images_stored_only_when_turned_on(analyzer, tmp_path: Path, face_jpeg: 
     client.post("/api/v1/analyze?source=webcam", data=face_jpeg, content_type="image/jpeg")
     items = {item["source"]: item for item in client.get("/api/v1/analyses").json["items"]}
     assert items["api"]["has_image"] and not items["webcam"]["has_image"]
+    image = client.get(f"/api/v1/analyses/{items['api']['id']}/image")
+    assert image.status_code == 200 and image.data == face_jpeg and image.mimetype == "image/jpeg"
+    assert_error(client.get(f"/api/v1/analyses/{items['webcam']['id']}/image"), 404, "no stored image")
 
 
 def test_health_and_openapi(client: FlaskClient, analyzer) -> None:

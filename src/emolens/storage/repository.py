@@ -110,6 +110,13 @@ def recent(engine: Engine, filters: Filters, limit: int, offset: int) -> tuple[i
     return total, [{**row, "counts": counts[row["id"]]} for row in page]
 
 
+def stored_image(engine: Engine, analysis_id: int) -> Optional[tuple[bytes, Optional[str]]]:
+    """The stored upload of one analysis and its declared type; None when there is none."""
+    with engine.connect() as conn:
+        row = conn.execute(select(Analysis.image, Analysis.image_type).where(Analysis.id == analysis_id)).first()
+    return None if row is None or row.image is None else (row.image, row.image_type)
+
+
 def _grouped(conn: Any, filters: Filters, key: Any = None) -> dict[Any, dict[str, Any]]:
     """Analyses, frames, faces, counts and score sums per value of ``key`` (a column expression), or in all
     (under key 0) when ``key`` is None."""

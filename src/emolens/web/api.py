@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from emolens import __version__
 from emolens.pipeline.images import decode_image
-from emolens.storage import AnalysisRecord, Filters, Tally, now_ms, recent, record, stats
+from emolens.storage import AnalysisRecord, Filters, Tally, now_ms, recent, record, stats, stored_image
 from emolens.web.openapi import openapi_document
 from emolens.web.schemas import AnalysesParams, AnalyzeParams, Params, RangeParams, StatsParams
 from emolens.web.services import services
@@ -23,6 +23,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
 P = TypeVar("P", bound=Params)
 MAX_BUCKETS = 2000
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
+"""Stored uploads are served with their declared type only when it is one of these (never, say, text/html)."""
 
 
 class ApiError(Exception):
@@ -175,6 +177,18 @@ def get_analyses() -> Response:
         item = {key: value for key, value in row.items() if key not in ("created_ms", "image_type")}
         items.append({**item, "created_at": _iso(row["created_ms"])})
     return jsonify(total=total, limit=params.limit, offset=params.offset, items=items)
+
+
+@bp.get("/analyses/<int:analysis_id>/image")
+def get_image(analysis_id: int) -> Response:
+    """The uploaded image of one analysis, when image storage was on."""
+    found = stored_image(services().engine, analysis_id)
+    if found is None:
+        raise ApiError(404, f"analysis {analysis_id} has no stored image (image storage is off by default)")
+    data, declared = found
+    safe = declared in IMAGE_TYPES
+    return Response(data, mimetype=declared if safe else "application/octet-stream",
+                    headers=None if safe else {"Content-Disposition": "attachment"})
 
 
 @bp.get("/health")

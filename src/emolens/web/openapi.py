@@ -67,6 +67,11 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Recent analyses, newest first",
                 "parameters": _query(schemas.AnalysesParams),
                 "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
+            "/api/v1/analyses/{analysis_id}/image": {"get": {
+                "summary": "The uploaded image of one analysis (only stored when image storage is on)",
+                "parameters": [{"name": "analysis_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "the image as uploaded", "content": {"image/*": {"schema": image}}},
+                              **_errors(401, 404)}}},
             "/api/v1/health": {"get": {
                 "summary": "Model, detector, database and version", "security": [{}],
                 "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
