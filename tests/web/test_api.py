@@ -153,14 +153,17 @@ def test_bad_input_gets_clear_4xx_and_server_stays_healthy(client: FlaskClient, 
 
 @pytest.mark.parametrize("query", ["stats?since=yesterday", "stats?bucket=0", "stats?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z",
                                    "stats?bucket=1&since=2000-01-01T00:00:00Z", "analyses?limit=1000",
-                                   "analyses?page=2", "stats?source=fax"])
+                                   "analyses?page=2", "stats?source=fax", "analyses?offset=99999999999999999999"])
 def test_bad_query_parameters(client: FlaskClient, query: str) -> None:
     assert_error(client.get(f"/api/v1/{query}"), 400, "bad parameters")
 
 
 def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
     assert_error(client.get("/api/v1/nothing"), 404)
-    assert_error(client.get("/api/v1/analyze"), 405)
+    not_allowed = client.get("/api/v1/analyze")
+    assert_error(not_allowed, 405)
+    assert "POST" in not_allowed.headers["Allow"]
+    assert_error(client.get("/api/v1/analyses/99999999999999999999/image"), 404)
 
 
 def test_token_protects_api_but_not_health(analyzer, tmp_path: Path, face_jpeg: bytes) -> None:

@@ -179,7 +179,7 @@ def get_analyses() -> Response:
     return jsonify(total=total, limit=params.limit, offset=params.offset, items=items)
 
 
-@bp.get("/analyses/<int:analysis_id>/image")
+@bp.get("/analyses/<int(max=2147483647):analysis_id>/image")
 def get_image(analysis_id: int) -> Response:
     """The uploaded image of one analysis, when image storage was on."""
     found = stored_image(services().engine, analysis_id)

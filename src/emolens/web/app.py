@@ -66,7 +66,7 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+def _http_error(exc: HTTPException) -> Response:
     """JSON errors under /api/, a small page elsewhere; never a stack trace."""
     status = exc.code or 500
     if status == 413:
@@ -76,12 +76,16 @@ def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
         message = exc.description or exc.name
     if request.path.startswith("/api/"):
         response = api.error_response(status, message)
-        if status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-    return render_template("error.html", status=status, title=exc.name, message=message), status
+    else:
+        response = Response(render_template("error.html", status=status, title=exc.name, message=message), status)
+    for name, value in exc.get_headers():  # e.g. Allow on 405
+        if name != "Content-Type":
+            response.headers[name] = value
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
-def _unexpected_error(exc: Exception) -> Response | tuple[str, int]:
+def _unexpected_error(exc: Exception) -> Response:
     current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
     return _http_error(InternalServerError("internal error; the server log has the details"))

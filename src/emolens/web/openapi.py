@@ -69,7 +69,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
             "/api/v1/analyses/{analysis_id}/image": {"get": {
                 "summary": "The uploaded image of one analysis (only stored when image storage is on)",
-                "parameters": [{"name": "analysis_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "parameters": [{"name": "analysis_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}],
                 "responses": {"200": {"description": "the image as uploaded", "content": {"image/*": {"schema": image}}},
                               **_errors(401, 404)}}},
             "/api/v1/health": {"get": {

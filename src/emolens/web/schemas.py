@@ -39,7 +39,7 @@ class StatsParams(RangeParams):
 
 class AnalysesParams(RangeParams):
     limit: int = Field(20, ge=1, le=200, description="Page size.")
-    offset: int = Field(0, ge=0, description="Analyses to skip (newest first).")
+    offset: int = Field(0, ge=0, le=2**31 - 1, description="Analyses to skip (newest first).")
 
 
 class FaceOut(BaseModel):
