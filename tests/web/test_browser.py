@@ -64,6 +64,10 @@ def test_live_page_shows_face_from_fake_camera(server: str, browser: Chrome) -> 
     WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
     top = browser.find_element(By.ID, "top").text
     assert top and top != "no face"
+    drawn = browser.execute_script("const c = document.getElementById('overlay');"
+                                   "const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                   "let n = 0; for (let i = 3; i < a.length; i += 4) n += a[i] > 0; return n;")
+    assert drawn > 100  # the box and label over the video
     time.sleep(2)
     assert float(browser.find_element(By.ID, "fps").text) > 0
     browser.save_screenshot(str(SCREENSHOTS / "live.png"))
