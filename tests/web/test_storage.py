@@ -1,4 +1,5 @@
-"""Storage: migrations match the models, live frames aggregate into bounded windows; serve's binding rules."""
+"""Storage and serving: migrations match the models, live frames aggregate into bounded windows and survive
+shutdown, binding rules, settings."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Config
 
 from emolens.cli.serve import is_loopback
 from emolens.storage import AnalysisRecord, LiveAggregator, make_engine, repository, upgrade
 from emolens.storage.models import Base
+from emolens.web.config import load_config
 from emolens.web.testing import serving
 
 SCORES = {"happy": 0.75, "sad": 0.25}
@@ -76,3 +79,14 @@ def test_open_live_windows_are_written_at_shutdown(tmp_path: Path, face_jpeg: by
             urllib.request.urlopen(request, timeout=30).close()
     with sqlite3.connect(tmp_path / "emolens.db") as db:
         assert db.execute("SELECT source, session, frames, faces FROM analyses").fetchall() == [("webcam", "s", 3, 3)]
+
+
+def test_settings_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = tmp_path / "emolens.toml"
+    settings.write_text(f'data_dir = "{tmp_path}"\nmax_upload_mb = 2\nstore_images = true\n')
+    monkeypatch.setenv("EMOLENS_CONFIG", str(settings))
+    monkeypatch.setenv("EMOLENS_MAX_UPLOAD_MB", "5")
+    config = Config(str(tmp_path))
+    load_config(config)
+    assert config["STORE_IMAGES"] is True and config["MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024
+    assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'emolens.db'}"
