@@ -13,8 +13,8 @@ import cv2
 from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
+from emolens.cli.options import analysis_options
 from emolens.errors import InputError
-from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.draw import annotate
 from emolens.pipeline.files import collect_images
 from emolens.pipeline.results import Face
@@ -34,11 +34,7 @@ def _write_image(path: Path, image: Any) -> None:
 @click.option("--annotate", "annotate_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write copies of the images with boxes, labels and scores into this folder.")
 @click.option("--crops", is_flag=True, help="Also write each face's aligned crop into the --annotate folder.")
-@click.option("--detector", type=click.Choice(sorted(DETECTORS)), default=DEFAULT_DETECTOR, show_default=True,
-              help="Face detector.")
-@click.option("--tta", is_flag=True, help="Test-time augmentation: a little more accurate, about 4x slower.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Emotion model (ONNX from `emolens export`); default: the bundled one.")
+@analysis_options()
 @user_errors
 def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], annotate_dir: Optional[Path],
             crops: bool, detector: str, tta: bool, model_path: Optional[Path]) -> None:

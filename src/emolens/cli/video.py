@@ -14,8 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
+from emolens.cli.options import analysis_options
 from emolens.errors import InputError
-from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.results import Face
 
 
@@ -32,11 +32,7 @@ from emolens.pipeline.results import Face
               help="Analyse every N-th frame (others reuse the last result in --annotate).")
 @click.option("--smoothing", type=click.FloatRange(min=0), default=0.3, show_default=True,
               help="Time constant of the emotion smoothing, in seconds (0: none).")
-@click.option("--detector", type=click.Choice(sorted(DETECTORS)), default=DEFAULT_DETECTOR, show_default=True,
-              help="Face detector.")
-@click.option("--tta", is_flag=True, help="Test-time augmentation (slower).")
-@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Emotion model (ONNX); default: the bundled one.")
+@analysis_options()
 @user_errors
 def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], annotate_path: Optional[Path],
             every: int, smoothing: float, detector: str, tta: bool, model_path: Optional[Path]) -> None:

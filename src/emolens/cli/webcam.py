@@ -10,8 +10,8 @@ import click
 import cv2
 
 from emolens.cli.errors import user_errors
+from emolens.cli.options import analysis_options
 from emolens.errors import InputError
-from emolens.faces import DETECTORS
 
 
 def open_camera(index: int) -> cv2.VideoCapture:
@@ -35,12 +35,10 @@ def open_camera(index: int) -> cv2.VideoCapture:
 
 @click.command("webcam")
 @click.option("--camera", type=click.IntRange(min=0), default=0, show_default=True, help="Camera number.")
-@click.option("--detector", type=click.Choice(sorted(DETECTORS)), default="blazeface-short", show_default=True,
-              help="Face detector (blazeface-short suits faces near the camera and is the fastest).")
-@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Emotion model (ONNX); default: the bundled one.")
+@analysis_options("blazeface-short", "Face detector (blazeface-short suits faces near the camera and is the "
+                  "fastest).")
 @user_errors
-def command(camera: int, detector: str, model_path: Optional[Path]) -> None:
+def command(camera: int, detector: str, tta: bool, model_path: Optional[Path]) -> None:
     """Show camera CAMERA live in a window, with each face's box, track ID, emotion and scores, and the FPS.
     Close the window or press q to stop."""
     capture = open_camera(camera)
@@ -52,7 +50,7 @@ def command(camera: int, detector: str, model_path: Optional[Path]) -> None:
     if plt.get_backend().lower() == "agg":
         capture.release()
         raise InputError("no desktop display for the live window (matplotlib has only its non-GUI backend)")
-    video = VideoAnalyzer(Analyzer(model_path, detector=detector))
+    video = VideoAnalyzer(Analyzer(model_path, detector=detector, tta=tta))
     figure, axes = plt.subplots(num=f"emolens: camera {camera}")
     axes.axis("off")
     view = None
