@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.evaluation.evaluate import evaluate
 from emolens.evaluation.report import write_report
@@ -19,6 +20,16 @@ from emolens.evaluation.report import write_report
 REPO = Path(__file__).resolve().parents[1]
 CASES = [("ferplus", "majority", True), ("ferplus", "majority", False), ("fer2013", "fer2013", True),
          ("fer2013", "fer2013", False)]
+
+
+def label_agreement(data: Path) -> float:
+    """FER2013 accuracy of a perfect FER+ predictor on privatetest: the most-voted FER+ emotion of each image
+    scored against its original label. No model trained on FER+ labels can expect much more."""
+    original = load_dataset(data, "test", labels="fer2013")
+    votes = load_dataset(data, "test", labels="soft")
+    by_source = dict(zip(original.sources, original.labels))
+    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.labels))
+    return agree / len(original)
 
 
 def main() -> None:
@@ -37,6 +48,7 @@ def main() -> None:
         write_report(summary, args.out / case, title=f"privatetest, {name} labels, TTA {'on' if tta else 'off'}")
         print(f"| {name} | {'on' if tta else 'off'} | {summary['n']} | {summary['accuracy']:.4f} | "
               f"{summary['macro_f1']:.4f} |", flush=True)
+    print(f"FER2013-label accuracy of a perfect FER+ predictor (label agreement): {label_agreement(args.data):.4f}")
 
 
 if __name__ == "__main__":
