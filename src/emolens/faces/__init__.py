@@ -31,7 +31,7 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
 
 DEFAULT_DETECTOR = "blazeface"
 """Default: BlazeFace full-range had no false positives and ~10x lower latency than Haar on the real photos
-(benchmarks/detectors.py, benchmarks/RESULTS.md)."""
+(benchmarks/detectors.py, benchmarks/pipeline_results.md)."""
 
 
 def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
