@@ -82,8 +82,8 @@ class FaceTracker:
     smoothing_s: float = 0.3
     iou_threshold: float = 0.3
     forget_s: float = 1.0
-    _tracks: list[_Track] = field(default_factory=list)
-    _next_id: int = 1
+    _tracks: list[_Track] = field(default_factory=list, init=False, repr=False)
+    _next_id: int = field(default=1, init=False, repr=False)
 
     def update(self, detections: list[Detection], probs: np.ndarray, time_s: float) -> list[tuple[int, np.ndarray]]:
         """Match this frame's detections to tracks; returns ``(track_id, smoothed probabilities)`` per detection."""
