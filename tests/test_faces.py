@@ -66,6 +66,15 @@ def test_blazeface_finds_the_uncut_faces_of_the_crowded_selfie(blazeface, photos
     assert 4 <= len(found) <= 7
 
 
+def test_tiles_find_small_faces_in_a_large_photo(blazeface, photos_dir: Path) -> None:
+    canvas = np.full((2520, 4800, 3), 120, np.uint8)  # the six faces, ~90 px each, in a 4800-pixel-wide photo
+    canvas[1000:1630, 1800:3000] = load_image(photos_dir / "facenet_multiface.jpg")
+    found = blazeface.detect(canvas)
+    assert len(found) == 6
+    assert all(1800 <= d.box[0] and d.box[0] + d.box[2] <= 3000 and 1000 <= d.box[1] for d in found)
+    assert len(create_detector("blazeface", tile=0).detect(canvas)) < 6  # the whole image alone is not enough
+
+
 @pytest.mark.parametrize("photo, low, high", [("deepface_couple.jpg", 2, 2), ("facenet_multiface.jpg", 6, 8)])
 def test_haar_finds_the_faces_of_multi_face_photos(haar, photos_dir: Path, photo: str, low: int, high: int) -> None:
     assert low <= len(haar.detect(load_image(photos_dir / photo))) <= high
