@@ -11,7 +11,7 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``STORE_IMAGES``: also store uploaded image bytes (default false; webcam frames are never stored)
 - ``API_TOKEN``: when set, the API (but health and the OpenAPI document) needs ``Authorization: Bearer <token>``
 - ``MODEL_PATH``, ``DETECTOR``, ``TTA``: passed to :class:`~emolens.Analyzer`
-- ``DETECTOR_OPTIONS``: the detector's own options, e.g. ``{"max_side": 640, "min_size": 40}`` (speed vs. small faces)
+- ``DETECTOR_OPTIONS``: the detector's own options, e.g. ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
 - ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)
 - ``LIVE_WINDOW_S``: seconds of webcam frames aggregated into one stored row (default 10)
 """
