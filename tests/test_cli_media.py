@@ -45,7 +45,7 @@ def test_analyze_json_covers_folders_recursively(photo_folder: Path) -> None:
 
 def test_analyze_csv_and_annotated_images_with_crops(photo_folder: Path, tmp_path: Path) -> None:
     out, table = tmp_path / "out", tmp_path / "faces.csv"
-    result = run("analyze", str(photo_folder), "--csv", str(table), "--annotate", str(out), "--crops",
+    result = run("analyze", str(photo_folder), "--csv", str(table), "--annotate", str(out), "--save-crops",
                  "--detector", "haar")
     assert result.exit_code == 0, result.output
     with table.open() as f:
@@ -57,6 +57,17 @@ def test_analyze_csv_and_annotated_images_with_crops(photo_folder: Path, tmp_pat
     assert annotated.shape == (512, 512, 3)
     assert not np.array_equal(annotated, cv2.imread(str(ASTRONAUT)))  # boxes were drawn
     assert (out / "deepface_couple_face1.png").is_file() and (out / "sub" / "astronaut_face0.png").is_file()
+
+
+def test_analyze_crops_classifies_whole_images(fer_dir: Path) -> None:
+    """FER2013 faces are crops already: one face each, covering the image, no detector involved."""
+    happy = sorted((fer_dir / "privatetest" / "happy").glob("*.png"))[:20]
+    result = run("analyze", *map(str, happy), "--crops", "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [len(r["faces"]) for r in records] == [1] * 20
+    assert all(r["faces"][0]["box"] == [0, 0, 48, 48] and r["faces"][0]["landmarks"] is None for r in records)
+    assert sum(r["faces"][0]["emotion"] == "happy" for r in records) >= 14
 
 
 def test_bad_file_in_a_folder_is_reported_and_skipped(photo_folder: Path) -> None:

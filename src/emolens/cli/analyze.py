@@ -33,11 +33,12 @@ def _write_image(path: Path, image: Any) -> None:
               help="Write one CSV row per face (path, face, box, emotion, a column per label) to this file.")
 @click.option("--annotate", "annotate_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write copies of the images with boxes, labels and scores into this folder.")
-@click.option("--crops", is_flag=True, help="Also write each face's aligned crop into the --annotate folder.")
+@click.option("--crops", is_flag=True, help="Each image is a face crop already: classify it whole, no detection.")
+@click.option("--save-crops", is_flag=True, help="Also write each face's aligned crop into the --annotate folder.")
 @analysis_options()
 @user_errors
 def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], annotate_dir: Optional[Path],
-            crops: bool, detector: str, tta: bool, model_path: Optional[Path]) -> None:
+            crops: bool, save_crops: bool, detector: str, tta: bool, model_path: Optional[Path]) -> None:
     """Find the faces in PATHS (image files, or folders searched recursively) and the emotion of each.
 
     Prints one line per face, unless --json or --csv is given. Files that cannot be read are reported and
@@ -45,8 +46,8 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     """
     if as_json and csv_path is not None:
         raise click.UsageError("--json and --csv are exclusive")
-    if crops and annotate_dir is None:
-        raise click.UsageError("--crops needs --annotate OUT_DIR")
+    if save_crops and annotate_dir is None:
+        raise click.UsageError("--save-crops needs --annotate OUT_DIR")
     files = collect_images(paths)
     from emolens.pipeline.analyzer import Analyzer
 
@@ -61,7 +62,8 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
         for path, rel in tqdm(files, desc="images", unit="img", disable=len(files) < 2, file=sys.stderr):
             try:
                 image = analyzer.load(path)
-                faces, face_crops = analyzer.analyze_with_crops(image)
+                faces, face_crops = (analyzer.analyze_crop(image), [image]) if crops else \
+                    analyzer.analyze_with_crops(image)
             except InputError as exc:
                 failed += 1
                 tqdm.write(f"error: {exc}", file=sys.stderr)
@@ -70,7 +72,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                 continue
             if annotate_dir is not None:
                 _write_image(annotate_dir / rel.with_suffix(".jpg"), annotate(image, faces))
-                for i, crop in enumerate(face_crops if crops else []):
+                for i, crop in enumerate(face_crops if save_crops else []):
                     _write_image(annotate_dir / rel.with_name(f"{rel.stem}_face{i}.png"), crop)
             if as_json:
                 records.append({"path": str(path), "width": image.shape[1], "height": image.shape[0],

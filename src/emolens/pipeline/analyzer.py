@@ -70,6 +70,12 @@ class Analyzer:
         faces = [face_from_detection(d, s) for d, s in zip(detections, self.classify(crops, tta))]
         return faces, crops
 
+    def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None) -> list[Face]:
+        """Classify a whole image that is already a face crop (no detection): one :class:`Face` covering it."""
+        bgr = self.load(image)
+        height, width = bgr.shape[:2]
+        return [face_from_detection(Detection((0.0, 0.0, float(width), float(height)), 1.0), self.classify([bgr], tta)[0])]
+
     def analyze(self, image: ImageSource, tta: Optional[bool] = None) -> list[Face]:
         """Every face in ``image`` (path, bytes, PIL image or BGR array) with its emotion; ``[]`` when none.
 
