@@ -19,7 +19,7 @@ def test_bundled_model_metadata() -> None:
     assert classifier.model_path == default_model_path()
     assert classifier.labels == FER2013_LABELS
     prep = classifier.preprocessing
-    assert prep.input_size == 80 and prep.color == "gray" and 0 < prep.crop_margin < 0.5
+    assert prep.input_size == 96 and prep.color == "gray" and 0 < prep.crop_margin < 0.5
     assert default_model_path().stat().st_size < 25 * 2**20
 
 
