@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from emolens.cli.errors import user_errors
+from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 
 
 @click.command("evaluate")
@@ -19,20 +20,21 @@ from emolens.cli.errors import user_errors
 @click.option("--labels", type=click.Choice(["fer2013", "majority"]), default="fer2013", show_default=True,
               help="For FER+ sources: the original FER2013 labels, or FER+ majority votes.")
 @click.option("--crops", is_flag=True, help="Images are face crops already; skip face detection.")
-@click.option("--detector", default=None, help="Face detector when images are not crops (default: the Analyzer's).")
+@click.option("--detector", type=click.Choice(sorted(DETECTORS)), default=DEFAULT_DETECTOR, show_default=True,
+              help="Face detector, when the images are not crops.")
 @click.option("--tta/--no-tta", default=True, show_default=True, help="Test-time augmentation.")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Also write summary.json, confusion_matrix.png and per_class.md here.")
 @user_errors
 def command(data_dir: Path, model_path: Path | None, split: str | None, labels: str, crops: bool,
-            detector: str | None, tta: bool, report_dir: Path | None) -> None:
+            detector: str, tta: bool, report_dir: Path | None) -> None:
     """Evaluate the emotion model on DATA_DIR (DATA_DIR/<label>/*.png, or any training source) and print a
     JSON summary: n, accuracy, macro_f1, per_class, no_face, skipped."""
     from emolens.evaluation.evaluate import evaluate, largest_face_cropper
     from emolens.evaluation.report import write_report
     from emolens.pipeline.analyzer import Analyzer
 
-    analyzer = Analyzer(model_path, **({"detector": detector} if detector else {}))
+    analyzer = Analyzer(model_path, detector=detector)
     classifier = analyzer.classifier
     cropper = None if crops else largest_face_cropper(analyzer)
     summary = evaluate(data_dir, classifier, split=split, labels=labels, tta=tta, face_cropper=cropper, progress=True)

@@ -20,6 +20,9 @@ from emolens.labels import FER2013_LABELS, FERPLUS_TO_FER2013, FERPLUS_VOTE_COLU
 
 LabelMode = Literal["majority", "soft"]
 
+FERPLUS_EXCLUDED = "ferplus_excluded"
+"""Key in :attr:`FaceDataset.skipped` counting images the FER+ protocol leaves out (ties, non-emotions)."""
+
 # Column of each FER2013 class in the FER+ vote vector.
 _EMOTION_COLUMNS = np.array([FERPLUS_VOTE_COLUMNS.index(k) for k in sorted(
     FERPLUS_TO_FER2013, key=lambda k: FER2013_LABELS.index(FERPLUS_TO_FER2013[k]))])
@@ -61,7 +64,7 @@ def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str],
         label_names=FER2013_LABELS,
         sources=[sources[i] for i in keep],
         soft_labels=soft[keep] if mode == "soft" else None,
-        skipped={"ferplus_excluded": int(len(labels) - len(keep))},
+        skipped={FERPLUS_EXCLUDED: int(len(labels) - len(keep))},
     )
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emolens.datasets import load_dataset
+from emolens.datasets.ferplus import FERPLUS_EXCLUDED
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.evaluation.metrics import summarize
 
@@ -38,7 +39,7 @@ def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | Non
     dataset = load_dataset(source, split, labels=labels, label_names=classifier.labels)
     model_index = {name.lower(): i for i, name in enumerate(classifier.labels)}
     data_to_model = np.array([model_index.get(n.lower(), -1) for n in dataset.label_names])
-    skipped = sum(dataset.skipped.get(k, 0) for k in dataset.skipped if k != "ferplus_excluded")
+    skipped = sum(count for reason, count in dataset.skipped.items() if reason != FERPLUS_EXCLUDED)
     y_true_all = data_to_model[dataset.labels]
     skipped += int((y_true_all < 0).sum())
     keep = np.flatnonzero(y_true_all >= 0)

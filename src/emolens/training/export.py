@@ -12,15 +12,12 @@ from onnx import numpy_helper
 
 from emolens.emotion.metadata import ModelInfo
 from emolens.training.config import TrainConfig
-from emolens.training.trainer import build_model, preprocessing_of
+from emolens.training.trainer import build_model, preprocessing_of, read_checkpoint
 
 
 def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, tuple[str, ...], dict]:
     """Model (eval mode), config, labels and the raw checkpoint dict of a training checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = read_checkpoint(path)
     config = TrainConfig.from_dict(checkpoint["config"])
     labels = tuple(checkpoint["label_names"])
     model = build_model(config, len(labels), pretrained=False)

@@ -147,6 +147,14 @@ def save_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def read_checkpoint(path: str | Path) -> dict:
+    """A checkpoint written by :func:`train` (model and optimizer state, config, labels, history)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def build_model(config: TrainConfig, num_classes: int, pretrained: bool = True) -> EmotionNet:
     return EmotionNet(config.backbone, num_classes, config.input_size, config.dropout, pretrained=pretrained)
 
@@ -180,7 +188,7 @@ def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: 
 
     model = build_model(config, num_classes, pretrained=not config.init_from)
     if config.init_from:
-        init = torch.load(config.init_from, map_location="cpu", weights_only=False)
+        init = read_checkpoint(config.init_from)
         if tuple(init["label_names"]) != train_set.label_names:
             raise ValueError(f"{config.init_from} has labels {init['label_names']}, the data {train_set.label_names}")
         model.load_state_dict(init["model"])
@@ -190,7 +198,7 @@ def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: 
     state = {"epoch": 0, "best_val_accuracy": -1.0, "history": []}
     last = out_dir / LAST
     if resume and last.is_file():
-        checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+        checkpoint = read_checkpoint(last)
         if checkpoint["config"] != config.to_dict():
             raise ValueError(f"{last} was made with another config; resume with the same config or a new --out")
         model.load_state_dict(checkpoint["model"])
