@@ -72,3 +72,24 @@ def test_onnx_export_matches_pytorch(smoke_run: Path, fer_dir: Path, tmp_path: P
     assert got.shape == (64, 7)
     assert np.abs(got - expected).max() < tolerance
     assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.95
+
+
+def test_init_from_fine_tunes_at_another_input_size(smoke_run: Path, fer_dir: Path, tmp_path: Path) -> None:
+    """Progressive resizing: the 48 px run's weights start a 56 px run (a zero learning rate keeps them as loaded)."""
+    base = TrainConfig.load(REPO / "configs" / "smoke.toml").to_dict()
+    config = TrainConfig.from_dict({**base, "input_size": 56, "init_from": str(smoke_run / "best.pt"),
+                                    "stages": [{"unfreeze": "all", "epochs": 1, "lr": 0.0}]})
+    result = train(fer_dir, config, tmp_path / "resized", progress=False)
+    resized, loaded_config, _, _ = load_checkpoint(result.best_checkpoint)
+    original, _, _, _ = load_checkpoint(smoke_run / "best.pt")
+    assert loaded_config.input_size == 56
+    for name, value in original.state_dict().items():
+        if name.endswith("weight") and value.ndim > 1:
+            assert torch.equal(resized.state_dict()[name], value), name
+
+
+def test_init_from_refuses_a_missing_checkpoint(fer_dir: Path, tmp_path: Path) -> None:
+    config = TrainConfig.from_dict({**TrainConfig.load(REPO / "configs" / "smoke.toml").to_dict(),
+                                    "init_from": str(tmp_path / "nope.pt")})
+    with pytest.raises(FileNotFoundError, match="nope.pt: no such checkpoint"):
+        train(fer_dir, config, tmp_path / "run", progress=False)
