@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "emolens.cli.train",
     "emolens.cli.evaluate",
     "emolens.cli.export",
+    "emolens.cli.calibrate",
     "emolens.cli.serve",
     "emolens.cli.analyze",
     "emolens.cli.video",

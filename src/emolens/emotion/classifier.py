@@ -51,18 +51,22 @@ class EmotionClassifier:
     def preprocessing(self) -> Preprocessing:
         return self.model_info.preprocessing
 
-    def predict_inputs(self, x: np.ndarray, tta: bool = False) -> np.ndarray:
-        """Probabilities (N, C) for already-normalised model input (N, 3, S, S)."""
+    def predict_inputs(self, x: np.ndarray, tta: bool = False, calibrated: bool = True) -> np.ndarray:
+        """Probabilities (N, C) for already-normalised model input (N, 3, S, S).
+
+        ``calibrated`` applies the model's stored :class:`~emolens.emotion.metadata.Calibration`; False gives
+        the network's own probabilities (what calibration is fitted on).
+        """
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         views = tta_views(x) if tta else [x]
         batch = np.ascontiguousarray(np.concatenate(views), dtype=np.float32)
-        probs = self._session.run(None, {self._input: batch})[0]
-        return probs.reshape(len(views), len(x), -1).mean(axis=0)
+        probs = self._session.run(None, {self._input: batch})[0].reshape(len(views), len(x), -1).mean(axis=0)
+        return self.model_info.calibration.apply(probs) if calibrated else probs
 
-    def predict_proba(self, crops: Sequence[np.ndarray], tta: bool = False) -> np.ndarray:
+    def predict_proba(self, crops: Sequence[np.ndarray], tta: bool = False, calibrated: bool = True) -> np.ndarray:
         """Probabilities (N, C), in :attr:`labels` order, for uint8 face crops (grey or BGR, any size)."""
-        return self.predict_inputs(prepare_crops(crops, self.preprocessing), tta=tta)
+        return self.predict_inputs(prepare_crops(crops, self.preprocessing), tta=tta, calibrated=calibrated)
 
     def classify(self, crops: Sequence[np.ndarray], tta: bool = False) -> list[dict[str, float]]:
         """One ``{label: probability}`` dict per crop."""

@@ -24,6 +24,9 @@ class Preprocessing:
         std: divided by after subtracting ``mean``.
         crop_margin: how much to grow a detector's face box on each side, as a fraction of its size,
             to match the framing of the training crops.
+        source_size: side of the training faces before they were scaled to ``input_size`` (48 for FER2013).
+            Larger crops are first shrunk to it, so the model sees the level of detail it was trained on,
+            not the sharper detail of a real photo; 0 turns this off.
     """
 
     input_size: int = 64
@@ -31,6 +34,7 @@ class Preprocessing:
     mean: float = 0.5
     std: float = 0.5
     crop_margin: float = 0.0
+    source_size: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -40,9 +44,10 @@ class Preprocessing:
         return cls(**json.loads(text))
 
 
-def resize_face(image: np.ndarray, size: int, color: Color) -> np.ndarray:
+def resize_face(image: np.ndarray, size: int, color: Color, source_size: int = 0) -> np.ndarray:
     """Convert a uint8 face crop (grey HxW, BGR HxWx3 or BGRA) to the model's colour and size.
 
+    A crop larger than ``source_size`` (when set) is first shrunk to it (see :class:`Preprocessing`).
     Returns uint8, HxW for ``gray`` and HxWx3 RGB for ``rgb``.
     """
     if image.ndim == 3 and image.shape[2] == 4:
@@ -52,6 +57,8 @@ def resize_face(image: np.ndarray, size: int, color: Color) -> np.ndarray:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     else:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if 0 < source_size < max(image.shape[:2]):
+        image = cv2.resize(image, (source_size, source_size), interpolation=cv2.INTER_AREA)
     if image.shape[0] != size or image.shape[1] != size:
         shrinking = image.shape[0] > size or image.shape[1] > size
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
@@ -71,5 +78,5 @@ def prepare_crops(crops: Sequence[np.ndarray], prep: Preprocessing) -> np.ndarra
     """Face crops of any size -> float32 (N,3,S,S) model input."""
     if len(crops) == 0:
         return np.zeros((0, 3, prep.input_size, prep.input_size), np.float32)
-    resized = np.stack([resize_face(c, prep.input_size, prep.color) for c in crops])
+    resized = np.stack([resize_face(c, prep.input_size, prep.color, prep.source_size) for c in crops])
     return normalize(resized, prep)

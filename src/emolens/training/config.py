@@ -30,6 +30,7 @@ class TrainConfig:
     color: str = "gray"
     dropout: float = 0.3
     crop_margin: float = 0.0
+    source_size: int = 0  # shrink larger faces to this side first, in training and at run time (48: FER2013's)
     labels: str = "soft"  # for FER+ sources: soft | majority | fer2013
     val_fraction: float = 0.1  # held out of train when the source has no validation split
     batch_size: int = 64

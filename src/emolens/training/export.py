@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -55,12 +56,17 @@ def store_weights_fp16(model: onnx.ModelProto, min_elements: int = 1024) -> None
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, crop_margin: float | None = None, fp16_weights: bool = True,
-                info: dict[str, str] | None = None) -> ModelInfo:
-    """Write ``checkpoint`` as an ONNX model (input ``input`` N x 3 x S x S, output ``probabilities``)."""
+                info: dict[str, str] | None = None, source_size: int | None = None) -> ModelInfo:
+    """Write ``checkpoint`` as an ONNX model (input ``input`` N x 3 x S x S, output ``probabilities``).
+
+    ``crop_margin`` and ``source_size`` override the preprocessing the checkpoint's config gives.
+    """
     model, config, labels, raw = load_checkpoint(checkpoint)
     prep = preprocessing_of(config)
     if crop_margin is not None:
-        prep = type(prep)(**{**prep.__dict__, "crop_margin": crop_margin})
+        prep = dataclasses.replace(prep, crop_margin=crop_margin)
+    if source_size is not None:
+        prep = dataclasses.replace(prep, source_size=source_size)
     wrapped = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
     dummy = torch.zeros(1, 3, config.input_size, config.input_size)
     out = Path(out)

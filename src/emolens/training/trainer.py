@@ -36,7 +36,8 @@ class TrainResult:
 
 
 def preprocessing_of(config: TrainConfig) -> Preprocessing:
-    return Preprocessing(input_size=config.input_size, color=config.color, crop_margin=config.crop_margin)  # type: ignore[arg-type]
+    return Preprocessing(input_size=config.input_size, color=config.color, crop_margin=config.crop_margin,  # type: ignore[arg-type]
+                         source_size=config.source_size)
 
 
 def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
@@ -59,11 +60,11 @@ def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, F
 
 def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path) -> np.ndarray:
     """The dataset resized to model input as one uint8 array, cached on disk for the next run or resume."""
-    key = hashlib.sha1(json.dumps([prep.input_size, prep.color, dataset.sources]).encode()).hexdigest()[:16]
+    key = hashlib.sha1(json.dumps([prep.input_size, prep.color, prep.source_size, dataset.sources]).encode()).hexdigest()[:16]
     path = cache_dir / f"images-{key}.npy"
     if path.is_file():
         return np.load(path)
-    arrays = np.stack([resize_face(im, prep.input_size, prep.color) for im in dataset.images])
+    arrays = np.stack([resize_face(im, prep.input_size, prep.color, prep.source_size) for im in dataset.images])
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, arrays)
     return arrays

@@ -1,0 +1,46 @@
+"""Calibrate an exported model: fit its class bias under the robustness shifts and its temperature on clean
+validation faces, and write both into a copy of the ONNX file's metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from emolens.datasets import load_dataset
+from emolens.emotion.classifier import EmotionClassifier
+from emolens.emotion.metadata import Calibration, ModelInfo
+from emolens.evaluation.calibration import expected_calibration_error, fit_logit_bias, fit_temperature
+from emolens.evaluation.robustness import ALL_SHIFTS, probabilities_under_shifts
+
+
+def write_model_info(model_path: str | Path, out: str | Path, model_info: ModelInfo) -> None:
+    """Copy an ONNX model to ``out`` with ``model_info`` as its emolens metadata."""
+    model = onnx.load(str(model_path))
+    properties = {p.key: p.value for p in model.metadata_props if not p.key.startswith("emolens.")}
+    properties.update(model_info.to_properties())
+    del model.metadata_props[:]
+    for key, value in properties.items():
+        model.metadata_props.add(key=key, value=value)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out))
+
+
+def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: str = "val",
+              labels: str = "majority", bias: bool = True) -> dict[str, Any]:
+    """Fit and store the calibration of ``model_path`` on ``split`` of ``data``; returns what was fitted and
+    the ECE of the clean split before and after."""
+    classifier = EmotionClassifier(model_path)
+    faces = load_dataset(data, split, labels=labels, label_names=classifier.labels)
+    shifts = ALL_SHIFTS if bias else ("clean",)
+    probs = probabilities_under_shifts(classifier, faces.images, shifts=shifts, calibrated=False)
+    logit_bias = fit_logit_bias(list(probs.values()), faces.labels) if bias else ()
+    temperature = fit_temperature(probs["clean"], faces.labels, logit_bias)
+    calibration = Calibration(round(temperature, 4), logit_bias)
+    info = {**classifier.model_info.info, "calibrated_on": f"{Path(data).name} {split}"}
+    write_model_info(model_path, out, dataclasses.replace(classifier.model_info, calibration=calibration, info=info))
+    return {"temperature": calibration.temperature, "logit_bias": dict(zip(classifier.labels, logit_bias)),
+            "ece_before": expected_calibration_error(probs["clean"], faces.labels),
+            "ece_after": expected_calibration_error(calibration.apply(probs["clean"]), faces.labels), "n": len(faces)}

@@ -1,0 +1,66 @@
+"""Robustness shifts, the 48 px detail step of preprocessing, prediction ratios and appearance augmentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emolens.datasets import load_dataset
+from emolens.emotion.preprocessing import resize_face
+from emolens.evaluation.robustness import prediction_ratios
+from emolens.evaluation.shifts import SHIFTS, shifted
+
+
+@pytest.fixture(scope="module")
+def faces(fer_dir: Path) -> list[np.ndarray]:
+    data = load_dataset(fer_dir, "test", labels="majority")
+    return data.images[:12]
+
+
+@pytest.mark.parametrize("name", sorted(SHIFTS))
+def test_each_shift_changes_real_faces_deterministically(faces: list[np.ndarray], name: str) -> None:
+    once, again = shifted(faces, name), shifted(faces, name)
+    for face, out, out2 in zip(faces, once, again):
+        assert out.dtype == np.uint8 and out.ndim == face.ndim
+        assert np.array_equal(out, out2)
+        if out.shape == face.shape:
+            assert np.abs(out.astype(int) - face).mean() > 1.0
+    assert shifted(faces, "clean") is faces
+
+
+def test_sharper_is_three_times_larger(faces: list[np.ndarray]) -> None:
+    assert shifted(faces, "sharper")[0].shape == (144, 144)
+
+
+def test_source_size_gives_a_sharp_crop_the_detail_of_the_training_faces(faces: list[np.ndarray]) -> None:
+    """A 3x sharpened upscale of a 48 px face, shrunk to 48 px first, looks like the 48 px face at input size."""
+    face, sharp = faces[0], shifted(faces[:1], "sharper")[0]
+    reference = resize_face(face, 96, "gray").astype(int)
+    direct = np.abs(resize_face(sharp, 96, "gray").astype(int) - reference).mean()
+    via_source = np.abs(resize_face(sharp, 96, "gray", source_size=48).astype(int) - reference).mean()
+    assert via_source < 0.7 * direct
+    assert np.array_equal(resize_face(face, 96, "gray", source_size=48), resize_face(face, 96, "gray"))
+
+
+def test_prediction_ratios_of_a_hand_checked_case() -> None:
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 0, 0, 2, 1])
+    assert prediction_ratios(y_true, y_pred, 4).tolist() == [2.0, 0.5, 0.5, 0.0]
+
+
+def test_appearance_augmentation_keeps_shapes_and_changes_detail(faces: list[np.ndarray]) -> None:
+    torch = pytest.importorskip("torch", reason="needs the [train] extra")
+    from emolens.emotion.preprocessing import Preprocessing, prepare_crops
+    from emolens.training.augment import AugmentConfig, appearance
+
+    x = torch.from_numpy(prepare_crops(faces, Preprocessing(input_size=96)))
+    for cfg in (AugmentConfig(resolution=1.0), AugmentConfig(blur_sharpen=1.0), AugmentConfig(noise=1.0),
+                AugmentConfig(gamma=1.0)):
+        y = appearance(x, cfg, torch.Generator().manual_seed(0))
+        assert y.shape == x.shape and torch.isfinite(y).all()
+        assert (y - x).abs().mean() > 0.005, cfg
+    low = appearance(x, AugmentConfig(resolution=1.0), torch.Generator().manual_seed(0))
+    detail = lambda t: (t[..., 1:] - t[..., :-1]).abs().mean()  # noqa: E731
+    assert detail(low) < detail(x)
