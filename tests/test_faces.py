@@ -30,9 +30,9 @@ def haar():
 @pytest.mark.parametrize("variant, anchors", [("full", 2304), ("short", 896)])
 def test_anchor_grids_match_the_model_outputs(variant: str, anchors: int) -> None:
     v = VARIANTS[variant]
-    centres = ssd_anchors(v.size, v.strides, v.anchors_per_layer)
+    centres = ssd_anchors(v.size, v.size, v.strides, v.anchors_per_layer)
     assert centres.shape == (anchors, 2)
-    assert centres.min() > 0 and centres.max() < 1
+    assert centres.min() > 0 and centres.max() < v.size
 
 
 def test_unknown_detector_name_is_refused() -> None:
