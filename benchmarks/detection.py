@@ -148,8 +148,10 @@ def main() -> None:
     args = parser.parse_args()
     scenes = make_scenes(args.scenes, args.seed, tuple(args.conditions))
     faces = sum(len(s.faces) for s in scenes)
-    print(f"{len(scenes)} synthetic 640x480 scenes (seed {args.seed}), {faces} faces; default detector {DEFAULT_DETECTOR}")
-    print("| detector | condition | recall | recall by size px / tilt deg / % cut | false faces per image | ms per frame (median) |")
+    print(f"{len(scenes)} synthetic 640x480 scenes (seed {args.seed}), {faces} faces; "
+          f"default detector {DEFAULT_DETECTOR}")
+    print("| detector | condition | recall | recall by size px / tilt deg / % cut | false faces per image "
+          "| ms per frame (median) |")
     print("|---|---|---|---|---|---|")
     names = list(dict.fromkeys(args.detectors + [BASELINE]))
     detectors = [create_detector(name) for name in names]

@@ -22,7 +22,8 @@ WIDTH, HEIGHT = 640, 480
 BOXES = Path(__file__).resolve().parent / "data" / "face_boxes.json"
 CONDITIONS = ("size", "rotation", "edge", "overlap", "dim", "bright")
 DIM_STOPS, BRIGHT_STOPS = -3.0, 1.5
-"""Exposure of the dim and over-exposed scenes (+1.5 stops clips everything brighter than 161 of 255: bright skin; at +2 stops, 136, recall falls sharply)."""
+"""Exposure of the dim and over-exposed scenes, in stops: +1.5 clips everything brighter than 161 of 255 (bright
+skin); at +2 (136) every detector's recall falls sharply."""
 
 
 def face_boxes() -> dict[Path, list[dict]]:
@@ -64,9 +65,12 @@ class _Source:
         return self.region.shape[1] / 2, self.region.shape[0] / 2
 
 
-def _sources() -> list[_Source]:
+def load_sources(limit: int | None = None) -> list[_Source]:
+    """The faces of the one-face photos (the first ``limit`` of them), cut out with their surroundings."""
     sources = []
     for path, faces in sorted(face_boxes().items()):
+        if limit is not None and len(sources) >= limit:
+            break
         if len(faces) == 1 and "roll" in faces[0]:
             x, y, w, h = faces[0]["box"]
             side = (w + h) / 2
@@ -197,5 +201,5 @@ def make_scenes(per_condition: int = 40, seed: int = 13,
                 conditions: tuple[str, ...] = CONDITIONS) -> list[Scene]:
     """``per_condition`` scenes of each condition, the same ones for the same seed."""
     rng = np.random.default_rng(seed)
-    sources = _sources()
+    sources = load_sources()
     return [make_scene(c, rng, sources) for c in conditions for _ in range(per_condition)]
