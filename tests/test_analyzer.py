@@ -42,7 +42,7 @@ def test_analyze_path_pil_and_array_agree(analyzer: Analyzer) -> None:
 
 def test_face_result_is_typed_and_serialises(analyzer: Analyzer) -> None:
     (face,) = analyzer.analyze(ASTRONAUT)
-    assert analyzer.detector_name == "blazeface"
+    assert analyzer.detector_name == "blazeface-multi"
     assert list(face.scores) == list(analyzer.classifier.labels)
     assert sum(face.scores.values()) == pytest.approx(1, abs=1e-4)
     assert face.emotion == max(face.scores, key=face.scores.get)
