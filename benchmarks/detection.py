@@ -2,6 +2,7 @@
 on the real photos (hand-checked boxes in data/face_boxes.json) and on synthetic scenes (scenes.py).
 
     python benchmarks/detection.py [--detectors blazeface-multi blazeface ...] [--scenes 40] [--seed 13]
+                                   [--old-blazeface f5b3673]
 
 A detection finds a face when their boxes, both clipped to the frame, overlap with IoU >= 0.3 (each face and each
 detection used once, best score first); every other detection is a false face. Targets (issue 13): 15/15 faces on the
@@ -13,19 +14,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
+import types
 from collections import defaultdict
 from typing import Callable, Iterable
 
 import cv2
 import numpy as np
 
+from common import REPO
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector, create_detector
 from scenes import CONDITIONS, Scene, SceneFace, face_boxes, make_scenes
 
 MATCH_IOU = 0.3
 BASELINE = "blazeface"
-"""Times are also given relative to this detector (the default before issue 13), measured in the same run."""
+"""Times are also given relative to this detector (or to blazeface@COMMIT with --old-blazeface), measured in the
+same run."""
 BINS: dict[str, tuple[Callable[[SceneFace], float], tuple[float, ...]]] = {
     "size": (lambda f: f.side, (20, 24, 48, 120, 240, 433)),
     "rotation": (lambda f: abs(f.angle), (0, 15, 30, 45, 60)),
@@ -79,6 +85,16 @@ def photos(detector: FaceDetector) -> str:
             + (f"; missed {', '.join(misses)}" if misses else ""))
 
 
+def old_blazeface(commit: str) -> FaceDetector:
+    """BlazeFace full-range as ``src/emolens/faces/blazeface.py`` had it at ``commit`` (e.g. the default before
+    issue 13, to time it in the same run as today's detectors)."""
+    source = subprocess.run(["git", "show", f"{commit}:src/emolens/faces/blazeface.py"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout
+    module = sys.modules.setdefault(f"blazeface_{commit}", types.ModuleType(f"blazeface_{commit}"))
+    exec(compile(source, f"{commit}:blazeface.py", "exec"), module.__dict__)  # dataclasses need it in sys.modules
+    return module.BlazeFaceDetector("full")
+
+
 def in_target(face: SceneFace) -> bool:
     """The faces the recall target covers: 24 px and larger, tilted up to 45 degrees, cut by up to 30%."""
     return face.side >= 24 and abs(face.angle) <= 45 and face.cut <= 0.3
@@ -98,7 +114,7 @@ def run_interleaved(detectors: list[FaceDetector],
 
 
 def scenes_table(name: str, scenes: list[Scene], results: list[tuple[list[Detection], float]],
-                 baseline_ms: float) -> list[str]:
+                 baseline: str, baseline_ms: float) -> list[str]:
     """Markdown rows: recall (per bin where the condition has bins), false faces per image, ms per frame and the
     ratio of the median time to ``baseline_ms``."""
     hits: dict[str, list[bool]] = defaultdict(list)
@@ -130,7 +146,7 @@ def scenes_table(name: str, scenes: list[Scene], results: list[tuple[list[Detect
     rows.append(f"| {name} | **target set** | **{_recall(target)}** | 24 px+, <= 45 deg, <= 30% cut | "
                 f"**{sum(false.values()) / len(scenes):.3f}** | **{statistics.median(all_ms):.2f}** "
                 f"(p90 {statistics.quantiles(all_ms, n=10)[-1]:.2f}; "
-                f"{statistics.median(all_ms) / baseline_ms:.2f}x {BASELINE}) |")
+                f"{statistics.median(all_ms) / baseline_ms:.2f}x {baseline}) |")
     return rows
 
 
@@ -145,6 +161,9 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=40, help="scenes per condition")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
+    parser.add_argument("--old-blazeface", metavar="COMMIT",
+                        help="also time BlazeFace full-range as it was at this git commit (blazeface@COMMIT), and "
+                             "give times relative to it")
     args = parser.parse_args()
     scenes = make_scenes(args.scenes, args.seed, tuple(args.conditions))
     faces = sum(len(s.faces) for s in scenes)
@@ -155,10 +174,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     names = list(dict.fromkeys(args.detectors + [BASELINE]))
     detectors = [create_detector(name) for name in names]
+    if args.old_blazeface:
+        names.append(f"blazeface@{args.old_blazeface}")
+        detectors.append(old_blazeface(args.old_blazeface))
     results = run_interleaved(detectors, scenes)
-    baseline_ms = statistics.median(ms for _, ms in results[names.index(BASELINE)])
+    baseline = names[-1] if args.old_blazeface else BASELINE
+    baseline_ms = statistics.median(ms for _, ms in results[names.index(baseline)])
     for name, result in zip(names, results):
-        for row in scenes_table(name, scenes, result, baseline_ms):
+        for row in scenes_table(name, scenes, result, baseline, baseline_ms):
             print(row)
     print()
     for name, detector in zip(names, detectors):
