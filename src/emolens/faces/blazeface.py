@@ -3,13 +3,15 @@
 The ONNX files in ``models/`` were converted once from MediaPipe's .tflite models by
 ``tools/convert_blazeface.py`` (Apache-2.0, see NOTICE). Two variants:
 
-- ``full`` (192x192 input, one 48x48 anchor grid): for photos. Large images are also searched in overlapping
-  tiles, so that faces of ~40 pixels are found in a 5000-pixel photo.
-- ``short`` (128x128 input, 896 anchors): faces filling much of the frame, as in a webcam; faster.
+- ``full`` (trained at 192x192, one anchor per 4x4 cell): for photos. Large images are also searched in
+  overlapping tiles, so that faces of ~40 pixels are found in a 5000-pixel photo.
+- ``short`` (trained at 128x128, 896 anchors): faces filling much of the frame, as in a webcam; faster.
 
-Anchors and box decoding follow MediaPipe's ``SsdAnchorsCalculator`` and ``TensorsToDetectionsCalculator``
-configurations for these models; overlapping boxes are merged by score-weighted averaging, as MediaPipe does,
-which also steadies boxes and landmarks from frame to frame.
+Both are fully convolutional and their ONNX inputs take any size (a multiple of 32, or 16): :class:`BlazeFaceModel`
+runs one at the native square or at the image's own aspect ratio. Anchors and box decoding follow MediaPipe's
+``SsdAnchorsCalculator`` and ``TensorsToDetectionsCalculator`` configurations for these models (anchor grids
+follow the input size; offsets are in pixels of the trained input); overlapping boxes are merged by score-weighted
+averaging, as MediaPipe does, which also steadies boxes and landmarks from frame to frame.
 """
 
 from __future__ import annotations
