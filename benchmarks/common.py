@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
 PHOTOS = DATA / "face_photos"
 FER = DATA / "fer2013"
 

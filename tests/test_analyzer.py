@@ -42,7 +42,7 @@ def test_analyze_path_pil_and_array_agree(analyzer: Analyzer) -> None:
 
 def test_face_result_is_typed_and_serialises(analyzer: Analyzer) -> None:
     (face,) = analyzer.analyze(ASTRONAUT)
-    assert analyzer.detector_name == "blazeface"
+    assert analyzer.detector_name == "blazeface-multi"
     assert list(face.scores) == list(analyzer.classifier.labels)
     assert sum(face.scores.values()) == pytest.approx(1, abs=1e-4)
     assert face.emotion == max(face.scores, key=face.scores.get)
@@ -100,3 +100,17 @@ def test_huge_image_is_refused() -> None:
     small_limit = Analyzer(max_pixels=100_000)
     with pytest.raises(InputError, match="over the limit"):
         small_limit.analyze(ASTRONAUT)
+
+
+@pytest.mark.parametrize("height, width", [(600, 33_000), (33_000, 600)])
+def test_a_face_in_an_image_wider_or_taller_than_32767_pixels_is_classified(analyzer: Analyzer, height: int,
+                                                                            width: int) -> None:
+    # OpenCV's warpAffine refuses sources of 32,767 pixels or more: the crop must read only the face's region
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    face = np.asarray(Image.open(ASTRONAUT).convert("RGB"))[:, :, ::-1][:400, 80:480]
+    y, x = (height - 400) // 2, (width - 400) // 2
+    canvas[y:y + 400, x:x + 400] = face
+    (found,) = analyzer.analyze(canvas)
+    bx, by, bw, bh = found.box
+    assert x < bx + bw / 2 < x + 400 and y < by + bh / 2 < y + 400
+    assert sum(found.scores.values()) == pytest.approx(1, abs=1e-4)

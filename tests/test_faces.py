@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import FIXTURES
-from emolens.faces import Detection, create_detector
+from conftest import FIXTURES, REPO
+from emolens.faces import DEFAULT_DETECTOR, Detection, create_detector
 from emolens.faces.align import crop_face, eye_angle
 from emolens.faces.blazeface import VARIANTS, ssd_anchors
 from emolens.pipeline.images import load_image
 
 ASTRONAUT = FIXTURES / "astronaut.png"
+BOXES = json.loads((REPO / "benchmarks" / "data" / "face_boxes.json").read_text())
+"""Hand-checked face boxes of face_photos (benchmarks/detection.py)."""
 
 
 @pytest.fixture(scope="module")
 def blazeface():
     return create_detector("blazeface")
+
+
+@pytest.fixture(scope="module")
+def default():
+    assert DEFAULT_DETECTOR == "blazeface-multi"
+    return create_detector()
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +40,9 @@ def haar():
 @pytest.mark.parametrize("variant, anchors", [("full", 2304), ("short", 896)])
 def test_anchor_grids_match_the_model_outputs(variant: str, anchors: int) -> None:
     v = VARIANTS[variant]
-    centres = ssd_anchors(v.size, v.strides, v.anchors_per_layer)
+    centres = ssd_anchors(v.size, v.size, v.strides, v.anchors_per_layer)
     assert centres.shape == (anchors, 2)
-    assert centres.min() > 0 and centres.max() < 1
+    assert centres.min() > 0 and centres.max() < v.size
 
 
 def test_unknown_detector_name_is_refused() -> None:
@@ -101,3 +111,92 @@ def test_crop_side_follows_the_margin_and_is_capped() -> None:
     detection = Detection((100, 100, 80, 60), 1.0)
     assert crop_face(image, detection, margin=0.25).shape == (120, 120, 3)
     assert crop_face(image, detection, margin=0.25, max_side=64).shape == (64, 64, 3)
+
+
+def iou(a, b) -> float:
+    """IoU of two ``(x, y, w, h)`` boxes."""
+    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+
+
+def framed(photos_dir: Path, photo: str, side: float, centre: tuple[float, float], angle: float = 0.0
+           ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A 640x480 frame of a real one-face photo, scaled so that its face box is ``side`` pixels, centred at
+    ``centre``, turned by ``angle`` degrees (counter-clockwise); and the face's upright box in the frame."""
+    image = cv2.imread(str(photos_dir / photo))
+    x, y, w, h = BOXES[f"images/{photo}"][0]["box"]
+    scale = side / w
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    matrix[:, 2] += np.array(centre) - [cx, cy]
+    frame = cv2.warpAffine(small, matrix, (640, 480), borderMode=cv2.BORDER_REPLICATE)
+    return frame, (centre[0] - side / 2, centre[1] - side / 2, side, side)
+
+
+def found_once(detector, frame: np.ndarray, box) -> Detection:
+    """The one detection of ``frame``, which must overlap ``box``."""
+    (face,) = detector.detect(frame)
+    assert iou(face.box, box) > 0.5, (face.box, box)
+    return face
+
+
+def test_default_detector_finds_all_seven_faces_of_the_crowded_selfie(default, photos_dir: Path) -> None:
+    # two close-ups cut by the frame edge (one laughing, half of it outside), a face at the top-right edge
+    found = default.detect(load_image(photos_dir / "deepface_selfie-many-people.jpg"))
+    truth = [f["box"] for f in BOXES["images/deepface_selfie-many-people.jpg"]]
+    assert len(found) == 7
+    assert all(any(iou(d.box, b) > 0.3 for d in found) for b in truth)
+
+
+@pytest.mark.parametrize("photo", ["deepface_img1.jpg", "deepface_img22.jpg"])
+def test_default_detector_finds_a_close_up(default, photos_dir: Path, photo: str) -> None:
+    found_once(default, *framed(photos_dir, photo, 420, (320, 250)))  # the face box: 88% of the frame height
+
+
+@pytest.mark.parametrize("photo", ["deepface_img3.jpg", "facenet_paul_rudd.jpg"])
+def test_default_detector_finds_a_small_face(default, photos_dir: Path, photo: str) -> None:
+    found_once(default, *framed(photos_dir, photo, 30, (400, 200)))
+
+
+@pytest.mark.parametrize("angle", [-40, 40])
+def test_default_detector_finds_a_tilted_face_and_its_eye_line(default, photos_dir: Path, angle: float) -> None:
+    face = found_once(default, *framed(photos_dir, "deepface_img13.jpg", 150, (320, 240), angle))
+    assert abs(eye_angle(face.landmarks) + angle) < 8  # OpenCV turns counter-clockwise: the eye line slopes up
+
+
+@pytest.mark.parametrize("edge", ["left", "right", "top", "bottom"])
+def test_edge_cut_face_is_found_and_cropped_with_its_framing(default, photos_dir: Path, edge: str) -> None:
+    side, cut = 200, 0.3  # 30% of the face box is outside the frame
+    across = side / 2 - cut * side
+    centre = {"left": (across, 240), "right": (640 - across, 240), "top": (320, across),
+              "bottom": (320, 480 - across)}[edge]
+    frame, box = framed(photos_dir, "deepface_img29.jpg", side, centre)
+    face = found_once(default, frame, box)
+    assert min(face.box[0], face.box[1], 640 - face.box[0] - face.box[2], 480 - face.box[1] - face.box[3]) < 0
+    whole = found_once(default, *framed(photos_dir, "deepface_img29.jpg", side, (320, 240)))
+    # the same framing as the uncut face: the crop is not shifted into the frame nor shrunk
+    assert face.box[2] == pytest.approx(whole.box[2], rel=0.15)
+    crop, reference = crop_face(frame, face, margin=0.1), crop_face(*framed(photos_dir, "deepface_img29.jpg", side,
+                                                                            (320, 240))[:1], whole, margin=0.1)
+    assert crop.shape == pytest.approx(reference.shape, abs=0.15 * reference.shape[0])
+
+
+def test_scene_generator_is_deterministic_and_its_boxes_are_where_the_faces_are(blazeface) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from scenes import CONDITIONS, HEIGHT, WIDTH, load_sources, make_scene, paste_face
+
+    sources = load_sources(limit=3)
+    for side, angle in [(160, 0.0), (120, 30.0), (90, -45.0)]:
+        scene = np.full((HEIGHT, WIDTH, 3), 128, np.uint8)
+        placed = paste_face(scene, sources[2], (300, 220), side, angle)
+        assert placed.box == (300 - side / 2, 220 - side / 2, side, side) and placed.cut == 0
+        (face,) = blazeface.detect(scene)  # BlazeFace gave the photos' boxes and eye angles, so it sees the same
+        assert iou(face.box, placed.box) > 0.5  # (its upright box of a tilted face is a little smaller)
+        assert abs(eye_angle(face.landmarks) - angle) < 10
+    cut = paste_face(np.zeros((HEIGHT, WIDTH, 3), np.uint8), sources[2], (-20, 220), 100, 0.0)
+    assert cut.cut == pytest.approx(0.7)
+    for condition in CONDITIONS:
+        a, b = (make_scene(condition, np.random.default_rng(7), sources) for _ in range(2))
+        assert np.array_equal(a.image, b.image) and a.faces == b.faces and a.faces

@@ -22,16 +22,24 @@ def _blazeface(variant: str) -> Callable[..., FaceDetector]:
     return factory
 
 
+def _multiscale(**options: Any) -> FaceDetector:
+    from emolens.faces.multiscale import MultiScaleDetector
+
+    return MultiScaleDetector(**options)
+
+
 DETECTORS: dict[str, Callable[..., FaceDetector]] = {
+    "blazeface-multi": _multiscale,
     "haar": _haar,
     "blazeface": _blazeface("full"),
     "blazeface-short": _blazeface("short"),
 }
 """Detector factories by name."""
 
-DEFAULT_DETECTOR = "blazeface"
-"""Default: BlazeFace full-range had no false positives and ~10x lower latency than Haar on the real photos
-(benchmarks/detectors.py, benchmarks/pipeline_results.md)."""
+DEFAULT_DETECTOR = "blazeface-multi"
+"""Default: multi-scale BlazeFace (full-range model at the frame's own aspect ratio plus the short-range model on
+the frame with a border) finds more close-up, cut-off, tilted and small faces than BlazeFace full-range alone, with
+no false face on the 69 real photos (benchmarks/detection.py, benchmarks/pipeline_results.md)."""
 
 
 def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:

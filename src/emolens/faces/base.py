@@ -17,7 +17,8 @@ class Detection:
     """One face found by a detector.
 
     Attributes:
-        box: ``(x, y, width, height)`` in image pixels.
+        box: ``(x, y, width, height)`` in image pixels. For a face cut by the image edge the box is the whole
+            face's, so it may reach past the edge (negative ``x`` or ``y``, or beyond the width or height).
         score: detector confidence in [0, 1].
         landmarks: ``(K, 2)`` float array of points in image pixels, or ``None`` when the backend gives none.
             Where present, rows 0 and 1 are the eye centres, the eye on the image's left first.

@@ -3,13 +3,15 @@
 The ONNX files in ``models/`` were converted once from MediaPipe's .tflite models by
 ``tools/convert_blazeface.py`` (Apache-2.0, see NOTICE). Two variants:
 
-- ``full`` (192x192 input, one 48x48 anchor grid): for photos. Large images are also searched in overlapping
-  tiles, so that faces of ~40 pixels are found in a 5000-pixel photo.
-- ``short`` (128x128 input, 896 anchors): faces filling much of the frame, as in a webcam; faster.
+- ``full`` (trained at 192x192, one anchor per 4x4 cell): for photos. Large images are also searched in
+  overlapping tiles, so that faces of ~40 pixels are found in a 5000-pixel photo.
+- ``short`` (trained at 128x128, 896 anchors): faces filling much of the frame, as in a webcam; faster.
 
-Anchors and box decoding follow MediaPipe's ``SsdAnchorsCalculator`` and ``TensorsToDetectionsCalculator``
-configurations for these models; overlapping boxes are merged by score-weighted averaging, as MediaPipe does,
-which also steadies boxes and landmarks from frame to frame.
+Both are fully convolutional and their ONNX inputs take any size (a multiple of 32, or 16): :class:`BlazeFaceModel`
+runs one at the native square or at the image's own aspect ratio. Anchors and box decoding follow MediaPipe's
+``SsdAnchorsCalculator`` and ``TensorsToDetectionsCalculator`` configurations for these models (anchor grids
+follow the input size; offsets are in pixels of the trained input); overlapping boxes are merged by score-weighted
+averaging, as MediaPipe does, which also steadies boxes and landmarks from frame to frame.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ import onnxruntime as ort
 from emolens.faces.base import Detection, FaceDetector
 
 
+Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Boxes ``(x0, y0, x1, y1)`` (N, 4), scores (N,) and landmarks (N, 6, 2) in image pixels, before merging."""
+
+
 @dataclass(frozen=True)
 class _Variant:
     file: str
@@ -32,23 +38,25 @@ class _Variant:
     strides: tuple[int, ...]
     anchors_per_layer: int
     min_score: float
+    multiple: int
+    """Input sides must be multiples of this (the models are fully convolutional; see tools/convert_blazeface.py)."""
 
 
 VARIANTS = {
-    "full": _Variant("blazeface_full.onnx", 192, (4,), 1, 0.6),
-    "short": _Variant("blazeface_short.onnx", 128, (8, 16, 16, 16), 2, 0.5),
+    "full": _Variant("blazeface_full.onnx", 192, (4,), 1, 0.6, 32),
+    "short": _Variant("blazeface_short.onnx", 128, (8, 16, 16, 16), 2, 0.5, 16),
 }
 
 
-def ssd_anchors(size: int, strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
-    """Anchor centres (N, 2) in [0, 1], in the model's output order (layers with the same stride share a grid)."""
+def ssd_anchors(height: int, width: int, strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
+    """Anchor centres (N, 2) in input pixels, in the model's output order (layers with the same stride share a
+    grid) for an input of ``height`` x ``width``."""
     centres: list[np.ndarray] = []
     i = 0
     while i < len(strides):
         same = sum(1 for s in strides[i:] if s == strides[i])
-        grid = size // strides[i]
-        ys, xs = np.mgrid[0:grid, 0:grid]
-        cells = np.stack([(xs.ravel() + 0.5) / grid, (ys.ravel() + 0.5) / grid], axis=1)
+        ys, xs = np.mgrid[0:height // strides[i], 0:width // strides[i]]
+        cells = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1) * strides[i]
         centres.append(np.repeat(cells, same * anchors_per_layer, axis=0))
         i += same
     return np.concatenate(centres).astype(np.float32)
@@ -76,15 +84,133 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray,
     return merged
 
 
+def merge(found: list[Candidates], width: int, height: int, iou_threshold: float) -> list[Detection]:
+    """Detections from the candidates of one or more passes over a ``width`` x ``height`` image, best first. A box
+    may reach past the image edge (a face the edge cuts keeps its whole box, so that its crop keeps the model's
+    framing); boxes with less than a pixel inside the image are dropped."""
+    boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
+    faces = []
+    for box, score, pts in weighted_nms(boxes, scores, points, iou_threshold):
+        x0, y0, x1, y1 = np.clip(box, 0, [width, height, width, height])
+        if x1 - x0 >= 1 and y1 - y0 >= 1:
+            faces.append(Detection((float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])),
+                                   score, pts))
+    return faces
+
+
+def shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` resized to ``width`` x ``height``: halved with area averaging while that stays larger (OpenCV's
+    fast path), then area-averaged, or bilinear when little is left to shrink (from 3/4 on: no aliasing to speak
+    of). On a 640x480 frame to 256x192: 0.1 ms, against 1.3 ms for area averaging at once."""
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    bilinear = width >= 0.75 * image.shape[1] and height >= 0.75 * image.shape[0]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR if bilinear else cv2.INTER_AREA)
+
+
+class BlazeFaceModel:
+    """One BlazeFace ONNX model (``full`` or ``short``), run on an image at any input size.
+
+    Args:
+        variant: ``full`` or ``short``.
+        threads: ONNX Runtime intra-op threads; one is fastest for this small model (measured: more threads only
+            add contention).
+    """
+
+    def __init__(self, variant: str, threads: int = 1) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+        self.variant = VARIANTS[variant]
+        path = Path(str(resources.files("emolens.faces") / "models" / self.variant.file))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self._anchors: dict[tuple[int, int], np.ndarray] = {}
+
+    def input_size(self, height: int, width: int, long_side: int | None = None) -> tuple[int, int]:
+        """Input ``(height, width)`` for an image: the native square, or, with ``long_side``, the image's own
+        shape scaled to that longer side and rounded up to the model's multiple."""
+        if long_side is None:
+            return self.variant.size, self.variant.size
+        m, scale = self.variant.multiple, long_side / max(height, width)
+        return -(-round(height * scale) // m) * m, -(-round(width * scale) // m) * m
+
+    def candidates(self, image: np.ndarray, min_score: float, long_side: int | None = None,
+                   pad: int = 0) -> Candidates:
+        """Faces above ``min_score`` in ``image``, in its pixels. The image, with a border of ``pad`` pixels on
+        every side, is scaled to fit the input (see :meth:`input_size`) and put at its top left. The border mirrors
+        the image, so that a face cut by the edge looks whole; faces centred in it (mirror images) are dropped."""
+        in_h, in_w = self.input_size(image.shape[0] + 2 * pad, image.shape[1] + 2 * pad, long_side)
+        scale = min(in_h / (image.shape[0] + 2 * pad), in_w / (image.shape[1] + 2 * pad))
+        h, w = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
+        offset = round(pad * scale)
+        framed = cv2.copyMakeBorder(cv2.cvtColor(shrink(image, w, h), cv2.COLOR_BGR2RGB), offset, offset, offset,
+                                    offset, cv2.BORDER_REFLECT_101)[:in_h, :in_w]
+        canvas = np.zeros((in_h, in_w, 3), np.uint8)
+        canvas[:framed.shape[0], :framed.shape[1]] = framed
+        tensor = canvas.astype(np.float32)[None]
+        tensor *= 2.0 / 255.0  # to [-1, 1], in place (a new array each step costs ~0.4 ms)
+        tensor -= 1.0
+        raw, logits = self._session.run(None, {self._input: tensor})
+        anchors = self._anchors.get((in_h, in_w))
+        if anchors is None:
+            anchors = self._anchors[in_h, in_w] = ssd_anchors(in_h, in_w, self.variant.strides,
+                                                              self.variant.anchors_per_layer)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[0, :, 0], -80, 80)))
+        keep = scores >= min_score
+        # offsets are in pixels of the native square input
+        raw, anchors = raw[0, keep] * (1.0 / scale), (anchors[keep] - offset) / scale
+        centres = raw[:, :2] + anchors
+        half = raw[:, 2:4] / 2
+        boxes = np.concatenate([centres - half, centres + half], axis=1)
+        points = raw[:, 4:].reshape(len(raw), 6, 2) + anchors[:, None, :]
+        if not pad:
+            return boxes, scores[keep], points
+        # a face cut in half by the edge is mirrored whole around it, so its centre may lie a little outside; a box
+        # larger than the image was a pattern mirrored into a face (deepface_img17 in face_photos)
+        slack = half[:, :1] * 0.2
+        inside = np.all((centres >= -slack) & (centres < [image.shape[1], image.shape[0]] + slack), axis=1)
+        inside &= half.max(axis=1) * 2 <= min(image.shape[:2])
+        return boxes[inside], scores[keep][inside], points[inside]
+
+
+def tiles(height: int, width: int, tile: int) -> list[tuple[int, int]]:
+    """Top-left corners of overlapping ``tile`` x ``tile`` windows over a large image (none for small ones)."""
+    if not tile or max(height, width) <= 2 * tile:
+        return []
+    step = tile * 3 // 4
+
+    def starts(length: int) -> list[int]:
+        last = max(0, length - tile)
+        return sorted(set(list(range(0, last, step)) + [last]))
+
+    return [(x, y) for y in starts(height) for x in starts(width)]
+
+
+def tile_candidates(model: BlazeFaceModel, image: np.ndarray, tile: int, min_score: float) -> list[Candidates]:
+    """Candidates from overlapping tiles of a large image; a face cut by a tile edge inside the image is left to
+    the tile (or whole image) that holds it all."""
+    height, width = image.shape[:2]
+    found = []
+    for x, y in tiles(height, width, tile):
+        boxes, scores, points = model.candidates(image[y:y + tile, x:x + tile], min_score)
+        inner = np.ones(len(boxes), bool)
+        for axis, offset, length in ((0, x, width), (1, y, height)):
+            inner &= (boxes[:, axis] > 1) | (offset == 0)
+            inner &= (boxes[:, axis + 2] < tile - 1) | (offset + tile >= length)
+        found.append((boxes[inner] + [x, y, x, y], scores[inner], points[inner] + [x, y]))
+    return found
+
+
 class BlazeFaceDetector(FaceDetector):
-    """BlazeFace face detector.
+    """BlazeFace face detector, one model on the whole image (letterboxed into its square input).
 
     Args:
         variant: ``full`` or ``short`` (see the module docs).
         min_score: detections below this confidence are dropped (default: MediaPipe's value for the variant).
         iou_threshold: boxes overlapping more than this are merged.
-        threads: ONNX Runtime intra-op threads; one is fastest for this small model (measured: more threads only
-            add contention).
+        threads: ONNX Runtime intra-op threads (see :class:`BlazeFaceModel`).
         tile: images whose longer side exceeds twice this are also searched in overlapping ``tile``-pixel
             windows, so that faces much smaller than the whole image are found too (0: never).
         tile_min_score: the confidence needed in a tile: tiles add many chances of a false positive (at the
@@ -93,72 +219,13 @@ class BlazeFaceDetector(FaceDetector):
 
     def __init__(self, variant: str = "full", min_score: float | None = None, iou_threshold: float = 0.3,
                  threads: int = 1, tile: int = 768, tile_min_score: float = 0.7) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
-        self.variant = VARIANTS[variant]
+        self.model = BlazeFaceModel(variant, threads)
         self.name = "blazeface" if variant == "full" else f"blazeface-{variant}"
-        self.min_score = self.variant.min_score if min_score is None else min_score
+        self.min_score = self.model.variant.min_score if min_score is None else min_score
         self.iou_threshold = iou_threshold
         self.tile, self.tile_min_score = tile, tile_min_score
-        path = Path(str(resources.files("emolens.faces") / "models" / self.variant.file))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
-        self._anchors = ssd_anchors(self.variant.size, self.variant.strides, self.variant.anchors_per_layer)
-
-    def _input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
-        """Letterboxed (top-left), RGB, scaled to [-1, 1]; and the image-to-input scale."""
-        size = self.variant.size
-        scale = size / max(image.shape[:2])
-        h, w = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
-        resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        canvas = np.zeros((size, size, 3), np.uint8)
-        canvas[:h, :w] = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
-        return (canvas.astype(np.float32) * (2.0 / 255.0) - 1.0)[None], scale
-
-    def _candidates(self, region: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes ``(x0, y0, x1, y1)``, scores and landmarks (K, 6, 2) above ``min_score`` in one image region,
-        in its pixels, before merging."""
-        tensor, scale = self._input_tensor(region)
-        raw, logits = self._session.run(None, {self._input: tensor})
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[0, :, 0], -80, 80)))
-        keep = scores >= min_score
-        to_pixels = self.variant.size / scale
-        raw, anchors = raw[0, keep] / self.variant.size, self._anchors[keep]
-        centres = raw[:, :2] + anchors
-        half = raw[:, 2:4] / 2
-        boxes = np.concatenate([centres - half, centres + half], axis=1) * to_pixels
-        points = (raw[:, 4:].reshape(len(raw), 6, 2) + anchors[:, None, :]) * to_pixels
-        return boxes, scores[keep], points
-
-    def _tiles(self, height: int, width: int) -> list[tuple[int, int]]:
-        """Top-left corners of overlapping ``tile`` x ``tile`` windows over a large image (none for small ones)."""
-        if not self.tile or max(height, width) <= 2 * self.tile:
-            return []
-        step = self.tile * 3 // 4
-
-        def starts(length: int) -> list[int]:
-            last = max(0, length - self.tile)
-            return sorted(set(list(range(0, last, step)) + [last]))
-
-        return [(x, y) for y in starts(height) for x in starts(width)]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        height, width = image.shape[:2]
-        found = [self._candidates(image, self.min_score)]
-        for x, y in self._tiles(height, width):
-            boxes, scores, points = self._candidates(image[y:y + self.tile, x:x + self.tile], self.tile_min_score)
-            # a face cut by a tile edge inside the image is left to the tile (or whole image) that holds it all
-            inner = np.ones(len(boxes), bool)
-            for axis, offset, length in ((0, x, width), (1, y, height)):
-                inner &= (boxes[:, axis] > 1) | (offset == 0)
-                inner &= (boxes[:, axis + 2] < self.tile - 1) | (offset + self.tile >= length)
-            found.append((boxes[inner] + [x, y, x, y], scores[inner], points[inner] + [x, y]))
-        boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
-        faces = []
-        for box, score, pts in weighted_nms(boxes, scores, points, self.iou_threshold):
-            x0, y0, x1, y1 = np.clip(box, 0, [width, height, width, height])
-            if x1 - x0 >= 1 and y1 - y0 >= 1:
-                faces.append(Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), score, pts))
-        return faces
+        found = [self.model.candidates(image, self.min_score)]
+        found += tile_candidates(self.model, image, self.tile, self.tile_min_score)
+        return merge(found, image.shape[1], image.shape[0], self.iou_threshold)

@@ -13,7 +13,8 @@ class Face:
     """One face and its emotion.
 
     Attributes:
-        box: ``(x, y, width, height)`` of the face in image pixels (integers).
+        box: ``(x, y, width, height)`` of the face in image pixels (integers); may reach past the image edge for a
+            face the edge cuts.
         landmarks: ``(x, y)`` points in image pixels from the detector (eyes first), or ``None`` if it gives none.
         emotion: the most probable emotion label.
         scores: probability per emotion label, in the model's label order; they sum to 1.

@@ -43,7 +43,8 @@ class AnalysesParams(RangeParams):
 
 
 class FaceOut(BaseModel):
-    box: list[int] = Field(min_length=4, max_length=4, description="[x, y, width, height] in image pixels.")
+    box: list[int] = Field(min_length=4, max_length=4, description="[x, y, width, height] in image pixels; "
+                           "for a face cut by the image edge it may reach past the edge.")
     landmarks: Optional[list[list[float]]] = Field(description="[x, y] points in image pixels (eyes first), "
                                                                "or null when the detector gives none.")
     emotion: str = Field(description="Top emotion.")

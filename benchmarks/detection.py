@@ -1,0 +1,192 @@
+"""Face detection against known boxes: recall, false faces per image and time per 640x480 frame, per detector,
+on the real photos (hand-checked boxes in data/face_boxes.json) and on synthetic scenes (scenes.py).
+
+    python benchmarks/detection.py [--detectors blazeface-multi blazeface ...] [--scenes 40] [--seed 13]
+                                   [--old-blazeface f5b3673]
+
+A detection finds a face when their boxes, both clipped to the frame, overlap with IoU >= 0.3 (each face and each
+detection used once, best score first); every other detection is a false face. Targets (issue 13): 15/15 faces on the
+multi-face photos and no false face on the 69 photos; on the scenes, recall >= 0.95 for faces of 24 px and larger,
+tilted up to 45 degrees and cut by up to 30%, and <= 0.05 false faces per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import types
+from collections import defaultdict
+from typing import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from common import REPO
+from emolens.faces import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector, create_detector
+from scenes import CONDITIONS, Scene, SceneFace, face_boxes, make_scenes
+
+MATCH_IOU = 0.3
+BASELINE = "blazeface"
+"""Times are also given relative to this detector (or to blazeface@COMMIT with --old-blazeface), measured in the
+same run."""
+BINS: dict[str, tuple[Callable[[SceneFace], float], tuple[float, ...]]] = {
+    "size": (lambda f: f.side, (20, 24, 48, 120, 240, 433)),
+    "rotation": (lambda f: abs(f.angle), (0, 15, 30, 45, 60)),
+    "edge": (lambda f: f.cut * 100, (0, 10, 20, 30, 40)),
+}
+"""How the faces of a condition are split for the table: attribute and bin edges (size px, degrees, % cut)."""
+
+
+def _clipped(box: Iterable[float], width: int, height: int) -> np.ndarray:
+    x, y, w, h = box
+    return np.clip([x, y, x + w, y + h], 0, [width, height, width, height])
+
+
+def match(truth: list[tuple[float, ...]], found: list[Detection], width: int, height: int) -> list[bool]:
+    """Which true boxes a detection finds (greedy, best score first); the rest of ``found`` are false faces."""
+    hit = [False] * len(truth)
+    gts = [_clipped(b, width, height) for b in truth]
+    for detection in sorted(found, key=lambda d: -d.score):
+        d = _clipped(detection.box, width, height)
+        best, best_iou = -1, MATCH_IOU
+        for i, g in enumerate(gts):
+            inter = max(0, min(d[2], g[2]) - max(d[0], g[0])) * max(0, min(d[3], g[3]) - max(d[1], g[1]))
+            union = (d[2] - d[0]) * (d[3] - d[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
+            if not hit[i] and union > 0 and inter / union >= best_iou:
+                best, best_iou = i, inter / union
+        if best >= 0:
+            hit[best] = True
+    return hit
+
+
+def timed(detector: FaceDetector, image: np.ndarray) -> tuple[list[Detection], float]:
+    start = time.perf_counter()
+    found = detector.detect(image)
+    return found, (time.perf_counter() - start) * 1000
+
+
+def photos(detector: FaceDetector) -> str:
+    """Faces found on the multi-face photos and false faces on all photos."""
+    found_multi = total_multi = false = 0
+    misses = []
+    for path, faces in sorted(face_boxes().items()):
+        image = cv2.imread(str(path))
+        found = detector.detect(image)
+        hit = match([f["box"] for f in faces], found, image.shape[1], image.shape[0])
+        false += len(found) - sum(hit)
+        if len(faces) > 1:
+            found_multi += sum(hit)
+            total_multi += len(faces)
+        misses += [f"{path.name}:{i}" for i, h in enumerate(hit) if not h]
+    return (f"multi-face photos {found_multi}/{total_multi}, false faces on {len(face_boxes())} photos {false}"
+            + (f"; missed {', '.join(misses)}" if misses else ""))
+
+
+def old_blazeface(commit: str) -> FaceDetector:
+    """BlazeFace full-range as ``src/emolens/faces/blazeface.py`` had it at ``commit`` (e.g. the default before
+    issue 13, to time it in the same run as today's detectors)."""
+    source = subprocess.run(["git", "show", f"{commit}:src/emolens/faces/blazeface.py"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout
+    module = sys.modules.setdefault(f"blazeface_{commit}", types.ModuleType(f"blazeface_{commit}"))
+    exec(compile(source, f"{commit}:blazeface.py", "exec"), module.__dict__)  # dataclasses need it in sys.modules
+    return module.BlazeFaceDetector("full")
+
+
+def in_target(face: SceneFace) -> bool:
+    """The faces the recall target covers: 24 px and larger, tilted up to 45 degrees, cut by up to 30%."""
+    return face.side >= 24 and abs(face.angle) <= 45 and face.cut <= 0.3
+
+
+def run_interleaved(detectors: list[FaceDetector],
+                    scenes: list[Scene]) -> list[list[tuple[list[Detection], float]]]:
+    """Each detector's faces and milliseconds on each scene; the detectors take turns on every scene, so that a
+    busy machine slows them alike and their times can be compared."""
+    for detector in detectors:
+        detector.detect(scenes[0].image)  # warm-up
+    results: list[list[tuple[list[Detection], float]]] = [[] for _ in detectors]
+    for scene in scenes:
+        for detector, result in zip(detectors, results):
+            result.append(timed(detector, scene.image))
+    return results
+
+
+def scenes_table(name: str, scenes: list[Scene], results: list[tuple[list[Detection], float]],
+                 baseline: str, baseline_ms: float) -> list[str]:
+    """Markdown rows: recall (per bin where the condition has bins), false faces per image, ms per frame and the
+    ratio of the median time to ``baseline_ms``."""
+    hits: dict[str, list[bool]] = defaultdict(list)
+    false: dict[str, int] = defaultdict(int)
+    ms: dict[str, list[float]] = defaultdict(list)
+    binned: dict[tuple[str, int], list[bool]] = defaultdict(list)
+    target: list[bool] = []
+    for scene, (found, elapsed) in zip(scenes, results):
+        hit = match([f.box for f in scene.faces], found, scene.image.shape[1], scene.image.shape[0])
+        hits[scene.condition] += hit
+        false[scene.condition] += len(found) - sum(hit)
+        ms[scene.condition].append(elapsed)
+        target += [h for f, h in zip(scene.faces, hit) if in_target(f)]
+        if scene.condition in BINS:
+            key, edges = BINS[scene.condition]
+            for face, h in zip(scene.faces, hit):
+                binned[scene.condition, int(np.searchsorted(edges, key(face), side="right")) - 1] += [h]
+    rows = []
+    for condition in dict.fromkeys(s.condition for s in scenes):
+        count = sum(1 for s in scenes if s.condition == condition)
+        cells = ""
+        if condition in BINS:
+            edges = BINS[condition][1]
+            cells = " ".join(f"{edges[i]:g}-{edges[i + 1]:g}: {_recall(binned[condition, i])};"
+                             for i in range(len(edges) - 1))
+        rows.append(f"| {name} | {condition} | {_recall(hits[condition])} | {cells} | "
+                    f"{false[condition] / count:.3f} | {statistics.median(ms[condition]):.2f} |")
+    all_ms = [m for v in ms.values() for m in v]
+    rows.append(f"| {name} | **target set** | **{_recall(target)}** | 24 px+, <= 45 deg, <= 30% cut | "
+                f"**{sum(false.values()) / len(scenes):.3f}** | **{statistics.median(all_ms):.2f}** "
+                f"(p90 {statistics.quantiles(all_ms, n=10)[-1]:.2f}; "
+                f"{statistics.median(all_ms) / baseline_ms:.2f}x {baseline}) |")
+    return rows
+
+
+def _recall(hits: list[bool]) -> str:
+    return f"{sum(hits) / len(hits):.3f} ({sum(hits)}/{len(hits)})" if hits else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detectors", nargs="+", choices=sorted(DETECTORS),
+                        default=[DEFAULT_DETECTOR] + sorted(set(DETECTORS) - {DEFAULT_DETECTOR}))
+    parser.add_argument("--scenes", type=int, default=40, help="scenes per condition")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
+    parser.add_argument("--old-blazeface", metavar="COMMIT",
+                        help="also time BlazeFace full-range as it was at this git commit (blazeface@COMMIT), and "
+                             "give times relative to it")
+    args = parser.parse_args()
+    scenes = make_scenes(args.scenes, args.seed, tuple(args.conditions))
+    faces = sum(len(s.faces) for s in scenes)
+    print(f"{len(scenes)} synthetic 640x480 scenes (seed {args.seed}), {faces} faces; "
+          f"default detector {DEFAULT_DETECTOR}")
+    print("| detector | condition | recall | recall by size px / tilt deg / % cut | false faces per image "
+          "| ms per frame (median) |")
+    print("|---|---|---|---|---|---|")
+    names = list(dict.fromkeys(args.detectors + [BASELINE]))
+    detectors = [create_detector(name) for name in names]
+    if args.old_blazeface:
+        names.append(f"blazeface@{args.old_blazeface}")
+        detectors.append(old_blazeface(args.old_blazeface))
+    results = run_interleaved(detectors, scenes)
+    baseline = names[-1] if args.old_blazeface else BASELINE
+    baseline_ms = statistics.median(ms for _, ms in results[names.index(baseline)])
+    for name, result in zip(names, results):
+        for row in scenes_table(name, scenes, result, baseline, baseline_ms):
+            print(row)
+    print()
+    for name, detector in zip(names, detectors):
+        print(f"{name}: {photos(detector)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
