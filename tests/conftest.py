@@ -42,6 +42,15 @@ def photos_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """URL of a PostgreSQL server where tests may create databases (``EMOLENS_TEST_POSTGRES_URL``, e.g.
+    ``postgresql+psycopg://emolens:emolens@127.0.0.1/postgres``; ``.ci/run`` starts one and sets it)."""
+    url = os.environ.get("EMOLENS_TEST_POSTGRES_URL", "")
+    require(bool(url), "needs a PostgreSQL server: set EMOLENS_TEST_POSTGRES_URL (.ci/run starts one)")
+    return url
+
+
+@pytest.fixture(scope="session")
 def chromium() -> tuple[str, str]:
     """Paths of Debian's headless browser and its WebDriver, for real browser tests."""
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")

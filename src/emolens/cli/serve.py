@@ -12,6 +12,8 @@ from gunicorn.app.base import BaseApplication
 from emolens.cli.errors import user_errors
 
 LOCAL_HOSTS = ["localhost", ".localhost", "127.0.0.1", "::1"]
+GRACEFUL_TIMEOUT_S = 30
+"""On SIGTERM, requests in progress get this long to finish."""
 
 
 class _Gunicorn(BaseApplication):
@@ -46,8 +48,9 @@ def is_loopback(host: str) -> bool:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes, each with its own copy of the model.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Request threads per process.")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Request threads per process (slow clients each hold one; analyses are capped by "
+                   "ANALYSIS_SLOTS).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="Settings file (TOML or YAML); EMOLENS_* environment variables override it.")
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False),
@@ -67,18 +70,19 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
     settings = Config("")
     load_config(settings, overrides)
     if is_loopback(host):
-        overrides.setdefault("TRUSTED_HOSTS", settings.get("TRUSTED_HOSTS") or LOCAL_HOSTS)
+        overrides.setdefault("ALLOWED_HOSTS", settings.get("ALLOWED_HOSTS") or LOCAL_HOSTS)
     elif not settings["API_TOKEN"]:
         click.secho(f"warning: serving on {host} without an API token; anyone who can reach it can use the API "
                     "(set EMOLENS_API_TOKEN)", fg="yellow", err=True)
-    upgrade(make_engine(settings["DATABASE_URL"]))  # once, before workers start, so they never race on it
+    upgrade(make_engine(settings["DATABASE_URL"], float(settings["STORAGE_TIMEOUT_S"])))  # once, before workers start, so they never race on it
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"emolens: {scheme}://{shown}:{port}/  (data: {settings['DATA_DIR']}, "
                f"database: {settings['DATABASE_URL'].split(':', 1)[0]})", err=True)
     options = {"bind": f"{shown}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
-               "timeout": 120, "graceful_timeout": 10, "certfile": certfile, "keyfile": keyfile,
-               "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens"}
+               "timeout": 120, "graceful_timeout": GRACEFUL_TIMEOUT_S, "certfile": certfile, "keyfile": keyfile,
+               "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens",
+               "control_socket_disable": True}  # gunicorn's one default socket path would clash between servers
     _Gunicorn(lambda: _worker_app(overrides), options).run()
 
 

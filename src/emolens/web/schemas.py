@@ -120,9 +120,10 @@ class AnalysesPage(BaseModel):
 
 
 class Database(BaseModel):
-    ok: bool
+    ok: bool = Field(description="Whether the database took a write within the health check's time limit.")
     dialect: str
     revision: Optional[str]
+    error: Optional[str] = Field(None, description="Why storage is unavailable, when it is.")
 
 
 class ModelOut(BaseModel):
