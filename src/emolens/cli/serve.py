@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any, Callable, Optional
 
 import click
 from flask import Config, Flask
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
 
 from emolens.cli.errors import user_errors
@@ -29,7 +31,17 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        gunicorn.util.write_error = _json_error  # gunicorn has no hook for its own error answers
         return self._factory()
+
+
+def _json_error(sock: Any, status: int, reason: str, message: str) -> None:
+    """gunicorn's own answers (a bad request line, 414 URI too long, 431 headers too large, ...) with the JSON
+    body of every other API error, instead of gunicorn's HTML page."""
+    body = json.dumps({"error": f"{reason}: {message}" if message else reason, "status": status}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def is_loopback(host: str) -> bool:

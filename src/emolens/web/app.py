@@ -6,7 +6,7 @@ from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, render_template, request
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, InternalServerError
 
 from emolens.errors import BusyError, InputError, StorageError
 from emolens.pipeline.analyzer import Analyzer
@@ -48,7 +48,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     app.register_error_handler(InputError, lambda exc: api.error_response(400, str(exc)))
     app.register_error_handler(StorageError, lambda exc: _unavailable(str(exc), retry_s=5))
     app.register_error_handler(BusyError, lambda exc: _unavailable(str(exc), retry_s=1))
-    app.register_error_handler(TimeoutError, _slow_client)
+    app.register_error_handler(ClientDisconnected, _slow_client)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
@@ -127,9 +127,11 @@ def _unavailable(message: str, retry_s: int) -> Response:
     return response
 
 
-def _slow_client(_exc: TimeoutError) -> Response:
-    """The request body stalled past READ_TIMEOUT_S (the answer will mostly not reach such a client)."""
-    response = api.error_response(408, f"request body not received within {current_app.config['READ_TIMEOUT_S']:g} s")
+def _slow_client(_exc: ClientDisconnected) -> Response:
+    """The request body stalled past READ_TIMEOUT_S, or the client left (the answer will mostly not reach it)."""
+    limit = current_app.config["READ_TIMEOUT_S"]
+    response = api.error_response(408, f"request body not received in full (nothing for {limit:g} s, or the "
+                                       "client went away)")
     response.headers["Connection"] = "close"
     return response
 

@@ -60,17 +60,19 @@ def camera_video(path: Path, photo: Path, frames: int = 15) -> Path:
 
 
 @contextlib.contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
-    """``emolens serve`` on a free localhost port, with a throw-away data folder unless ``env`` names one;
-    yields its URL once health answers, and stops it afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def serving(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            host: str = "127.0.0.1") -> Iterator[str]:
+    """``emolens serve`` on a free port of ``host`` (a loopback address), with a throw-away data folder unless
+    ``env`` names one; yields its URL once health answers, and stops it afterwards."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as data:
         process = subprocess.Popen([sys.executable, "-c", "from emolens.cli.main import cli; cli()", "serve",
-                                    "--port", str(port), *args],
+                                    "--host", host, "--port", str(port), *args],
                                    env={**os.environ, "EMOLENS_DATA_DIR": data, **(env or {})})
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}"
         try:
             deadline = time.monotonic() + timeout
             while True:
