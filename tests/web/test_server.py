@@ -123,3 +123,24 @@ def test_unusable_database_at_start_is_one_line(tmp_path: Path, where: str) -> N
     assert result.exit_code == 1
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
     assert "database" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_servers_on_one_postgresql_lose_nothing(database_url: str, face_jpeg: bytes) -> None:
+    """Two independent `emolens serve` processes (as on two hosts) share one PostgreSQL database: uploads and
+    live frames sent to both in turn are all in both dashboards' statistics, stored = acknowledged."""
+    env = {"EMOLENS_DATABASE_URL": database_url}
+    with serving(env=env) as first, serving(env=env) as second:
+        servers = (first, second)
+        acknowledged = {"api": 0, "webcam": 0}
+        for i in range(40):
+            source = "webcam" if i % 2 else "api"
+            server = servers[(i + i // 2) % 2]  # each server gets uploads and frames in turn
+            status, _, _ = get(f"{server}/api/v1/analyze?source={source}&session=s", {"Content-Type": "image/jpeg"},
+                               face_jpeg)
+            acknowledged[source] += status == 200
+        assert acknowledged == {"api": 20, "webcam": 20}
+        for url in servers:
+            stats = json.loads(get(f"{url}/api/v1/stats")[1])
+            assert {k: v["frames"] for k, v in stats["by_source"].items()} == acknowledged
+            assert stats["totals"]["faces"] == 40
