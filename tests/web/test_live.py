@@ -11,9 +11,10 @@ from typing import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from emolens.web import create_app
+from emolens.web.testing import FreezableProxy
 
 FRAME = "/api/v1/analyze?source=webcam&session=cam"
 
@@ -85,3 +86,37 @@ def test_storage_failure_is_503_and_loses_nothing_acknowledged(analyzer, databas
     acknowledged += sum(post_frame(app, face_jpeg) == 200 for _ in range(2))
     assert acknowledged == 5 and stored_frames(app) == 5
     assert client.get("/api/v1/health").status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_frozen_database_costs_a_bounded_wait_and_loses_nothing(analyzer, database_url: str, tmp_path: Path,
+                                                                face_jpeg: bytes) -> None:
+    """A database server that stops answering (SIGSTOP; here a frozen proxy): health answers within a second,
+    frames get 503 after the storage timeout instead of hanging, nothing is stored that was answered 503, and
+    service comes back by itself."""
+    url = make_url(database_url)
+    proxy = FreezableProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app({"DATA_DIR": str(tmp_path), "DATABASE_URL": proxied, "STORAGE_TIMEOUT_S": 1.0},
+                     analyzer=analyzer)
+    client = app.test_client()
+    acknowledged = post_frame(app, face_jpeg) == 200
+    proxy.frozen.set()
+    started = time.monotonic()
+    assert post_frame(app, face_jpeg) == 503  # its write is given up on: it must never commit
+    assert time.monotonic() - started < 3.0
+    started = time.monotonic()
+    health = client.get("/api/v1/health")
+    assert health.status_code == 503 and time.monotonic() - started < 1.0
+    started = time.monotonic()
+    assert post_frame(app, face_jpeg) == 503  # storage known down: refused after a probe, not analysed
+    assert time.monotonic() - started < 1.5
+    proxy.frozen.clear()
+    deadline = time.monotonic() + 10
+    while client.get("/api/v1/health").status_code != 200:
+        assert time.monotonic() < deadline, "storage did not come back"
+        time.sleep(0.2)
+    acknowledged += post_frame(app, face_jpeg) == 200
+    time.sleep(0.5)  # writes given up on have finished by now (and must not have committed)
+    assert acknowledged == 2 and stored_frames(app) == 2
+    proxy.close()
