@@ -4,7 +4,7 @@ a dead worker (its pid changed) or a failing health is a failure.
 
     python benchmarks/reliability_fuzz.py [--examples 1000] [--images 2000] [--seed 8] [--check]
 
-Needs the ``reliability`` extra (schemathesis). Seeds come from the real photos and from images built here.
+Needs schemathesis (in the ``test`` extra). Seeds come from the real photos and from images built here.
 """
 
 from __future__ import annotations

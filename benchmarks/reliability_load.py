@@ -1,7 +1,7 @@
 """Load, with an optional fault mid-run: N clients post uploads and live frames to ``emolens serve`` for T seconds
 while health is polled 4 times a second; then acknowledged results are reconciled with what the database holds.
 
-    python benchmarks/reliability_load.py [--clients 32] [--seconds 60] [--workers 2] [--database sqlite|postgresql]
+    python benchmarks/reliability_load.py [--clients 32] [--seconds 60] [--workers 2] [--threads 32] [--database sqlite|postgresql]
         [--fault none|kill-worker|db-stop|db-freeze|stalled-uploads|disk-full] [--check]
 
 Half the clients upload (``source=api``: each answer's id is checked to be stored), half send live frames
@@ -230,6 +230,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=32, help="request threads per worker")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--fault", default="none",
                         choices=["none", "kill-worker", "db-stop", "db-freeze", "stalled-uploads", "disk-full"])
@@ -252,9 +253,10 @@ def main() -> None:
                 stack.callback(subprocess.run, ["umount", str(disk)], check=False)
             database_url = f"sqlite:///{(disk or folder) / 'emolens.db'}"
         env = {"EMOLENS_DATABASE_URL": database_url, "EMOLENS_STORAGE_TIMEOUT_S": "2"}
-        url = stack.enter_context(serving("--workers", str(args.workers), env=env))
+        url = stack.enter_context(serving("--workers", str(args.workers), "--threads", str(args.threads), env=env))
         fault = None if args.fault == "none" else make_fault(args.fault, int(url.rsplit(":", 1)[1]), postgres, disk)
-        print(f"{args.clients} clients, {args.seconds:g} s, {args.workers} workers, {args.database}, "
+        print(f"{args.clients} clients, {args.seconds:g} s, {args.workers} workers x {args.threads} threads, "
+              f"{args.database}, "
               f"fault: {args.fault}, {os.cpu_count()} cores")
         ok = run(url, database_url, args.clients, args.seconds, fault)
     if args.check and not ok:

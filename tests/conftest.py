@@ -51,6 +51,16 @@ def postgres_server() -> str:
 
 
 @pytest.fixture(scope="session")
+def postgres_binaries() -> Path:
+    """Debian's PostgreSQL programs and the root rights to run a private cluster as the postgres user (for
+    fault tests that stop or freeze their own database)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    require(bool(found) and os.geteuid() == 0 and shutil.which("runuser") is not None,
+            "needs root and the Debian postgresql package (.ci/postgres installs it)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
 def chromium() -> tuple[str, str]:
     """Paths of Debian's headless browser and its WebDriver, for real browser tests."""
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")

@@ -60,7 +60,7 @@ def is_loopback(host: str) -> bool:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes, each with its own copy of the model.")
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 256),
               help="Request threads per process (slow clients each hold one; analyses are capped by "
                    "ANALYSIS_SLOTS).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),

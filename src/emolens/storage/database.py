@@ -102,13 +102,15 @@ class Storage:
     statement timeout never fires) costs a request ``timeout_s``, never a hung thread of the web server.
     A call given up on never commits afterwards (its commit is refused), so what was answered 503 is not
     stored later. Failures and timeouts raise :class:`StorageError`; the last one is remembered, so that a
-    request can check storage cheaply (:meth:`check`) before it spends CPU on analysis."""
+    request can check storage cheaply (:meth:`check`) before it spends CPU on analysis, and while storage is
+    down only one request at a time waits for a probe: the others fail at once and free their threads."""
 
     def __init__(self, engine: Engine, timeout_s: float = TIMEOUT_S, threads: int = 16) -> None:
         self.engine = engine
         self.timeout_s = timeout_s
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="storage")
-        self._failing = False
+        self._failure: Optional[str] = None
+        self._probing = threading.Lock()
         self._call = threading.local()
         event.listen(engine, "commit", self._refuse_abandoned_commit)
 
@@ -132,10 +134,10 @@ class Storage:
             result = self._pool.submit(self._run, abandoned, func, args).result(limit)
         except (FutureTimeout, SQLAlchemyError) as exc:
             abandoned.set()
-            self._failing = True
             reason = f"did not answer within {limit:g} s" if isinstance(exc, FutureTimeout) else describe(exc)
-            raise StorageError(f"storage unavailable: {reason}") from None
-        self._failing = False
+            self._failure = f"storage unavailable: {reason}"
+            raise StorageError(self._failure) from None
+        self._failure = None
         return result
 
     def revision(self, timeout_s: float) -> Optional[str]:
@@ -143,6 +145,14 @@ class Storage:
         return self.call(_write_probe, timeout_s=timeout_s)
 
     def check(self) -> None:
-        """Raise StorageError at once if storage failed lately and still fails a write probe; free otherwise."""
-        if self._failing:
+        """Free while storage works. After a failure: a write probe (at most 1 s) that raises StorageError if
+        storage still fails, or, while another request is probing, StorageError at once."""
+        failure = self._failure
+        if failure is None:
+            return
+        if not self._probing.acquire(blocking=False):
+            raise StorageError(failure)
+        try:
             self.revision(timeout_s=min(1.0, self.timeout_s))
+        finally:
+            self._probing.release()
