@@ -88,7 +88,7 @@ def schemathesis(url: str, examples: int, seed: int) -> collections.Counter[int]
         subprocess.run([sys.executable, "-m", "schemathesis.cli", "run", f"{url}/api/v1/openapi.json",
                         "--max-examples", str(examples), "--seed", str(seed), "--workers", "2",
                         "--report", "har", "--report-har-path", str(har), "--suppress-health-check", "all"],
-                       check=False, stdout=subprocess.DEVNULL if examples > 50 else None)
+                       check=False, stdout=subprocess.DEVNULL if examples > 50 else None, cwd=folder)
         entries = json.loads(har.read_text())["log"]["entries"] if har.exists() else []
     return collections.Counter(entry["response"]["status"] for entry in entries)
 

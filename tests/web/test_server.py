@@ -4,7 +4,9 @@ loopback, gunicorn's own errors, the control socket, and unusable databases (iss
 from __future__ import annotations
 
 import json
+import http.client
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -112,6 +114,27 @@ def test_ipv6_loopback_serves_pages_and_api() -> None:
         assert status == 200 and b"not stored" in page
         status, page, _ = get(f"{url}/", {"Host": "rebound.example"})
         assert status == 400 and b"host name" in page and b"Traceback" not in page
+
+
+def test_sigterm_drains_queued_requests(face_jpeg: bytes) -> None:
+    """48 requests sent at once, then SIGTERM: all are answered (before: 28 of 48 were reset)."""
+    with serving() as url:
+        port = int(url.rsplit(":", 1)[1])
+        master = int(subprocess.run(["pgrep", "-o", "-f", f"port {port}"], capture_output=True,
+                                    text=True).stdout.split()[0])
+        connections = []
+        for _ in range(48):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/api/v1/analyze", face_jpeg, {"Content-Type": "image/jpeg"})
+            connections.append(conn)
+        os.kill(master, signal.SIGTERM)
+        statuses = []
+        for conn in connections:
+            try:
+                statuses.append(conn.getresponse().status)
+            except OSError as exc:
+                statuses.append(type(exc).__name__)
+    assert statuses == [200] * 48, statuses
 
 
 @pytest.mark.parametrize("where", ["folder_is_a_file", "no_server"])

@@ -10,6 +10,7 @@ import click
 from flask import Config, Flask
 import gunicorn.util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from emolens.cli.errors import user_errors
 
@@ -33,6 +34,21 @@ class _Gunicorn(BaseApplication):
     def load(self) -> Flask:
         gunicorn.util.write_error = _json_error  # gunicorn has no hook for its own error answers
         return self._factory()
+
+
+class DrainingThreadWorker(ThreadWorker):
+    """gunicorn's threaded worker, except that a graceful stop (SIGTERM) first takes the connections already
+    waiting in the listen backlog, so that they are answered within the graceful timeout instead of reset."""
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        if not enabled and not self.alive and self._accepting:
+            for listener in self.sockets:
+                while True:
+                    taken = self.nr_conns
+                    self.accept(listener)  # non-blocking; takes nothing when the backlog is empty
+                    if self.nr_conns == taken:
+                        break
+        super().set_accept_enabled(enabled)
 
 
 def _json_error(sock: Any, status: int, reason: str, message: str) -> None:
@@ -91,7 +107,7 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"emolens: {scheme}://{shown}:{port}/  (data: {settings['DATA_DIR']}, "
                f"database: {settings['DATABASE_URL'].split(':', 1)[0]})", err=True)
-    options = {"bind": f"{shown}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+    options = {"bind": f"{shown}:{port}", "workers": workers, "worker_class": DrainingThreadWorker, "threads": threads,
                "timeout": 120, "graceful_timeout": GRACEFUL_TIMEOUT_S, "certfile": certfile, "keyfile": keyfile,
                "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens",
                "control_socket_disable": True}  # gunicorn's one default socket path would clash between servers
