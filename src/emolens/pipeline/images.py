@@ -17,14 +17,18 @@ MAX_PIXELS = 50_000_000
 """Images with more pixels are refused (decompression bombs); override per call."""
 
 
-def _from_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
-    """BGR pixels of ``image``, holding at most about 7 bytes per pixel at once: the decoded image (4 bytes per
+def _from_pil(image: Image.Image, name: str, max_pixels: int, owned: bool = False) -> np.ndarray:
+    """BGR pixels of ``image``. An ``owned`` image (decoded here, not the caller's) is rotated in place and
+    released early, so that at most about 7 bytes per pixel are held at once: the decoded image (4 bytes per
     pixel for RGB), its raw bytes (3) and, once the image is released, the BGR result (3)."""
     if image.width * image.height > max_pixels:
         raise InputError(f"{name}: image is {image.width}x{image.height}, over the limit of {max_pixels:,} pixels")
     try:
         image.load()
-        ImageOps.exif_transpose(image, in_place=True)
+        if owned:
+            ImageOps.exif_transpose(image, in_place=True)
+        else:
+            image = ImageOps.exif_transpose(image)  # a copy: the caller's image stays as it was
         if image.mode != "RGB":
             converted = image.convert("RGB")
             image.close()
@@ -42,7 +46,7 @@ def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS
         raise InputError(f"{name}: empty file")
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return _from_pil(image, name, max_pixels)
+            return _from_pil(image, name, max_pixels, owned=True)
     except InputError:
         raise
     except Image.DecompressionBombError:
