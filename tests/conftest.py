@@ -42,6 +42,25 @@ def photos_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """URL of a PostgreSQL server where tests may create databases (``EMOLENS_TEST_POSTGRES_URL``, e.g.
+    ``postgresql+psycopg://emolens:emolens@127.0.0.1/postgres``; ``.ci/run`` starts one and sets it)."""
+    url = os.environ.get("EMOLENS_TEST_POSTGRES_URL", "")
+    require(bool(url), "needs a PostgreSQL server: set EMOLENS_TEST_POSTGRES_URL (.ci/run starts one)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_binaries() -> Path:
+    """Debian's PostgreSQL programs and the root rights to run a private cluster as the postgres user (for
+    fault tests that stop or freeze their own database)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    require(bool(found) and os.geteuid() == 0 and shutil.which("runuser") is not None,
+            "needs root and the Debian postgresql package (.ci/postgres installs it)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
 def chromium() -> tuple[str, str]:
     """Paths of Debian's headless browser and its WebDriver, for real browser tests."""
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")

@@ -1,4 +1,4 @@
-"""Exceptions that carry a message meant for the user (the CLI prints it, the server returns it as 4xx JSON)."""
+"""Exceptions that carry a message meant for the user (the CLI prints it, the server returns it as JSON)."""
 
 
 class EmolensError(Exception):
@@ -7,3 +7,11 @@ class EmolensError(Exception):
 
 class InputError(EmolensError, ValueError):
     """Bad input: a missing, unreadable, truncated, oversized or non-image file, an undecodable video..."""
+
+
+class StorageError(EmolensError):
+    """The database cannot be reached, is too slow, or refuses writes (the server answers 503)."""
+
+
+class BusyError(EmolensError):
+    """The server has no capacity left for this request right now (the server answers 503 with Retry-After)."""

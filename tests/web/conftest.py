@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -26,17 +25,13 @@ def analyzer():
     return Analyzer()
 
 
-POSTGRES = os.environ.get("EMOLENS_TEST_POSTGRES_URL")
-"""A PostgreSQL server URL (``postgresql+psycopg://user@host/db``); when set, app tests also run on PostgreSQL."""
-
-
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES else []))
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: an SQLite file, or a new PostgreSQL database dropped afterwards."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'emolens.db'}"
         return
-    server = make_url(POSTGRES)
+    server = make_url(request.getfixturevalue("postgres_server"))
     name = f"emolens_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -103,6 +103,9 @@ def test_health_and_openapi(client: FlaskClient, analyzer) -> None:
     assert doc["openapi"].startswith("3.1")
     assert {"/api/v1/analyze", "/api/v1/stats", "/api/v1/analyses", "/api/v1/health"} <= set(doc["paths"])
     assert "AnalyzeResponse" in doc["components"]["schemas"]
+    since = next(p for p in doc["paths"]["/api/v1/stats"]["get"]["parameters"] if p["name"] == "since")
+    assert {"type": "number", "description": "epoch seconds"} in since["schema"]["anyOf"]
+    assert client.get("/api/v1/stats?since=0&until=1700000000").status_code == 200
     validate(doc)
 
 
@@ -115,7 +118,8 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("case", ["too_large", "not_image", "truncated", "bomb", "missing_field", "empty_body",
-                                  "unknown_param", "unknown_form_field", "bad_source", "bad_session", "repeated"])
+                                  "unknown_param", "unknown_form_field", "bad_source", "bad_session", "repeated",
+                                  "two_images"])
 def test_bad_input_gets_clear_4xx_and_server_stays_healthy(client: FlaskClient, face_photo: Path,
                                                            face_jpeg: bytes, case: str) -> None:
     photo = face_photo.read_bytes()
@@ -143,6 +147,10 @@ def test_bad_input_gets_clear_4xx_and_server_stays_healthy(client: FlaskClient, 
         assert_error(post_image(client, face_jpeg, source="telepathy"), 400, "source")
     elif case == "bad_session":
         assert_error(post_image(client, face_jpeg, session="<script>"), 400, "session")
+    elif case == "two_images":
+        response = client.post("/api/v1/analyze", data={"image": [(io.BytesIO(face_jpeg), "a.jpg"),
+                                                                  (io.BytesIO(face_jpeg), "b.jpg")]})
+        assert_error(response, 400, "2 files", "one image")
     elif case == "repeated":
         assert_error(client.post("/api/v1/analyze?tta=1&tta=0", data=face_jpeg, content_type="image/jpeg"),
                      400, "more than once", "tta")
@@ -175,10 +183,24 @@ def test_token_protects_api_but_not_health(analyzer, tmp_path: Path, face_jpeg: 
     assert client.get("/api/v1/openapi.json").status_code == 200
 
 
-def test_cross_site_post_refused(client: FlaskClient, face_jpeg: bytes) -> None:
-    response = client.post("/api/v1/analyze", data=face_jpeg, content_type="image/jpeg",
-                           headers={"Origin": "https://evil.example"})
+@pytest.mark.parametrize("origin", ["https://evil.example", "https://localhost", "http://localhost:8080",
+                                    "http://evil.example.localhost"])
+def test_cross_site_post_refused(client: FlaskClient, face_jpeg: bytes, origin: str) -> None:
+    """The Origin must match this server by scheme, host and port (the test client is http://localhost)."""
+    response = client.post("/api/v1/analyze", data=face_jpeg, content_type="image/jpeg", headers={"Origin": origin})
     assert_error(response, 403, "cross-origin")
+    same = client.post("/api/v1/analyze", data=face_jpeg, content_type="image/jpeg",
+                       headers={"Origin": "http://localhost"})
+    assert same.status_code == 200, same.json
+
+
+def test_untrusted_host_gets_a_clean_error_page(analyzer, tmp_path: Path) -> None:
+    client = create_app({"DATA_DIR": str(tmp_path), "ALLOWED_HOSTS": ["localhost", "::1"]},
+                        analyzer=analyzer).test_client()
+    page = client.get("/dashboard", headers={"Host": "rebound.example"})
+    assert page.status_code == 400 and b"host name" in page.data and b"Traceback" not in page.data
+    assert_error(client.get("/api/v1/stats", headers={"Host": "rebound.example:80"}), 400, "host name")
+    assert client.get("/dashboard", headers={"Host": "[::1]:8000"}).status_code == 200
 
 
 def test_pages_render_with_security_headers(client: FlaskClient) -> None:

@@ -1,5 +1,4 @@
-"""Storage and serving: migrations match the models, live frames aggregate into bounded windows and survive
-shutdown, binding rules, settings."""
+"""Storage and serving: migrations match the models, live windows by time bucket, binding rules, settings."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from alembic.migration import MigrationContext
 from flask import Config
 
 from emolens.cli.serve import is_loopback
-from emolens.storage import AnalysisRecord, LiveAggregator, make_engine, repository, upgrade
+from emolens.storage import AnalysisRecord, add_live_frame, make_engine, repository, upgrade
 from emolens.storage.models import Base
 from emolens.web.config import load_config
 from emolens.web.testing import serving
@@ -30,30 +29,30 @@ def test_migrations_build_the_models_schema(database_url: str) -> None:
     engine.dispose()
 
 
-def frames(live: LiveAggregator, session: str, n: int) -> None:
-    for _ in range(n):
-        live.add(session, "m.onnx", "det", False, 10.0, [("happy", SCORES)])
+def frame(created_ms: int, session: str = "s", tta: bool = False) -> AnalysisRecord:
+    tally = repository.Tally()
+    tally.add("happy", SCORES)
+    return AnalysisRecord(source="webcam", session=session, model="m.onnx", detector="det", tta=tta,
+                          elapsed_ms=10.0, tally=tally, created_ms=created_ms)
 
 
-def test_window_sums_frames_into_one_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    written: list[AnalysisRecord] = []
-    clock = iter(range(0, 100_000, 100))  # 100 ms per call
-    monkeypatch.setattr("emolens.storage.live.now_ms", lambda: next(clock))
-    live = LiveAggregator(written.append, window_s=1.0)
-    frames(live, "a", 25)  # 2.5 s of frames: two full windows closed, one open
-    assert [record.frames for record in written] == [10, 10]
-    live.flush()
-    assert [record.frames for record in written] == [10, 10, 5]
-    assert all(r.source == "webcam" and r.result is None and r.image is None for r in written)
-    assert written[0].tally.counts == {"happy": 10} and written[0].tally.score_sums["sad"] == pytest.approx(2.5)
-
-
-def test_open_sessions_are_bounded() -> None:
-    written: list[AnalysisRecord] = []
-    live = LiveAggregator(written.append, window_s=3600, max_sessions=3)
-    for session in "abcde":
-        frames(live, session, 1)
-    assert [record.session for record in written] == ["a", "b"]
+def test_live_windows_are_time_buckets_that_frames_add_to(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    for t in (10_000, 10_500, 19_999, 20_000, 20_001):  # two 10 s windows: frames 3 and 2
+        add_live_frame(engine, frame(t), 10_000)
+    add_live_frame(engine, frame(10_100, tta=True), 10_000)  # another setting: a window of its own
+    add_live_frame(engine, frame(10_100, session="other"), 10_000)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT created_ms, session, tta, frames, faces, elapsed_ms FROM analyses "
+                                    "ORDER BY created_ms, session, tta").all()
+        tallies = conn.exec_driver_sql("SELECT analysis_id, count, score_sum FROM emotion_tallies "
+                                       "WHERE label = 'sad' ORDER BY analysis_id").all()
+    engine.dispose()
+    assert [tuple(r[:5]) for r in rows] == [(10_000, "other", False, 1, 1), (10_000, "s", False, 3, 3),
+                                            (10_000, "s", True, 1, 1), (20_000, "s", False, 2, 2)]
+    assert all(r.elapsed_ms == pytest.approx(10.0) for r in rows)
+    assert tallies[0].count == 0 and tallies[0].score_sum == pytest.approx(0.75)
 
 
 def test_tally_rows() -> None:
@@ -69,16 +68,6 @@ def test_tally_rows() -> None:
                                              ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)])
 def test_is_loopback(host: str, local: bool) -> None:
     assert is_loopback(host) is local
-
-
-def test_open_live_windows_are_written_at_shutdown(tmp_path: Path, face_jpeg: bytes) -> None:
-    with serving(env={"EMOLENS_DATA_DIR": str(tmp_path), "EMOLENS_LIVE_WINDOW_S": "3600"}) as url:
-        for _ in range(3):
-            request = urllib.request.Request(f"{url}/api/v1/analyze?source=webcam&session=s", data=face_jpeg,
-                                             headers={"Content-Type": "image/jpeg"})
-            urllib.request.urlopen(request, timeout=30).close()
-    with sqlite3.connect(tmp_path / "emolens.db") as db:
-        assert db.execute("SELECT source, session, frames, faces FROM analyses").fetchall() == [("webcam", "s", 3, 3)]
 
 
 def test_settings_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

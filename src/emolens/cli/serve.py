@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any, Callable, Optional
 
 import click
 from flask import Config, Flask
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from emolens.cli.errors import user_errors
 
 LOCAL_HOSTS = ["localhost", ".localhost", "127.0.0.1", "::1"]
+GRACEFUL_TIMEOUT_S = 30
+"""On SIGTERM, requests in progress get this long to finish."""
 
 
 class _Gunicorn(BaseApplication):
@@ -27,7 +32,32 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        gunicorn.util.write_error = _json_error  # gunicorn has no hook for its own error answers
         return self._factory()
+
+
+class DrainingThreadWorker(ThreadWorker):
+    """gunicorn's threaded worker, except that a graceful stop (SIGTERM) first takes the connections already
+    waiting in the listen backlog, so that they are answered within the graceful timeout instead of reset."""
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        if not enabled and not self.alive and self._accepting:
+            for listener in self.sockets:
+                while True:
+                    taken = self.nr_conns
+                    self.accept(listener)  # non-blocking; takes nothing when the backlog is empty
+                    if self.nr_conns == taken:
+                        break
+        super().set_accept_enabled(enabled)
+
+
+def _json_error(sock: Any, status: int, reason: str, message: str) -> None:
+    """gunicorn's own answers (a bad request line, 414 URI too long, 431 headers too large, ...) with the JSON
+    body of every other API error, instead of gunicorn's HTML page."""
+    body = json.dumps({"error": f"{reason}: {message}" if message else reason, "status": status}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def is_loopback(host: str) -> bool:
@@ -46,8 +76,9 @@ def is_loopback(host: str) -> bool:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes, each with its own copy of the model.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Request threads per process.")
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 256),
+              help="Request threads per process (slow clients each hold one; analyses are capped by "
+                   "ANALYSIS_SLOTS).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="Settings file (TOML or YAML); EMOLENS_* environment variables override it.")
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False),
@@ -67,18 +98,19 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
     settings = Config("")
     load_config(settings, overrides)
     if is_loopback(host):
-        overrides.setdefault("TRUSTED_HOSTS", settings.get("TRUSTED_HOSTS") or LOCAL_HOSTS)
+        overrides.setdefault("ALLOWED_HOSTS", settings.get("ALLOWED_HOSTS") or LOCAL_HOSTS)
     elif not settings["API_TOKEN"]:
         click.secho(f"warning: serving on {host} without an API token; anyone who can reach it can use the API "
                     "(set EMOLENS_API_TOKEN)", fg="yellow", err=True)
-    upgrade(make_engine(settings["DATABASE_URL"]))  # once, before workers start, so they never race on it
+    upgrade(make_engine(settings["DATABASE_URL"], float(settings["STORAGE_TIMEOUT_S"])))  # once, before workers start, so they never race on it
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"emolens: {scheme}://{shown}:{port}/  (data: {settings['DATA_DIR']}, "
                f"database: {settings['DATABASE_URL'].split(':', 1)[0]})", err=True)
-    options = {"bind": f"{shown}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
-               "timeout": 120, "graceful_timeout": 10, "certfile": certfile, "keyfile": keyfile,
-               "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens"}
+    options = {"bind": f"{shown}:{port}", "workers": workers, "worker_class": DrainingThreadWorker, "threads": threads,
+               "timeout": 120, "graceful_timeout": GRACEFUL_TIMEOUT_S, "certfile": certfile, "keyfile": keyfile,
+               "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens",
+               "control_socket_disable": True}  # gunicorn's one default socket path would clash between servers
     _Gunicorn(lambda: _worker_app(overrides), options).run()
 
 

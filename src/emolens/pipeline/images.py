@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 from typing import Union
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -16,15 +17,27 @@ MAX_PIXELS = 50_000_000
 """Images with more pixels are refused (decompression bombs); override per call."""
 
 
-def _from_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
+def _from_pil(image: Image.Image, name: str, max_pixels: int, owned: bool = False) -> np.ndarray:
+    """BGR pixels of ``image``. An ``owned`` image (decoded here, not the caller's) is rotated in place and
+    released early, so that at most about 7 bytes per pixel are held at once: the decoded image (4 bytes per
+    pixel for RGB), its raw bytes (3) and, once the image is released, the BGR result (3)."""
     if image.width * image.height > max_pixels:
         raise InputError(f"{name}: image is {image.width}x{image.height}, over the limit of {max_pixels:,} pixels")
     try:
-        image = ImageOps.exif_transpose(image)
-        rgb = np.asarray(image.convert("RGB"))
+        image.load()
+        if owned:
+            ImageOps.exif_transpose(image, in_place=True)
+        else:
+            image = ImageOps.exif_transpose(image)  # a copy: the caller's image stays as it was
+        if image.mode != "RGB":
+            converted = image.convert("RGB")
+            image.close()
+            image = converted
+        rgb = np.asarray(image)  # read-only, over one copy of the pixels
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{name}: cannot decode image ({exc})") from None
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    image.close()
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
 def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -33,7 +46,7 @@ def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS
         raise InputError(f"{name}: empty file")
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return _from_pil(image, name, max_pixels)
+            return _from_pil(image, name, max_pixels, owned=True)
     except InputError:
         raise
     except Image.DecompressionBombError:

@@ -36,11 +36,15 @@ class Analysis(Base):
     image: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
     """The uploaded bytes, only when image storage is turned on."""
     image_type: Mapped[Optional[str]] = mapped_column(String(64))
+    live_window: Mapped[Optional[str]] = mapped_column(String(400))
+    """Live windows only: the key that each frame's counts are upserted into (see
+    :func:`~emolens.storage.repository.add_live_frame`); null for single analyses."""
 
     __table_args__ = (
         Index("ix_analyses_created_ms", "created_ms"),
         Index("ix_analyses_source_created_ms", "source", "created_ms"),
         Index("ix_analyses_session_created_ms", "session", "created_ms"),
+        Index("ux_analyses_live_window", "live_window", unique=True),
     )
 
 

@@ -1,7 +1,9 @@
 """Writing analyses and reading them back: recent pages and aggregated statistics in time buckets.
 
 Every function takes an :class:`~sqlalchemy.Engine` and runs one short transaction, so it is safe to call
-from many threads (SQLite serialises writers through its busy timeout; PostgreSQL through MVCC)."""
+from many threads, processes and hosts (SQLite serialises writers through its busy timeout; PostgreSQL
+through MVCC). No state is kept between calls: live frames are added to their window's row by an atomic
+upsert, so the database is the only shared state."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from sqlalchemy import Engine, func, insert, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
 from emolens.storage.models import Analysis, EmotionTally
@@ -74,6 +77,46 @@ def record(engine: Engine, rec: AnalysisRecord) -> int:
     return int(analysis_id)
 
 
+def _upsert(engine: Engine, table: type) -> Any:
+    """The dialect's ``INSERT ... ON CONFLICT`` construct for ``table`` (SQLite and PostgreSQL have it)."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(engine.dialect.name)
+    if dialect is None:
+        raise NotImplementedError(f"live sessions need SQLite or PostgreSQL, not {engine.dialect.name}")
+    return dialect.insert(table)
+
+
+def live_window_key(rec: AnalysisRecord, window_ms: int) -> tuple[int, str]:
+    """The start of the time bucket that ``rec`` falls in, and its window's unique key."""
+    start = rec.created_ms - rec.created_ms % window_ms
+    return start, f"{start}/{rec.session or ''}/{int(rec.tta)}/{rec.detector}/{rec.model}"
+
+
+def add_live_frame(engine: Engine, rec: AnalysisRecord, window_ms: int) -> int:
+    """Add one live frame to its window's row (created on the first frame) in one transaction; returns the
+    row's id. Windows are aligned time buckets of ``window_ms`` per session, model, detector and TTA, so a
+    window closes by time alone, whichever process serves the next frame; the upserts make concurrent
+    frames from any number of processes add up exactly."""
+    start, key = live_window_key(rec, window_ms)
+    row = _upsert(engine, Analysis).values(
+        created_ms=start, source=rec.source, session=rec.session, frames=rec.frames, faces=rec.tally.faces,
+        elapsed_ms=rec.elapsed_ms, tta=rec.tta, model=rec.model, detector=rec.detector, live_window=key)
+    new = row.excluded
+    row = row.on_conflict_do_update(index_elements=[Analysis.live_window], set_={
+        "frames": Analysis.frames + new.frames, "faces": Analysis.faces + new.faces,
+        "elapsed_ms": (Analysis.elapsed_ms * Analysis.frames + new.elapsed_ms * new.frames)
+                      / (Analysis.frames + new.frames)}).returning(Analysis.id)
+    with engine.begin() as conn:
+        analysis_id = conn.execute(row).scalar_one()
+        rows = rec.tally.rows(analysis_id)
+        if rows:
+            tallies = _upsert(engine, EmotionTally).values(rows)
+            conn.execute(tallies.on_conflict_do_update(
+                index_elements=[EmotionTally.analysis_id, EmotionTally.label],
+                set_={"count": EmotionTally.count + tallies.excluded.count,
+                      "score_sum": EmotionTally.score_sum + tallies.excluded.score_sum}))
+    return int(analysis_id)
+
+
 @dataclass(frozen=True)
 class Filters:
     """Time range [since_ms, until_ms) and optional source and session."""
@@ -94,7 +137,7 @@ class Filters:
 
 def recent(engine: Engine, filters: Filters, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
     """Total matching analyses and one page of them, newest first, each with its emotion counts."""
-    columns = [c for c in Analysis.__table__.c if c.name != "image"]
+    columns = [c for c in Analysis.__table__.c if c.name not in ("image", "live_window")]
     with engine.connect() as conn:
         total = conn.execute(filters.apply(select(func.count()).select_from(Analysis))).scalar_one()
         page = conn.execute(filters.apply(select(*columns, (Analysis.image.is_not(None)).label("has_image")))

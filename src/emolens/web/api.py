@@ -9,12 +9,13 @@ from typing import Any, Optional, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from pydantic import ValidationError
-from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 
 from emolens import __version__
+from emolens.errors import StorageError
 from emolens.pipeline.images import decode_image
-from emolens.storage import AnalysisRecord, Filters, Tally, now_ms, recent, record, stats, stored_image
+from emolens.storage import (AnalysisRecord, Filters, Tally, add_live_frame, now_ms, recent, record, stats,
+                             stored_image)
 from emolens.web.openapi import openapi_document
 from emolens.web.schemas import AnalysesParams, AnalyzeParams, Params, RangeParams, StatsParams
 from emolens.web.services import services
@@ -23,6 +24,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
 P = TypeVar("P", bound=Params)
 MAX_BUCKETS = 2000
+HEALTH_TIMEOUT_S = 0.8
+"""Health answers within a second, even when the database hangs."""
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
 """Stored uploads are served with their declared type only when it is one of these (never, say, text/html)."""
 
@@ -77,9 +80,12 @@ def _read_upload() -> tuple[bytes, str, Optional[str], MultiDict]:
         extra_files = sorted(set(request.files) - {"image"})
         if extra_files:
             raise ApiError(400, f"unknown file field: {', '.join(extra_files)} (send the image as 'image')")
-        upload = request.files.get("image")
-        if upload is None:
+        uploads = request.files.getlist("image")
+        if not uploads:
             raise ApiError(400, "missing field 'image': send the picture as multipart field 'image'")
+        if len(uploads) > 1:
+            raise ApiError(400, f"{len(uploads)} files in field 'image': send one image per request")
+        upload = uploads[0]
         for key, items in request.form.lists():
             for item in items:
                 params.add(key, item)
@@ -94,38 +100,44 @@ def _read_upload() -> tuple[bytes, str, Optional[str], MultiDict]:
 
 @bp.post("/analyze")
 def analyze() -> Response:
-    """Find faces and their emotions in one image; store the result (webcam frames: aggregated)."""
+    """Find faces and their emotions in one image and store the result (webcam frames: added to their live
+    window). The answer is 200 only once the result is stored; 503 when storage is down (checked first when
+    it failed lately, so no analysis is wasted) or when every analysis slot stays busy."""
     start = time.perf_counter()
     created_ms = now_ms()
+    svc = services()
+    svc.storage.check()
     data, name, mimetype, values = _read_upload()
     params = parse(AnalyzeParams, values)
-    svc = services()
-    image = decode_image(data, name, current_app.config["MAX_PIXELS"])
-    decoded = time.perf_counter()
-    tta = bool(current_app.config["TTA"]) if params.tta is None else params.tta
-    faces = svc.analyzer.analyze(image, tta=tta)
+    with svc.analysis_slot():
+        image = decode_image(data, name, current_app.config["MAX_PIXELS"])
+        height, width = image.shape[:2]
+        decoded = time.perf_counter()
+        tta = bool(current_app.config["TTA"]) if params.tta is None else params.tta
+        faces = svc.analyzer.analyze(image, tta=tta)
+        del image
     analyzed = time.perf_counter()
     face_dicts = [face.to_dict() for face in faces]
-    analyze_ms = (analyzed - decoded) * 1000
-    detector, model = svc.analyzer.detector_name, svc.model_name
+    tally = Tally()
+    for face in faces:
+        tally.add(face.emotion, face.scores)
+    live = params.source == "webcam"
+    keep = current_app.config["STORE_IMAGES"] and not live
+    rec = AnalysisRecord(source=params.source, session=params.session, model=svc.model_name,
+                         detector=svc.analyzer.detector_name, tta=tta, elapsed_ms=(analyzed - decoded) * 1000,
+                         tally=tally, result=None if live else face_dicts, image=data if keep else None,
+                         image_type=mimetype if keep else None, created_ms=created_ms)
     analysis_id = None
-    if params.source == "webcam":
-        svc.live.add(params.session, model, detector, tta, analyze_ms, [(f.emotion, f.scores) for f in faces])
+    if live:
+        svc.storage.call(add_live_frame, rec, svc.live_window_ms)
     else:
-        tally = Tally()
-        for face in faces:
-            tally.add(face.emotion, face.scores)
-        keep = current_app.config["STORE_IMAGES"]
-        analysis_id = record(svc.engine, AnalysisRecord(
-            source=params.source, session=params.session, model=model, detector=detector, tta=tta,
-            elapsed_ms=analyze_ms, tally=tally, result=face_dicts, image=data if keep else None,
-            image_type=mimetype if keep else None, created_ms=created_ms))
+        analysis_id = svc.storage.call(record, rec)
     done = time.perf_counter()
     return jsonify(
         id=analysis_id, created_at=_iso(created_ms),
-        source=params.source, session=params.session, width=image.shape[1], height=image.shape[0], tta=tta,
-        model=model, detector=detector, faces=face_dicts,
-        timing={"decode_ms": round((decoded - start) * 1000, 2), "analyze_ms": round(analyze_ms, 2),
+        source=params.source, session=params.session, width=width, height=height, tta=tta,
+        model=rec.model, detector=rec.detector, faces=face_dicts,
+        timing={"decode_ms": round((decoded - start) * 1000, 2), "analyze_ms": round(rec.elapsed_ms, 2),
                 "store_ms": round((done - analyzed) * 1000, 2), "total_ms": round((done - start) * 1000, 2)})
 
 
@@ -157,9 +169,8 @@ def get_stats() -> Response:
     params = parse(StatsParams, request.args)
     filters = _filters(params)
     svc = services()
-    svc.live.flush()
     width = _bucket_seconds((filters.until_ms - filters.since_ms) / 1000, params.bucket)
-    result = stats(svc.engine, filters, width * 1000, svc.analyzer.classifier.labels)
+    result = svc.storage.call(stats, filters, width * 1000, svc.analyzer.classifier.labels)
     for bucket in result["buckets"]:
         bucket["start"] = _iso(bucket.pop("start_ms"))
     return jsonify(since=_iso(filters.since_ms), until=_iso(filters.until_ms), bucket_seconds=width, **result)
@@ -169,9 +180,7 @@ def get_stats() -> Response:
 def get_analyses() -> Response:
     """Recent analyses, newest first, paginated with limit and offset."""
     params = parse(AnalysesParams, request.args)
-    svc = services()
-    svc.live.flush()
-    total, rows = recent(svc.engine, _filters(params), params.limit, params.offset)
+    total, rows = services().storage.call(recent, _filters(params), params.limit, params.offset)
     items: list[dict[str, Any]] = []
     for row in rows:
         item = {key: value for key, value in row.items() if key not in ("created_ms", "image_type")}
@@ -182,7 +191,7 @@ def get_analyses() -> Response:
 @bp.get("/analyses/<int(max=2147483647):analysis_id>/image")
 def get_image(analysis_id: int) -> Response:
     """The uploaded image of one analysis, when image storage was on."""
-    found = stored_image(services().engine, analysis_id)
+    found = services().storage.call(stored_image, analysis_id)
     if found is None:
         raise ApiError(404, f"analysis {analysis_id} has no stored image (image storage is off by default)")
     data, declared = found
@@ -193,15 +202,16 @@ def get_image(analysis_id: int) -> Response:
 
 @bp.get("/health")
 def health() -> tuple[Response, int]:
-    """Model, detector, database and version; 503 when the database cannot be reached."""
+    """Model, detector, database and version, within a second; 503 when a write to the database would fail
+    (a committed write probe, bounded in time)."""
     svc = services()
-    database: dict[str, Any] = {"ok": True, "dialect": svc.engine.dialect.name, "revision": None}
+    database: dict[str, Any] = {"ok": True, "dialect": svc.storage.engine.dialect.name, "revision": None,
+                                "error": None}
     try:
-        with svc.engine.connect() as conn:
-            database["revision"] = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except Exception:  # any database failure makes the server degraded, not broken
-        current_app.logger.exception("health: database check failed")
-        database["ok"] = False
+        database["revision"] = svc.storage.revision(timeout_s=HEALTH_TIMEOUT_S)
+    except StorageError as exc:  # the server is degraded, not broken
+        current_app.logger.warning("health: %s", exc)
+        database.update(ok=False, error=str(exc))
     info = svc.analyzer.classifier.model_info
     body = {"status": "ok" if database["ok"] else "degraded", "version": __version__,
             "model": {"name": svc.model_name, "labels": list(info.labels), "info": info.info},

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import atexit
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, InternalServerError
 
-from emolens.errors import InputError
+from emolens.errors import BusyError, InputError, StorageError
 from emolens.pipeline.analyzer import Analyzer
-from emolens.storage import make_engine, upgrade
+from emolens.storage import Storage, make_engine, upgrade
 from emolens.web import api, pages
 from emolens.web.config import load_config
 from emolens.web.services import Services
@@ -19,6 +18,7 @@ from emolens.web.services import Services
 CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
        "style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[Analyzer] = None) -> Flask:
@@ -27,32 +27,85 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep scores in the model's label order
     load_config(app.config, config)
-    engine = make_engine(app.config["DATABASE_URL"])
+    timeout_s = float(app.config["STORAGE_TIMEOUT_S"])
+    engine = make_engine(app.config["DATABASE_URL"], timeout_s)
     upgrade(engine)
     if analyzer is None:
         analyzer = Analyzer(model_path=app.config["MODEL_PATH"], tta=bool(app.config["TTA"]),
                             threads=int(app.config["ONNX_THREADS"]), max_pixels=int(app.config["MAX_PIXELS"]),
                             **({"detector": app.config["DETECTOR"]} if app.config["DETECTOR"] else {}),
                             **app.config["DETECTOR_OPTIONS"])
-    svc = Services.create(analyzer, engine, float(app.config["LIVE_WINDOW_S"]))
-    app.extensions["emolens"] = svc
-    atexit.register(svc.live.flush)
+    app.extensions["emolens"] = Services(analyzer, Storage(engine, timeout_s),
+                                         int(float(app.config["LIVE_WINDOW_S"]) * 1000),
+                                         int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.before_request(_allowed_host_only)
     app.before_request(_same_origin_only)
+    app.before_request(_read_timeout)
     app.after_request(_security_headers)
     app.register_error_handler(api.ApiError, lambda exc: api.error_response(exc.status, str(exc)))
     app.register_error_handler(InputError, lambda exc: api.error_response(400, str(exc)))
+    app.register_error_handler(StorageError, lambda exc: _unavailable(str(exc), retry_s=5))
+    app.register_error_handler(BusyError, lambda exc: _unavailable(str(exc), retry_s=1))
+    app.register_error_handler(ClientDisconnected, _slow_client)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
 
 
+def _bare_host(host: str) -> str:
+    """``host`` without its port, IPv6 addresses without brackets, lower case: 'localhost', '::1'."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    return host.rpartition(":")[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """Whether a Host header names one of ``allowed`` (names, IP addresses with or without brackets, or
+    '.domain' for a domain and its subdomains)."""
+    name = _bare_host(host)
+    for entry in allowed:
+        entry = entry.lower().strip("[]")
+        if name == entry or (entry.startswith(".") and (name == entry[1:] or name.endswith(entry))):
+            return True
+    return False
+
+
+def _allowed_host_only() -> None:
+    """Refuse requests for host names this server does not answer to (against DNS rebinding)."""
+    allowed = current_app.config.get("ALLOWED_HOSTS")
+    host = request.headers.get("Host", "")
+    if allowed and not host_allowed(host, allowed):
+        raise BadRequest(f"this server does not answer to the host name in the request ({host[:100]!r})")
+
+
+def _origin(scheme: str, netloc: str) -> tuple[str, str, Optional[int]]:
+    parts = urlsplit(f"{scheme}://{netloc}")
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return scheme.lower(), (parts.hostname or "").lower(), port
+
+
 def _same_origin_only() -> None:
-    """Refuse state-changing requests that a browser sends from another site (cross-site request forgery)."""
+    """Refuse state-changing requests that a browser sends from another site (cross-site request forgery):
+    the Origin's scheme, host and port must be this server's."""
     origin = request.headers.get("Origin")
-    if request.method not in ("GET", "HEAD", "OPTIONS") and origin and urlsplit(origin).netloc != request.host:
-        raise api.ApiError(403, f"cross-origin request from {origin} refused")
+    if request.method in ("GET", "HEAD", "OPTIONS") or not origin:
+        return
+    given = urlsplit(origin)
+    if _origin(given.scheme, given.netloc) != _origin(request.scheme, request.host):
+        raise api.ApiError(403, f"cross-origin request from {origin[:200]} refused")
+
+
+def _read_timeout() -> None:
+    """Bound every read of the request body (and write of the answer) on gunicorn's socket, so that a client
+    that stalls mid-upload frees its thread after ``READ_TIMEOUT_S`` instead of holding it forever."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(float(current_app.config["READ_TIMEOUT_S"]))
 
 
 def _security_headers(response: Response) -> Response:
@@ -63,6 +116,23 @@ def _security_headers(response: Response) -> Response:
     response.headers["Permissions-Policy"] = "camera=(self), microphone=()"
     if request.path.startswith("/api/"):
         response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _unavailable(message: str, retry_s: int) -> Response:
+    """503 with Retry-After: storage down, or no capacity left."""
+    current_app.logger.warning("503 on %s %s: %s", request.method, request.path, message)
+    response = api.error_response(503, message)
+    response.headers["Retry-After"] = str(retry_s)
+    return response
+
+
+def _slow_client(_exc: ClientDisconnected) -> Response:
+    """The request body stalled past READ_TIMEOUT_S, or the client left (the answer will mostly not reach it)."""
+    limit = current_app.config["READ_TIMEOUT_S"]
+    response = api.error_response(408, f"request body not received in full (nothing for {limit:g} s, or the "
+                                       "client went away)")
+    response.headers["Connection"] = "close"
     return response
 
 

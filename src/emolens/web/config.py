@@ -9,11 +9,19 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``MAX_UPLOAD_MB``: largest request body (default 10)
 - ``MAX_PIXELS``: largest decoded image, in pixels (default 40 million; guards against decompression bombs)
 - ``STORE_IMAGES``: also store uploaded image bytes (default false; webcam frames are never stored)
+- ``ALLOWED_HOSTS``: host names (or addresses) the server answers to, others get 400 (default: any; ``emolens
+  serve`` on a loopback address: local names only, against DNS rebinding)
 - ``API_TOKEN``: when set, the API (but health and the OpenAPI document) needs ``Authorization: Bearer <token>``
 - ``MODEL_PATH``, ``DETECTOR``, ``TTA``: passed to :class:`~emolens.Analyzer`
 - ``DETECTOR_OPTIONS``: the detector's own options, e.g. ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
 - ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)
 - ``LIVE_WINDOW_S``: seconds of webcam frames aggregated into one stored row (default 10)
+- ``STORAGE_TIMEOUT_S``: limit for a database connect, statement, lock wait or call (default 5); beyond it the
+  request gets 503
+- ``ANALYSIS_SLOTS``: images decoded and analysed at once per process (default 2; bounds memory with ``MAX_PIXELS``)
+- ``QUEUE_TIMEOUT_S``: how long a request waits for a free slot before a 503 with Retry-After (default 10)
+- ``READ_TIMEOUT_S``: a client must send each part of its request body within this many seconds (default 10),
+  else 408
 """
 
 from __future__ import annotations
@@ -36,12 +44,17 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PIXELS": 40_000_000,
     "STORE_IMAGES": False,
     "API_TOKEN": None,
+    "ALLOWED_HOSTS": None,
     "MODEL_PATH": None,
     "DETECTOR": None,
     "TTA": False,
     "DETECTOR_OPTIONS": {},
     "ONNX_THREADS": 1,
     "LIVE_WINDOW_S": 10.0,
+    "STORAGE_TIMEOUT_S": 5.0,
+    "ANALYSIS_SLOTS": 2,
+    "QUEUE_TIMEOUT_S": 10.0,
+    "READ_TIMEOUT_S": 10.0,
 }
 
 

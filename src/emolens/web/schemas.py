@@ -4,12 +4,15 @@ parameters are refused) and generate the OpenAPI document's schemas."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 Source = Literal["upload", "webcam", "api"]
 SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+Instant = Annotated[datetime, WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
+                                                        {"type": "number", "description": "epoch seconds"}]})]
+"""A time given as ISO 8601 or as epoch seconds (what the OpenAPI document says)."""
 
 
 class Params(BaseModel):
@@ -26,8 +29,8 @@ class AnalyzeParams(Params):
 
 
 class RangeParams(Params):
-    since: Optional[datetime] = Field(None, description="Start (ISO 8601 or epoch seconds); default: 24 h before until.")
-    until: Optional[datetime] = Field(None, description="End, exclusive (ISO 8601 or epoch seconds); default: now.")
+    since: Optional[Instant] = Field(None, description="Start (ISO 8601 or epoch seconds); default: 24 h before until.")
+    until: Optional[Instant] = Field(None, description="End, exclusive (ISO 8601 or epoch seconds); default: now.")
     source: Optional[Source] = Field(None, description="Only this source.")
     session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Only this session.")
 
@@ -121,9 +124,10 @@ class AnalysesPage(BaseModel):
 
 
 class Database(BaseModel):
-    ok: bool
+    ok: bool = Field(description="Whether the database took a write within the health check's time limit.")
     dialect: str
     revision: Optional[str]
+    error: Optional[str] = Field(None, description="Why storage is unavailable, when it is.")
 
 
 class ModelOut(BaseModel):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -60,17 +61,19 @@ def camera_video(path: Path, photo: Path, frames: int = 15) -> Path:
 
 
 @contextlib.contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
-    """``emolens serve`` on a free localhost port, with a throw-away data folder unless ``env`` names one;
-    yields its URL once health answers, and stops it afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def serving(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            host: str = "127.0.0.1") -> Iterator[str]:
+    """``emolens serve`` on a free port of ``host`` (a loopback address), with a throw-away data folder unless
+    ``env`` names one; yields its URL once health answers, and stops it afterwards."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as data:
         process = subprocess.Popen([sys.executable, "-c", "from emolens.cli.main import cli; cli()", "serve",
-                                    "--port", str(port), *args],
+                                    "--host", host, "--port", str(port), *args],
                                    env={**os.environ, "EMOLENS_DATA_DIR": data, **(env or {})})
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}"
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -100,3 +103,40 @@ def start_chromium(folder: Path, video: Path, browser: str = "/usr/bin/chromium"
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(executable_path=driver))
+
+
+class FreezableProxy:
+    """A TCP forwarder on localhost to ``target`` (host, port) that can be frozen: while frozen it accepts
+    connections and bytes but forwards nothing, like a database server stopped with SIGSTOP."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.frozen = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                while self.frozen.is_set() and not self._closed:
+                    time.sleep(0.05)
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()

@@ -13,6 +13,7 @@
   for (const key of Object.keys(out)) out[key] = document.getElementById(out[key]);
   const grab = document.createElement("canvas");
   const session = `live-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const RUNNING = "Running. Frames are analysed and discarded.";
   let stream = null;
   let running = false;
   let times = [];
@@ -59,8 +60,10 @@
       try {
         const result = await answer;
         if (running) show(result, performance.now() - sent);
+        if (running && status.classList.contains("error")) setStatus(RUNNING);
       } catch (err) {
-        setStatus(`Server error: ${err.message}`, true);
+        // e.g. 503 "storage unavailable": this frame is not counted; say so and retry with the next one.
+        setStatus(`Not counted, retrying: ${err.message}`, true);
         await new Promise((r) => setTimeout(r, 1000));
       }
       blob = await next;
@@ -85,7 +88,7 @@
     await video.play();
     running = true;
     stopBtn.disabled = false;
-    setStatus("Running. Frames are analysed and discarded.");
+    setStatus(RUNNING);
     loop();
   }
 
