@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "emolens.cli.serve",
     "emolens.cli.analyze",
     "emolens.cli.video",
+    "emolens.cli.batch",
     "emolens.cli.webcam",
 )
 
