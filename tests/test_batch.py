@@ -4,7 +4,6 @@ two-node local cluster (images, a video, bad input), a worker node killed mid-ru
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import secrets
@@ -20,20 +19,16 @@ from typing import Iterator
 
 import cv2
 import numpy as np
-import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO, require
-from emolens.batch.inputs import expand_inputs
-from emolens.cli.main import cli
+pytest.importorskip("ray", reason='needs the [ray] extra: pip install -e ".[ray]" (CI has it: a skip fails CI)')
+import pyarrow as pa  # noqa: E402 - installed with Ray
+import pyarrow.parquet as pq  # noqa: E402
 
-pq = pytest.importorskip("pyarrow.parquet")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_installed() -> None:
-    require(importlib.util.find_spec("ray") is not None, 'needs Ray: pip install -e ".[ray]"')
+from conftest import REPO, require  # noqa: E402
+from emolens.batch.inputs import expand_inputs  # noqa: E402
+from emolens.cli.main import cli  # noqa: E402
 
 
 def emolens(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:

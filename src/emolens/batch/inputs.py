@@ -65,7 +65,7 @@ def _expand(item: str, base: Path, manifests: bool) -> tuple[list[MediaInput], l
     path = base / item
     if path.is_dir():
         found = _folder(path)
-        return (found, []) if found else ([], [BadInput(os.path.abspath(path), "no image or video files in this folder")])
+        return found, [] if found else [BadInput(os.path.abspath(path), "no image or video files in this folder")]
     if path.is_file():
         if manifests and path.suffix.lower() in MANIFEST_SUFFIXES:
             return expand_inputs(_manifest_entries(path), base=path.parent, manifests=False)

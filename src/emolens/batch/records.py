@@ -10,10 +10,6 @@ import pyarrow.compute as pc
 
 from emolens.pipeline.results import Face
 
-UNIT_KEY = ("source", "segment")
-"""A unit of work: an image (segment 0), or one segment of a video."""
-
-
 def face_type(labels: Sequence[str]) -> pa.StructType:
     """One face: where in the source (``frame``, ``time_s`` and ``track_id`` are null for images), its box,
     landmarks, emotion, the probability of every label and the detector's score."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -21,6 +21,7 @@ from emolens.batch.inputs import expand_inputs
 from emolens.batch.output import OutputDir
 from emolens.batch.tracks import TrackNumbering
 from emolens.batch.work import AnalyzeUnits, prepare_units
+from emolens.faces import DEFAULT_DETECTOR
 
 UNITS_PER_BLOCK = 4
 """Inputs per Ray block: small blocks keep both workers busy to the end and a decoded block small."""
@@ -44,7 +45,7 @@ class BatchOptions:
     every: int = 1
     segment_s: float = 10.0
     model_path: Optional[Path] = None
-    detector: str = "blazeface"
+    detector: str = DEFAULT_DETECTOR
     tta: bool = False
 
 
@@ -58,7 +59,6 @@ class BatchReport:
     images: int = 0
     frames: int = 0
     workers: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def readable(self) -> int:
@@ -99,8 +99,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions) -> BatchReport:
     done = out.units()
     numbering = TrackNumbering(done)
     written = numbering.next_segments()
-    finished = {s for s, k, n, total in zip(*(done.column(c).to_pylist() for c in ("source", "kind", "segment", "segments")))
-                if k == "image" or written.get(s) == total}
+    rows = zip(*(done.column(c).to_pylist() for c in ("source", "kind", "segments")))
+    finished = {source for source, kind, segments in rows if kind == "image" or written.get(source) == segments}
     todo = [{"source": m.source, "kind": m.kind, "segment_s": options.segment_s,
              "done": written.get(m.source, 0)} for m in media if m.source not in finished]
     report = BatchReport(pd.DataFrame(), skipped=len(media) - len(todo), seconds=0.0)
