@@ -242,6 +242,7 @@ def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_
         while "Running Dataset" not in log.read_text() and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.2)
         time.sleep(3)                                    # the actors are analysing
+        assert run.poll() is None, "the run ended before the node could be killed"
         cluster.nodes[1].kill()
         code = run.wait(240)
     text = log.read_text()
