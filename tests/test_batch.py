@@ -72,6 +72,25 @@ def test_track_numbering_releases_segments_in_order_and_resumes() -> None:
     assert numbering.waiting == 0
 
 
+def test_output_dir_drops_the_debris_of_a_killed_run(tmp_path: Path) -> None:
+    from emolens.batch.output import OutputDir
+    from emolens.batch.records import unit_record, unit_schema
+
+    units = pa.Table.from_pylist([unit_record("/a.jpg", "image", frames=1)], schema=unit_schema(["happy"]))
+    out = OutputDir(tmp_path)
+    out.write(units.append_column("track_offset", pa.array([0], pa.int64())))
+    shutil.copy(tmp_path / "faces" / "part-000001.parquet", tmp_path / "faces" / "part-000002.parquet")
+    (tmp_path / "units" / ".part-000002.parquet.tmp").write_bytes(b"half")  # killed before its units part
+    reopened = OutputDir(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "faces").iterdir()) == ["part-000001.parquet"]
+    assert not list((tmp_path / "units").glob(".*")) and reopened.units().num_rows == 1
+
+
+def test_help_does_not_import_ray() -> None:
+    code = "import sys; from emolens.cli.main import cli; print(sorted({'ray', 'pyarrow', 'pandas'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
 def test_same_faces_as_analyze_then_rerun_skips_everything(photos_dir: Path, tmp_path: Path) -> None:
     """The embedded default (Ray started in the process) on the whole photo folder, against `analyze --json`."""
     out = tmp_path / "out"
