@@ -66,7 +66,7 @@ class OutputDir:
     def summarize(self, media: Sequence[MediaInput], bad: Sequence[BadInput]) -> pd.DataFrame:
         """Write ``summary.csv`` and ``problems.csv`` for these inputs, from every part written (this run's and
         earlier runs'); returns the summary."""
-        sources = pd.DataFrame({"source": [m.source for m in media], "kind": [m.kind for m in media]})
+        sources = pd.DataFrame({"source": [m.source for m in media], "kind": [m.kind for m in media]}, dtype=str)
         units = self.units().to_pandas()
         units = units[units["source"].isin(sources["source"])]
         per_input = units.groupby("source").agg(
@@ -78,7 +78,8 @@ class OutputDir:
         summary["status"] = [_status(row) for row in summary.itertuples()]
         summary.loc[summary["status"] == "no face", "reason"] = "no face found"
         summary = pd.concat([summary, pd.DataFrame({"source": [b.source for b in bad], "kind": "",
-                                                    "status": "failed", "reason": [b.reason for b in bad]})])
+                                                    "status": "failed", "reason": [b.reason for b in bad]},
+                                                   dtype=str)])
         summary = summary[["source", "kind", "status", "reason", "segments", "written", "frames", "faces",
                            "tracks"]].join(emotions, on="source")
         summary = summary.fillna({c: 0 for c in summary.columns if c not in ("reason", "kind")})

@@ -7,6 +7,7 @@ unit's ``error`` and never stops the run.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -111,7 +112,7 @@ class AnalyzeUnits:
         reader = VideoReader(source, start=start)
         video = VideoAnalyzer(self.analyzer, FaceTracker())
         frames, faces = 0, []
-        for index, frame in zip(range(start, end if end >= 0 else 2**62), reader):
+        for index, frame in zip(range(start, end) if end >= 0 else itertools.count(start), reader):
             if index % self.every == 0:
                 frames += 1
                 time_s = index / reader.fps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Optional
 
@@ -16,8 +17,8 @@ from emolens.cli.options import analysis_options
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Output folder: faces/ (Parquet, one row per face), units/, summary.csv, problems.csv. A rerun "
                    "with the same folder skips what is written there.")
-@click.option("--address", help="An existing Ray cluster: 'auto' (the one on this machine) or ray://HOST:PORT. "
-                                "Default: start Ray in this process on the local cores.")
+@click.option("--address", help="An existing Ray cluster: 'auto' (the one on this machine), HOST:PORT of its head, "
+                                "or ray://HOST:PORT. Default: start Ray in this process on the local cores.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Analysis actors, each holding one model and detector (default: one per CPU of the cluster).")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
@@ -35,6 +36,8 @@ def command(inputs: tuple[str, ...], out_dir: Path, address: Optional[str], work
     Files that fail or show no face are listed in OUT/problems.csv with the reason. The exit status is 1 only
     when no input at all could be read.
     """
+    if importlib.util.find_spec("ray") is None:
+        raise click.ClickException('emolens batch needs Ray: pip install "emolens[ray]"')
     from emolens.batch.run import BatchOptions, run_batch
 
     options = BatchOptions(out_dir, address, workers, every, segment_s, model_path, detector, tta)
