@@ -265,6 +265,7 @@ def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_
         cluster.nodes[1].kill()
         code = run.wait(240)
     text = log.read_text()
+    print(f"after the kill: exit {code}; {text.strip().splitlines()[-1]}")
     assert code == 0 or "run the same command again to resume" in text, text[-3000:]
     again = cluster.batch(str(photos_dir), "--out", str(out), "--workers", "1")
     assert again.returncode == 0, again.stderr[-3000:]
