@@ -47,10 +47,10 @@ def test_expand_inputs_folders_globs_manifests_and_missing(tmp_path: Path) -> No
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "list.txt").write_text("# a comment\nz.jpg\na/x.jpg\n\n")
     (tmp_path / "list.csv").write_text("id,path\n1,a/sub/y.png\n")
+    (tmp_path / "problems.csv").write_text(f"source,status,reason\n{tmp_path / 'z.jpg'},failed,x\n")
     (tmp_path / "empty").mkdir()
-    media, bad = expand_inputs([str(tmp_path / "a"), str(tmp_path / "*.jpg"), str(tmp_path / "list.txt"),
-                                str(tmp_path / "list.csv"), str(tmp_path / "gone.jpg"), str(tmp_path / "*.gif"),
-                                str(tmp_path / "empty")])
+    names = ("a", "*.jpg", "list.txt", "list.csv", "problems.csv", "gone.jpg", "*.gif", "empty")
+    media, bad = expand_inputs([str(tmp_path / name) for name in names])
     assert [(Path(m.source).relative_to(tmp_path).as_posix(), m.kind) for m in media] == [
         ("a/clip.mp4", "video"), ("a/sub/y.png", "image"), ("a/x.jpg", "image"), ("z.jpg", "image")]
     assert [b.reason for b in bad] == ["no such file or folder", "the pattern matches no file",
@@ -87,7 +87,7 @@ def test_output_dir_drops_the_debris_of_a_killed_run(tmp_path: Path) -> None:
 
 
 def test_help_does_not_import_ray() -> None:
-    code = "import sys; from emolens.cli.main import cli; print(sorted({'ray', 'pyarrow', 'pandas'} & set(sys.modules)))"
+    code = "import sys, emolens.cli.main; print(sorted({'ray', 'pyarrow', 'pandas'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 

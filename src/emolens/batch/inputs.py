@@ -20,7 +20,9 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".m
 
 MANIFEST_SUFFIXES = frozenset({".txt", ".csv", ".lst"})
 """A named file with one of these suffixes is a manifest: one path per line (text), or a CSV with a ``path``
-column (else its first column). Relative paths in it are relative to the manifest's folder."""
+or ``source`` column (else its first column; ``problems.csv`` of a run is one). Relative paths in it are
+relative to the manifest's folder."""
+MANIFEST_COLUMNS = ("path", "source")
 
 Kind = Literal["image", "video"]
 
@@ -56,8 +58,9 @@ def _manifest_entries(path: Path) -> list[str]:
         if path.suffix.lower() != ".csv":
             return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
         rows = list(csv.reader(f))
-    column = rows[0].index("path") if rows and "path" in rows[0] else 0
-    rows = rows[1:] if rows and "path" in rows[0] else rows
+    header = next((name for name in MANIFEST_COLUMNS if rows and name in rows[0]), None)
+    column = rows[0].index(header) if header else 0
+    rows = rows[1:] if header else rows
     return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
 
 

@@ -31,7 +31,7 @@ from emolens.cli.options import analysis_options
 def command(inputs: tuple[str, ...], out_dir: Path, address: Optional[str], workers: Optional[int], every: int,
             segment_s: float, detector: str, tta: bool, model_path: Optional[Path]) -> None:
     """Analyse INPUTS on Ray: image and video files, folders (recursive), glob patterns (quoted) and manifests
-    (.txt: a path per line; .csv: a 'path' column).
+    (.txt: a path per line; .csv: a 'path' or 'source' column).
 
     Files that fail or show no face are listed in OUT/problems.csv with the reason. The exit status is 1 only
     when no input at all could be read.
