@@ -3,5 +3,5 @@
 
 Modules: ``inputs`` (what to analyse), ``work`` (what runs on the workers), ``records`` (the Arrow schemas),
 ``tracks`` (track ids unique per video), ``output`` (the ``--out`` folder), ``run`` (the pipeline).
-Nothing here imports Ray at module level except where the pipeline runs.
+Ray itself is imported only when ``run`` starts a pipeline.
 """

@@ -18,7 +18,7 @@ from emolens.pipeline.results import Face
 
 class VideoReader:
     """Frames of a video file, one at a time (memory stays flat however long the video), from frame ``start``
-    on (a seek: exact for intra-frame codecs, to the nearest decodable frame as FFmpeg allows for others).
+    on (OpenCV's seek, ``CAP_PROP_POS_FRAMES``).
 
     Raises:
         InputError: the file is missing, or no frame can be decoded from it.
