@@ -1,5 +1,5 @@
-"""The Ray Data pipeline of ``emolens batch``: inputs -> units (video segments planned in tasks) -> decoded
-images (tasks) -> faces and emotions (a fixed pool of actors) -> Parquet parts written by the driver.
+"""The Ray Data pipeline of ``emolens batch``: inputs -> units (video segments planned, image files read, in
+tasks) -> faces and emotions (a fixed pool of actors) -> Parquet parts written by the driver.
 
 The driver writes the parts, so ``--out`` needs to be on the driver's disk only; the workers read the inputs
 by path, so on a cluster of several machines the inputs must sit on storage every node mounts at that path.
@@ -24,11 +24,11 @@ from emolens.batch.work import AnalyzeUnits, prepare_units
 from emolens.faces import DEFAULT_DETECTOR
 
 UNITS_PER_BLOCK = 4
-"""Inputs per Ray block: small blocks keep both workers busy to the end and a decoded block small."""
+"""Inputs per Ray block: small blocks keep every worker busy to the end."""
 MAX_BLOCKS = 20_000
-"""Larger collections get larger input blocks (Ray splits the decoded output by size)."""
+"""Larger collections get larger input blocks (Ray splits the tasks' output into blocks by size)."""
 ANALYZE_BATCH = 4
-"""Units per actor call: a few decoded images in an actor's memory at a time."""
+"""Units per actor call: the files of a few images in an actor's memory at a time, decoded one by one."""
 PART_UNITS, PART_SECONDS = 1000, 10.0
 """A part is written after this many units or seconds, whichever comes first (a killed job loses at most
 the units received since, plus those in flight)."""
@@ -123,13 +123,12 @@ def _analyse(todo: list[dict], options: BatchOptions, out: OutputDir, numbering:
 
     report.workers = workers = _connect(options.address, options.workers)
     blocks = min(MAX_BLOCKS, math.ceil(len(todo) / UNITS_PER_BLOCK))
-    # Video planning and image decoding run in tasks, as many at a time as there are actors: decoding costs
-    # about as much as analysing (JPEG photos: 24 ms vs 28 ms). The tasks reserve no CPU, so they never wait
-    # for one held by an actor, even after a node is lost.
-    decoded = ray.data.from_items(todo, override_num_blocks=blocks).map_batches(
+    # Video planning and file reading run in tasks, one per actor. They reserve no CPU, so they never wait for
+    # one held by an actor, even after a node is lost.
+    units = ray.data.from_items(todo, override_num_blocks=blocks).map_batches(
         prepare_units, batch_format="numpy", batch_size=UNITS_PER_BLOCK, num_cpus=0,
         compute=ray.data.TaskPoolStrategy(size=workers))
-    results = decoded.map_batches(
+    results = units.map_batches(
         AnalyzeUnits, batch_format="numpy", batch_size=ANALYZE_BATCH, num_cpus=1,
         fn_constructor_args=(None if options.model_path is None else str(options.model_path.resolve()),
                              options.detector, options.tta, options.every),

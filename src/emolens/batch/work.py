@@ -1,5 +1,10 @@
-"""What runs on the Ray workers: planning video segments, decoding images (parallel tasks) and analysing units
-(a pool of actors, each holding one :class:`~emolens.pipeline.analyzer.Analyzer`).
+"""What runs on the Ray workers: planning video segments and reading image files (parallel tasks), then decoding
+and analysing units (a pool of actors, each holding one :class:`~emolens.pipeline.analyzer.Analyzer`).
+
+Images are decoded in the actors, not in the tasks: a decoded photo is about 14x its file (5.8 MB against
+0.4 MB on the photo folder), and moving it between processes (an Arrow tensor block, the object store) cost
+more CPU than it saved: 56 ms of CPU per photo over all of Ray's processes against 50 ms with decoding in the
+actors (``benchmarks/batch_throughput.py``, at 4c1a922 for the former; ``docs/batch.md``).
 
 A failure of one unit (an unreadable file, an undecodable video, even an unexpected exception) becomes that
 unit's ``error`` and never stops the run.
@@ -17,11 +22,7 @@ import pyarrow as pa
 
 from emolens.batch.records import face_record, unit_record, unit_schema
 from emolens.errors import InputError
-from emolens.pipeline.images import load_image
-
-NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
-"""The ``image`` of a unit that has none (a video segment, a file that failed to decode)."""
-
+from emolens.pipeline.images import decode_image
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, InputError):
@@ -53,29 +54,26 @@ def _plan(source: str, kind: str, segment_s: float, done: int) -> Iterator[dict[
         yield {**unit, "segment": segment, "segments": count, "start": segment * length, "end": end}
 
 
-def _decode(unit: dict[str, Any]) -> dict[str, Any]:
+def _read(unit: dict[str, Any]) -> dict[str, Any]:
     if unit["kind"] != "image":
-        return {**unit, "image": NO_IMAGE}
+        return {**unit, "data": b""}
     try:
-        return {**unit, "image": load_image(Path(unit["source"]))}
+        return {**unit, "data": Path(unit["source"]).read_bytes()}
     except Exception as exc:  # noqa: BLE001
-        return {**unit, "image": NO_IMAGE, "error": _reason(exc)}
+        return {**unit, "data": b"", "error": _reason(exc)}
 
 
 def prepare_units(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Inputs (``source``, ``kind``, ``segment_s``, ``done``: segments already written) -> their units of work,
-    images decoded (an ``image`` column of BGR arrays); a failure goes to ``error`` (``""``: none)."""
-    units = [_decode(unit) for row in zip(*(batch[c] for c in ("source", "kind", "segment_s", "done")))
+    with the bytes of each image file (``data``); a failure goes to ``error`` (``""``: none)."""
+    units = [_read(unit) for row in zip(*(batch[c] for c in ("source", "kind", "segment_s", "done")))
              for unit in _plan(str(row[0]), str(row[1]), float(row[2]), int(row[3]))]
-    columns = {key: np.array([u[key] for u in units]) for key in units[0] if key != "image"}
-    columns["image"] = np.empty(len(units), dtype=object)
-    columns["image"][:] = [u["image"] for u in units]
-    return columns
+    return {key: np.array([u[key] for u in units], dtype=object if key == "data" else None) for key in units[0]}
 
 
 class AnalyzeUnits:
     """A Ray Data callable class: loads the model and the detector once per actor, then analyses batches of
-    units (decoded images, or video segments that it reads itself, tracking faces through each) into
+    units (image files, or video segments that it reads itself, tracking faces through each) into
     :func:`~emolens.batch.records.unit_schema` rows."""
 
     def __init__(self, model_path: Optional[str], detector: str, tta: bool, every: int) -> None:
@@ -98,7 +96,8 @@ class AnalyzeUnits:
                     rows.append(unit_record(**unit, **self._segment(unit["source"], int(batch["start"][i]),
                                                                     int(batch["end"][i]))))
                 else:
-                    faces = self.analyzer.analyze(batch["image"][i])
+                    image = decode_image(batch["data"][i], unit["source"], self.analyzer.max_pixels)
+                    faces = self.analyzer.analyze(image)
                     rows.append(unit_record(**unit, frames=1, faces=[face_record(f, n) for n, f in enumerate(faces)]))
             except Exception as exc:  # noqa: BLE001
                 rows.append(unit_record(**unit, error=_reason(exc)))
