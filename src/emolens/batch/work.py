@@ -1,9 +1,8 @@
 """What runs on the Ray workers: planning video segments and reading image files (parallel tasks), then decoding
 and analysing units (a pool of actors, each holding one :class:`~emolens.pipeline.analyzer.Analyzer`).
 
-Images are decoded in the actors, not in the tasks: a decoded photo is about 14x its file (5.8 MB against
-0.4 MB on the photo folder), and moving it between processes (an Arrow tensor block, the object store) cost
-more CPU than it saved: 56 ms of CPU per photo over all of Ray's processes against 50 ms with decoding in the
+Images are decoded in the actors, not in the tasks: a decoded photo is many times the size of its file, and
+moving it between processes (an Arrow tensor block, the object store) cost more CPU than it saved: 56 ms of CPU per photo over all of Ray's processes against 50 ms with decoding in the
 actors (``benchmarks/batch_throughput.py``, at 4c1a922 for the former; ``docs/batch.md``).
 
 A failure of one unit (an unreadable file, an undecodable video, even an unexpected exception) becomes that
