@@ -25,7 +25,7 @@ from emolens.faces import DEFAULT_DETECTOR
 
 UNITS_PER_BLOCK = 16
 """Inputs per Ray block: blocks of 16 photos (under a second of work) keep every worker busy to the end and
-cost less per image than blocks of 4 (48 against 50-52 ms of CPU per photo, docs/batch.md)."""
+cost less per image than blocks of 4 (46-48 against 50-52 ms of CPU per photo, docs/batch.md)."""
 MAX_BLOCKS = 20_000
 """Larger collections get larger input blocks (Ray splits the tasks' output into blocks by size)."""
 ANALYZE_BATCH = 8
