@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "emolens.cli.serve",
     "emolens.cli.analyze",
     "emolens.cli.video",
+    "emolens.cli.batch",
     "emolens.cli.webcam",
 )
 

@@ -17,17 +17,20 @@ from emolens.pipeline.results import Face
 
 
 class VideoReader:
-    """Frames of a video file, one at a time (memory stays flat however long the video).
+    """Frames of a video file, one at a time (memory stays flat however long the video), from frame ``start``
+    on (OpenCV's seek, ``CAP_PROP_POS_FRAMES``).
 
     Raises:
         InputError: the file is missing, or no frame can be decoded from it.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, start: int = 0) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
         self._capture = cv2.VideoCapture(str(self.path))
+        if start:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, start)
         ok, self._first = self._capture.read() if self._capture.isOpened() else (False, None)
         if not ok:
             self._capture.release()

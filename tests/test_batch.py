@@ -1,0 +1,277 @@
+"""``emolens batch`` on Ray: input expansion, track numbering, the same results as ``emolens analyze``, a real
+two-node local cluster (images, a video, bad input), a worker node killed mid-run, and resuming."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("ray", reason='needs the [ray] extra: pip install -e ".[ray]" (CI has it: a skip fails CI)')
+import pyarrow as pa  # noqa: E402 - installed with Ray
+import pyarrow.parquet as pq  # noqa: E402
+
+from conftest import REPO, require  # noqa: E402
+from emolens.batch.inputs import expand_inputs  # noqa: E402
+from emolens.cli.main import cli  # noqa: E402
+
+
+def emolens(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    """``emolens ARGS`` in a new process (a Ray driver of its own), with this checkout's code first on the path."""
+    return subprocess.run([sys.executable, "-c", "from emolens.cli.main import cli; cli()", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def faces_table(out: Path) -> pa.Table:
+    return pq.read_table(out / "faces")
+
+
+def test_expand_inputs_folders_globs_manifests_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "a" / "sub").mkdir(parents=True)
+    for name in ("a/x.jpg", "a/sub/y.png", "a/clip.mp4", "a/notes.md", "z.jpg"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "list.txt").write_text("# a comment\nz.jpg\na/x.jpg\n\n")
+    (tmp_path / "list.csv").write_text("id,path\n1,a/sub/y.png\n")
+    (tmp_path / "problems.csv").write_text(f"source,status,reason\n{tmp_path / 'z.jpg'},failed,x\n")
+    (tmp_path / "empty").mkdir()
+    names = ("a", "*.jpg", "list.txt", "list.csv", "problems.csv", "gone.jpg", "*.gif", "empty")
+    media, bad = expand_inputs([str(tmp_path / name) for name in names])
+    assert [(Path(m.source).relative_to(tmp_path).as_posix(), m.kind) for m in media] == [
+        ("a/clip.mp4", "video"), ("a/sub/y.png", "image"), ("a/x.jpg", "image"), ("z.jpg", "image")]
+    assert [b.reason for b in bad] == ["no such file or folder", "the pattern matches no file",
+                                       "no image or video files in this folder"]
+
+
+def test_track_numbering_releases_segments_in_order_and_resumes() -> None:
+    from emolens.batch.tracks import TrackNumbering
+
+    def units(*rows: tuple[str, int, int]) -> pa.Table:
+        return pa.table({"source": [r[0] for r in rows], "kind": ["video"] * len(rows),
+                         "segment": [r[1] for r in rows], "tracks": [r[2] for r in rows]})
+
+    numbering = TrackNumbering(units(("v", 0, 2)))            # segment 0 written by an earlier run, 2 tracks
+    assert numbering.next_segments() == {"v": 1}
+    assert numbering.release(units(("v", 2, 1))).num_rows == 0 and numbering.waiting == 1  # waits for segment 1
+    ready = numbering.release(units(("v", 1, 3)))
+    assert ready.column("segment").to_pylist() == [1, 2] and ready.column("track_offset").to_pylist() == [2, 5]
+    assert numbering.waiting == 0
+
+
+def test_output_dir_drops_the_debris_of_a_killed_run(tmp_path: Path) -> None:
+    from emolens.batch.output import OutputDir
+    from emolens.batch.records import unit_record, unit_schema
+
+    units = pa.Table.from_pylist([unit_record("/a.jpg", "image", frames=1)], schema=unit_schema(["happy"]))
+    out = OutputDir(tmp_path)
+    out.write(units.append_column("track_offset", pa.array([0], pa.int64())))
+    shutil.copy(tmp_path / "faces" / "part-000001.parquet", tmp_path / "faces" / "part-000002.parquet")
+    (tmp_path / "units" / ".part-000002.parquet.tmp").write_bytes(b"half")  # killed before its units part
+    reopened = OutputDir(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "faces").iterdir()) == ["part-000001.parquet"]
+    assert not list((tmp_path / "units").glob(".*")) and reopened.units().num_rows == 1
+
+
+def test_help_does_not_import_ray() -> None:
+    code = "import sys, emolens.cli.main; print(sorted({'ray', 'pyarrow', 'pandas'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_same_faces_as_analyze_then_rerun_skips_everything(photos_dir: Path, tmp_path: Path) -> None:
+    """The embedded default (Ray started in the process) on the whole photo folder, against `analyze --json`."""
+    out = tmp_path / "out"
+    result = emolens("batch", str(photos_dir), "--out", str(out), "--workers", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "69 inputs (0 already done)" in result.stdout
+    analyze = CliRunner().invoke(cli, ["analyze", str(photos_dir), "--json"])
+    expected = {os.path.abspath(r["path"]): r["faces"] for r in json.loads(analyze.stdout)}
+    rows = faces_table(out).sort_by([("source", "ascending"), ("face", "ascending")]).to_pylist()
+    assert len(rows) == sum(map(len, expected.values()))
+    for row in rows:
+        face = expected[row["source"]][row["face"]]
+        assert [row[k] for k in "xywh"] == face["box"] and row["emotion"] == face["emotion"]
+        assert row["scores"] == pytest.approx(face["scores"], abs=1e-4)
+        assert np.allclose(row["landmarks"], face["landmarks"], atol=0.06)
+        assert row["detection_score"] == pytest.approx(face["detection_score"], abs=1e-4)
+        assert row["frame"] is None and row["track_id"] is None
+    parts = sorted(p.name for p in (out / "faces").iterdir())
+    again = emolens("batch", str(photos_dir), "--out", str(out))
+    assert again.returncode == 0 and "69 inputs (69 already done)" in again.stdout
+    assert sorted(p.name for p in (out / "faces").iterdir()) == parts
+
+
+# --- A real two-node cluster ----------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    """One `ray start --block` node in its own process group, with its own temp dir and ports."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        ports = ("node-manager-port", "object-manager-port", "dashboard-agent-listen-port",
+                 "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port")
+        self.temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+        command = [shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray", "start", "--block",
+                   "--num-cpus", "1", "--disable-usage-stats", "--temp-dir", self.temp_dir, *args,
+                   *(x for name in ports for x in (f"--{name}", str(_free_port())))]
+        self.log = Path(self.temp_dir) / "node.log"
+        self.process = subprocess.Popen(command, env=env, start_new_session=True, stdout=self.log.open("w"),
+                                        stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        """The node and everything it started, at once (a machine lost)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        """Ray's own shutdown, then whatever is left of the process group."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+class Cluster:
+    """A head node and a worker node (1 CPU each) on this machine, on a token of their own."""
+
+    def __init__(self) -> None:
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+                    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+        self.address = f"127.0.0.1:{_free_port()}"
+        self.nodes = [Node(self.env, "--head", "--port", self.address.split(":")[1], "--include-dashboard", "false")]
+        self.wait_for_cpus(1)
+        self.nodes.append(Node(self.env, "--address", self.address))
+        self.wait_for_cpus(2)
+
+    def wait_for_cpus(self, cpus: int, timeout: float = 90) -> None:
+        probe = ("import ray, time\nray.init(address='%s', logging_level='ERROR')\n"
+                 "while ray.cluster_resources().get('CPU', 0) < %d: time.sleep(0.5)" % (self.address, cpus))
+        subprocess.run([sys.executable, "-c", probe], env=self.env, timeout=timeout, check=True,
+                       capture_output=True)
+
+    def batch(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+        return emolens("batch", "--address", self.address, *args, env=self.env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    require(shutil.which("ray", path=str(Path(sys.executable).parent)) is not None, "needs the `ray` command")
+    started = Cluster()
+    try:
+        yield started
+    finally:
+        for node in reversed(started.nodes):
+            node.stop()
+
+
+@pytest.fixture()
+def media(tmp_path: Path, photos_dir: Path) -> Path:
+    """Twelve real photos, and a 10 frames/s video: 12 frames of the couple drifting right, then 6 of the
+    six-face photo (Motion JPEG, so each frame keeps every face)."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    for path in sorted(photos_dir.glob("deepface_img*.jpg"))[:12]:
+        shutil.copy(path, folder)
+
+    def frame(name: str) -> np.ndarray:
+        return cv2.resize(cv2.imread(str(photos_dir / name)), (640, 360), interpolation=cv2.INTER_AREA)
+
+    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    couple, many = frame("deepface_couple.jpg"), frame("facenet_multiface.jpg")
+    for i in range(12):
+        writer.write(np.roll(couple, 3 * i, axis=1))
+    for _ in range(6):
+        writer.write(many)
+    writer.release()
+    return folder
+
+
+@pytest.mark.slow
+def test_cluster_images_video_and_bad_input(cluster: Cluster, media: Path, tmp_path: Path) -> None:
+    (media / "zero.jpg").write_bytes(b"")
+    (media / "truncated.jpg").write_bytes((media / "deepface_img1.jpg").read_bytes()[:2000])
+    (media / "fake.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(500))
+    out = tmp_path / "out"
+    result = cluster.batch(str(media), str(tmp_path / "gone.jpg"), "--out", str(out), "--workers", "2",
+                           "--every", "2", "--segment", "0.8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "17 inputs (0 already done)" in result.stdout and "4 failed" in result.stdout
+    with (out / "problems.csv").open() as f:
+        problems = {Path(r["source"]).name: (r["status"], r["reason"]) for r in csv.DictReader(f)}
+    assert problems["zero.jpg"] == ("failed", f"{media / 'zero.jpg'}: empty file")
+    assert "cannot decode image" in problems["truncated.jpg"][1]
+    assert "cannot decode video" in problems["fake.mp4"][1]
+    assert problems["gone.jpg"] == ("failed", "no such file or folder")
+
+    video = faces_table(out).filter(pa.compute.equal(pa.compute.field("kind"), "video")).to_pylist()
+    frames = sorted({r["frame"] for r in video})
+    assert frames == list(range(0, 18, 2))              # every 2nd frame, across 3 segments of 8 frames
+    assert all(r["time_s"] == pytest.approx(r["frame"] / 10) for r in video)
+    ids = {n: sorted(r["track_id"] for r in video if r["frame"] == n) for n in frames}
+    assert ids[0] == ids[2] == ids[4] == ids[6] == [1, 2]  # the couple keep their ids within segment 0
+    assert ids[8] == ids[10] and min(ids[8]) > 2          # segment 1: new ids, after those of segment 0
+    assert len(ids[12]) == 6 and min(ids[12]) > max(ids[10]) and ids[12] == ids[14]
+    assert len(ids[16]) == 6 and min(ids[16]) > max(ids[14])  # segment 2
+    assert len({(r["frame"], r["track_id"]) for r in video}) == len(video)
+    assert (out / "summary.csv").read_text().count("\n") == 18
+
+
+@pytest.mark.slow
+def test_all_inputs_bad_exits_non_zero(cluster: Cluster, tmp_path: Path) -> None:
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    result = cluster.batch(str(tmp_path / "zero.jpg"), str(tmp_path / "gone"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1 and "no input could be read" in result.stderr
+
+
+@pytest.mark.slow
+def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_dir: Path, tmp_path: Path) -> None:
+    """Runs last: it takes the worker node away from the module's cluster."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", "from emolens.cli.main import cli; cli()", "batch", str(photos_dir),
+               "--out", str(out), "--address", cluster.address, "--workers", "2"]
+    log = tmp_path / "run.log"
+    with log.open("w") as f:
+        run = subprocess.Popen(command, env=cluster.env, stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while "Running Dataset" not in log.read_text() and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.2)
+        time.sleep(3)                                    # the actors are analysing
+        assert run.poll() is None, "the run ended before the node could be killed"
+        cluster.nodes[1].kill()
+        code = run.wait(240)
+    text = log.read_text()
+    print(f"after the kill: exit {code}; {text.strip().splitlines()[-1]}")
+    assert code == 0 or "run the same command again to resume" in text, text[-3000:]
+    again = cluster.batch(str(photos_dir), "--out", str(out), "--workers", "1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "69 inputs" in again.stdout
+    units = pq.read_table(out / "units").to_pylist()
+    assert sorted(u["source"] for u in units) == sorted(str(p) for p in photos_dir.iterdir())  # each once
+    faces = faces_table(out)
+    keys = list(zip(faces.column("source").to_pylist(), faces.column("face").to_pylist()))
+    assert len(keys) == len(set(keys)) == 78
