@@ -42,9 +42,11 @@ def main() -> None:
         classifier.model_info = dataclasses.replace(classifier.model_info, preprocessing=prep)
     data = load_dataset(args.data, args.split, labels="majority", label_names=classifier.labels)
     started = time.perf_counter()
-    probs = probabilities_under_shifts(classifier, data.images, tta=args.tta)
+    raw = probabilities_under_shifts(classifier, data.images, tta=args.tta, calibrated=False)
+    probs = {name: classifier.model_info.calibration.apply(p) for name, p in raw.items()}
     summary = robustness_summary(probs, data.labels, classifier.labels)
     summary["ece_clean"] = expected_calibration_error(probs["clean"], data.labels)
+    summary["ece_clean_uncalibrated"] = expected_calibration_error(raw["clean"], data.labels)
     labels = classifier.labels
 
     print(f"model: {classifier.model_path} {json.dumps(classifier.model_info.info, sort_keys=True)}")
@@ -59,7 +61,8 @@ def main() -> None:
     worst = summary["max_ratio"]
     print(f"\nclean accuracy {clean:.4f}; mean over shifts {summary['mean_shifted_accuracy']:.4f} "
           f"({summary['mean_shifted_accuracy'] - clean:+.4f}); largest predicted/true ratio {worst['ratio']:.2f} "
-          f"({worst['label']} under {worst['shift']}); ECE (clean) {summary['ece_clean']:.4f}; "
+          f"({worst['label']} under {worst['shift']}); ECE (clean) {summary['ece_clean']:.4f} calibrated, "
+          f"{summary['ece_clean_uncalibrated']:.4f} uncalibrated; "
           f"{time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

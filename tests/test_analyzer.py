@@ -68,8 +68,8 @@ def test_all_faces_of_a_photo_are_classified_in_one_batch(analyzer: Analyzer, ph
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     batches = []
     predict = analyzer.classifier.predict_inputs
-    monkeypatch.setattr(analyzer.classifier, "predict_inputs", lambda x, tta=False: batches.append(len(x)) or
-                        predict(x, tta))
+    monkeypatch.setattr(analyzer.classifier, "predict_inputs",
+                        lambda x, tta=False, calibrated=True: batches.append(len(x)) or predict(x, tta, calibrated))
     assert len(analyzer.analyze(photos_dir / "facenet_multiface.jpg")) == 6
     assert batches == [6]
 

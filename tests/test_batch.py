@@ -41,6 +41,15 @@ def faces_table(out: Path) -> pa.Table:
     return pq.read_table(out / "faces")
 
 
+@pytest.fixture(scope="module")
+def photo_faces(photos_dir: Path) -> int:
+    """How many faces one process (the Analyzer with its default detector) finds in the photo folder."""
+    from emolens.pipeline.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    return sum(len(analyzer.analyze(path)) for path in sorted(photos_dir.iterdir()))
+
+
 def test_expand_inputs_folders_globs_manifests_and_missing(tmp_path: Path) -> None:
     (tmp_path / "a" / "sub").mkdir(parents=True)
     for name in ("a/x.jpg", "a/sub/y.png", "a/clip.mp4", "a/notes.md", "z.jpg"):
@@ -249,7 +258,8 @@ def test_all_inputs_bad_exits_non_zero(cluster: Cluster, tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_dir: Path, tmp_path: Path) -> None:
+def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_dir: Path, photo_faces: int,
+                                                        tmp_path: Path) -> None:
     """Runs last: it takes the worker node away from the module's cluster."""
     out = tmp_path / "out"
     command = [sys.executable, "-c", "from emolens.cli.main import cli; cli()", "batch", str(photos_dir),
@@ -274,4 +284,4 @@ def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_
     assert sorted(u["source"] for u in units) == sorted(str(p) for p in photos_dir.iterdir())  # each once
     faces = faces_table(out)
     keys = list(zip(faces.column("source").to_pylist(), faces.column("face").to_pylist()))
-    assert len(keys) == len(set(keys)) == 78
+    assert len(keys) == len(set(keys)) == photo_faces

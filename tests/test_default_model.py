@@ -20,6 +20,9 @@ def test_bundled_model_metadata() -> None:
     assert classifier.labels == FER2013_LABELS
     prep = classifier.preprocessing
     assert prep.input_size == 96 and prep.color == "gray" and 0 < prep.crop_margin < 0.5
+    assert prep.source_size == 48  # trained on 48 px FER2013 faces: sharper crops are shrunk to that detail
+    calibration = classifier.model_info.calibration
+    assert calibration.temperature != 1.0 and len(calibration.logit_bias) == len(classifier.labels)
     assert default_model_path().stat().st_size < 25 * 2**20
 
 

@@ -95,6 +95,13 @@ def test_no_face_in_a_blank_image(blazeface, haar) -> None:
     assert blazeface.detect(blank) == [] and haar.detect(blank) == []
 
 
+@pytest.mark.parametrize("shape", [(3, 4000), (4000, 3), (1, 1)])
+def test_default_detector_takes_images_of_any_shape(default, shape: tuple[int, int]) -> None:
+    """A 4000 x 3 image once gave the full-range model an input of height 0 (a 500 in the server, found by
+    fuzzing)."""
+    assert default.detect(np.full((*shape, 3), 127, np.uint8)) == []
+
+
 def test_crop_turns_the_eye_line_horizontal(blazeface) -> None:
     image = load_image(ASTRONAUT)
     tilt = cv2.warpAffine(image, cv2.getRotationMatrix2D((256, 256), 25, 1.0), (512, 512),

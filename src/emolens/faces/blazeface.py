@@ -134,7 +134,8 @@ class BlazeFaceModel:
         if long_side is None:
             return self.variant.size, self.variant.size
         m, scale = self.variant.multiple, long_side / max(height, width)
-        return -(-round(height * scale) // m) * m, -(-round(width * scale) // m) * m
+        # at least one multiple: a very thin image (say 4000 x 3) would otherwise give a side of 0
+        return max(m, -(-round(height * scale) // m) * m), max(m, -(-round(width * scale) // m) * m)
 
     def candidates(self, image: np.ndarray, min_score: float, long_side: int | None = None,
                    pad: int = 0) -> Candidates:
