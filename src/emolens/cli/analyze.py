@@ -16,7 +16,6 @@ from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
 from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
-from emolens.pipeline.explain import overlay_explanations
 from emolens.pipeline.files import collect_images
 from emolens.pipeline.results import Face
 
@@ -57,6 +56,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
         raise click.UsageError("--explain needs face detection; it does not work with --crops")
     files = collect_images(paths)
     from emolens.pipeline.analyzer import Analyzer
+    from emolens.pipeline.explain import overlay_explanations
 
     analyzer = Analyzer(model_path, detector=detector, tta=tta)
     records: list[dict[str, Any]] = []

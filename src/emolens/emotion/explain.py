@@ -11,12 +11,14 @@ occluded copies per face: ``benchmarks/explain.py`` prints the cost per face.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.preprocessing import normalize, resize_face
+
+if TYPE_CHECKING:
+    from emolens.emotion.classifier import EmotionClassifier
 
 CELLS = 6
 PATCH_CELLS = 2
