@@ -1,6 +1,6 @@
 """Cost and meaning of "why this emotion?" (occlusion sensitivity, emolens.emotion.explain) on real faces.
 
-    python benchmarks/explain.py [--threads 2] [--faces 240]
+    python benchmarks/explain.py [--threads 1] [--faces 240]
 
 Prints the cost per face of an explanation (one face per call, as for a photo with one face; and 4 faces per
 call), with the bundled model, then the deletion check on privatetest faces: hiding the most salient 20% of
@@ -24,7 +24,7 @@ from emolens.evaluation.explanations import deletion_check
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (the Analyzer's default: 1)")
     parser.add_argument("--faces", type=int, default=240, help="privatetest faces for the deletion check")
     args = parser.parse_args()
     classifier = EmotionClassifier(threads=args.threads)
