@@ -149,6 +149,37 @@ def test_results_of_the_seven_label_model_stay_readable(analyzer: Analyzer, face
     assert all(label in colours for label in stats["labels"])  # the old labels keep their colours
 
 
+def test_pages_in_a_browser_show_the_six_labels(model: Path, analyzer: Analyzer, face_photo: Path,
+                                                chromium: tuple[str, str], tmp_path: Path) -> None:
+    """Headless Chromium: the upload page's bars and the dashboard's emotion chart list the six labels, each in
+    its colour."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from emolens.web.testing import camera_video, serving, start_chromium
+
+    browser = start_chromium(tmp_path, camera_video(tmp_path / "camera.y4m", face_photo), *chromium)
+    try:
+        with serving(env={"EMOLENS_MODEL_PATH": str(model)}) as url:
+            browser.get(f"{url}/")
+            browser.find_element(By.ID, "files").send_keys(str(face_photo))
+            card = WebDriverWait(browser, 30).until(
+                lambda d: d.find_element(By.CSS_SELECTOR, ".result[data-state='done']"))
+            bars = card.find_elements(By.CSS_SELECTOR, ".face .bar .track")
+            assert tuple(bar.get_attribute("aria-label") for bar in bars) == LABELS
+            browser.get(f"{url}/dashboard")
+            chart = WebDriverWait(browser, 30).until(lambda d: d.execute_script(
+                "const c = Chart.getChart('chart-dist');"
+                "return c && c.data.labels.length ? [c.data.labels, c.data.datasets[0].backgroundColor] : null;"))
+        _, colours = page_labels_and_colours(create_app({"DATA_DIR": str(tmp_path), "TESTING": True},
+                                                        analyzer=analyzer), "/dashboard")
+        assert chart == [list(LABELS), [colours[label] for label in LABELS]]
+        errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        browser.quit()
+
+
 def page_labels_and_colours(app: Flask, page: str) -> tuple[list[str], dict[str, str]]:
     """The ``data-labels`` and ``data-colours`` a page hands its scripts."""
     html = app.test_client().get(page).get_data(as_text=True)
