@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from emolens.emotion.classifier import EmotionClassifier
-from emolens.emotion.explain import GREY, occlusion_maps
+from emolens.emotion.explain import CELLS, GREY, PATCH_CELLS, occlusion_maps
 from emolens.emotion.preprocessing import normalize, resize_face
 
 
@@ -22,9 +22,10 @@ def top_mask(grid: np.ndarray, size: int, fraction: float) -> np.ndarray:
 
 
 def deletion_drops(classifier: EmotionClassifier, crops: Sequence[np.ndarray], fraction: float,
-                   random_draws: int, rng: np.random.Generator) -> np.ndarray:
+                   random_draws: int, rng: np.random.Generator, cells: int = CELLS,
+                   patch_cells: int = PATCH_CELLS) -> np.ndarray:
     """``(N, 1 + random_draws)`` drops of each crop's predicted class: salient region first, then random ones."""
-    maps, targets, probs = occlusion_maps(classifier, crops)
+    maps, targets, probs = occlusion_maps(classifier, crops, cells=cells, patch_cells=patch_cells)
     prep = classifier.preprocessing
     size = prep.input_size
     images = np.stack([resize_face(c, size, prep.color) for c in crops])
@@ -38,7 +39,8 @@ def deletion_drops(classifier: EmotionClassifier, crops: Sequence[np.ndarray], f
 
 
 def deletion_check(classifier: EmotionClassifier, crops: Sequence[np.ndarray], fraction: float = 0.2,
-                   random_draws: int = 2, seed: int = 0, batch_faces: int = 32) -> dict[str, Any]:
+                   random_draws: int = 2, seed: int = 0, batch_faces: int = 32, cells: int = CELLS,
+                   patch_cells: int = PATCH_CELLS) -> dict[str, Any]:
     """Mean drop of the predicted class's probability when the most salient ``fraction`` of each crop is greyed
     out, and when a random region of the same area and shape statistics is (the top ``fraction`` of a random
     grid, upsampled the same way; ``random_draws`` per crop).
@@ -46,8 +48,8 @@ def deletion_check(classifier: EmotionClassifier, crops: Sequence[np.ndarray], f
     Returns ``n``, ``fraction``, ``salient_drop``, ``random_drop`` and ``margin`` (their difference).
     """
     rng = np.random.default_rng(seed)
-    drops = np.concatenate([deletion_drops(classifier, crops[i:i + batch_faces], fraction, random_draws, rng)
-                            for i in range(0, len(crops), batch_faces)])
+    drops = np.concatenate([deletion_drops(classifier, crops[i:i + batch_faces], fraction, random_draws, rng, cells,
+                                           patch_cells) for i in range(0, len(crops), batch_faces)])
     salient, random = float(drops[:, 0].mean()), float(drops[:, 1:].mean())
     return {"n": len(crops), "fraction": fraction, "salient_drop": salient, "random_drop": random,
             "margin": salient - random}

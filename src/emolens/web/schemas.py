@@ -24,7 +24,7 @@ class AnalyzeParams(Params):
                                               "never stored one by one, and their images never kept.")
     session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Groups analyses, e.g. a live session.")
     explain: bool = Field(False, description="Why this emotion? Add an occlusion grid to each face (see FaceOut."
-                                             "explanation); about 25 extra model runs per face, not stored.")
+                                             "explanation); about 16 extra model runs per face, not stored.")
 
 
 class RangeParams(Params):
