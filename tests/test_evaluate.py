@@ -58,3 +58,29 @@ def test_evaluate_cli_missing_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "missing"), "--crops"])
     assert result.exit_code == 1
     assert "missing: no such file or folder" in result.output
+
+
+def test_present_labels_beside_the_plain_figure(tmp_path: Path, fer_dir: Path) -> None:
+    """Three of the seven classes: restricting predictions to them can only raise accuracy, and the plain
+    figure stays in the JSON, each part naming its protocol."""
+    data = tmp_path / "data"
+    for emotion in ("happy", "sad", "neutral"):
+        (data / emotion).mkdir(parents=True)
+        for png in sorted((fer_dir / "privatetest" / emotion).glob("*.png"))[:20]:
+            shutil.copy(png, data / emotion / png.name)
+    report = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["evaluate", str(data), "--crops", "--no-tta", "--present-labels",
+                                      "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    present = summary["present_labels"]
+    assert summary["protocol"] == "all_labels" and len(summary["per_class"]) == 7
+    assert present["protocol"] == "present_labels" and present["labels"] == ["happy", "sad", "neutral"]
+    assert list(present["per_class"]) == present["labels"] and np.array(present["confusion"]).shape == (3, 3)
+    assert present["n"] == summary["n"] == 60
+    assert present["accuracy"] >= summary["accuracy"]
+    assert np.trace(present["confusion"]) >= np.trace(summary["confusion"])
+    assert (report / "confusion_matrix_present_labels.png").stat().st_size > 10_000
+    assert "restricted to the labels present" in (report / "per_class.md").read_text()
+    plain = json.loads(CliRunner().invoke(cli, ["evaluate", str(data), "--crops", "--no-tta"]).stdout)
+    assert "present_labels" not in plain and plain["accuracy"] == summary["accuracy"]

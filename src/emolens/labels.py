@@ -1,4 +1,7 @@
-"""Emotion label sets known to emolens."""
+"""Emotion label sets known to emolens, and the colour each label is drawn in."""
+
+from itertools import cycle
+from typing import Sequence
 
 FER2013_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The seven FER2013 classes, in FER2013's own index order (0=angry ... 6=neutral)."""
@@ -26,3 +29,26 @@ def canonical_order(names: list[str]) -> tuple[str, ...]:
     if lowered <= set(FER2013_LABELS) and len(lowered) == len(names):
         return tuple(sorted(names, key=lambda n: FER2013_LABELS.index(n.lower())))
     return tuple(sorted(names))
+
+
+EMOTION_COLOURS: dict[str, str] = {
+    "angry": "#ef4444", "disgust": "#22c55e", "fear": "#a855f7", "happy": "#facc15", "sad": "#3b82f6",
+    "surprise": "#fb923c", "neutral": "#cbd5e1", "contempt": "#b45309",
+}
+"""Colour of each well-known emotion, everywhere emolens draws (annotated images, charts, the web pages)."""
+
+SPARE_COLOURS: tuple[str, ...] = ("#f472b6", "#2dd4bf", "#c084fc", "#a3e635", "#fda4af", "#93c5fd")
+"""Colours given in turn to the labels of a model that are not well-known emotions (a custom label set)."""
+
+
+def label_colours(labels: Sequence[str]) -> dict[str, str]:
+    """A ``#rrggbb`` colour per label, in order: the emotion's own colour for the well-known emotions (any case),
+    spare colours in turn for the others. The same label set always gets the same colours."""
+    spare = cycle(SPARE_COLOURS)
+    return {label: EMOTION_COLOURS.get(label.lower()) or next(spare) for label in labels}
+
+
+def bgr(colour: str) -> tuple[int, int, int]:
+    """``#rrggbb`` -> an OpenCV ``(b, g, r)`` tuple."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return b, g, r

@@ -35,10 +35,14 @@ def _write_image(path: Path, image: Any) -> None:
               help="Write copies of the images with boxes, labels and scores into this folder.")
 @click.option("--crops", is_flag=True, help="Each image is a face crop already: classify it whole, no detection.")
 @click.option("--save-crops", is_flag=True, help="Also write each face's aligned crop into the --annotate folder.")
+@click.option("--explain", "explain_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Why this emotion? Write copies of the images with each face's occlusion heat map (red: the "
+                   "parts that most support the emotion) into this folder; --json adds the grids.")
 @analysis_options()
 @user_errors
 def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], annotate_dir: Optional[Path],
-            crops: bool, save_crops: bool, detector: str, tta: bool, model_path: Optional[Path]) -> None:
+            crops: bool, save_crops: bool, explain_dir: Optional[Path], detector: str, tta: bool,
+            model_path: Optional[Path]) -> None:
     """Find the faces in PATHS (image files, or folders searched recursively) and the emotion of each.
 
     Prints one line per face, unless --json or --csv is given. Files that cannot be read are reported and
@@ -48,8 +52,11 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
         raise click.UsageError("--json and --csv are exclusive")
     if save_crops and annotate_dir is None:
         raise click.UsageError("--save-crops needs --annotate OUT_DIR")
+    if explain_dir is not None and crops:
+        raise click.UsageError("--explain needs face detection; it does not work with --crops")
     files = collect_images(paths)
     from emolens.pipeline.analyzer import Analyzer
+    from emolens.pipeline.explain import overlay_explanations
 
     analyzer = Analyzer(model_path, detector=detector, tta=tta)
     records: list[dict[str, Any]] = []
@@ -74,9 +81,13 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                 _write_image(annotate_dir / rel.with_suffix(".jpg"), annotate(image, faces))
                 for i, crop in enumerate(face_crops if save_crops else []):
                     _write_image(annotate_dir / rel.with_name(f"{rel.stem}_face{i}.png"), crop)
+            explained = analyzer.explain_faces(faces, face_crops) if explain_dir is not None else None
+            if explained is not None:
+                _write_image(explain_dir / rel.with_suffix(".jpg"), annotate(overlay_explanations(image, explained),
+                                                                             faces))
             if as_json:
                 records.append({"path": str(path), "width": image.shape[1], "height": image.shape[0],
-                                "faces": [f.to_dict() for f in faces]})
+                                "faces": [f.to_dict() for f in (explained or faces)]})
             elif writer is not None:
                 writer.writerows(_csv_row(path, i, f, analyzer.labels) for i, f in enumerate(faces))
             else:

@@ -23,13 +23,16 @@ from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 @click.option("--detector", type=click.Choice(sorted(DETECTORS)), default=DEFAULT_DETECTOR, show_default=True,
               help="Face detector, when the images are not crops.")
 @click.option("--tta/--no-tta", default=True, show_default=True, help="Test-time augmentation.")
+@click.option("--present-labels", is_flag=True,
+              help="Also score with predictions restricted to the labels present in the data (for sets that lack "
+                   "some of the model's classes), beside the plain figure.")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Also write summary.json, confusion_matrix.png and per_class.md here.")
 @user_errors
 def command(data_dir: Path, model_path: Path | None, split: str | None, labels: str, crops: bool,
-            detector: str, tta: bool, report_dir: Path | None) -> None:
+            detector: str, tta: bool, present_labels: bool, report_dir: Path | None) -> None:
     """Evaluate the emotion model on DATA_DIR (DATA_DIR/<label>/*.png, or any training source) and print a
-    JSON summary: n, accuracy, macro_f1, per_class, no_face, skipped."""
+    JSON summary: protocol, n, accuracy, macro_f1, per_class, confusion, no_face, skipped (and present_labels)."""
     from emolens.evaluation.evaluate import evaluate, largest_face_cropper
     from emolens.evaluation.report import write_report
     from emolens.pipeline.analyzer import Analyzer
@@ -37,7 +40,8 @@ def command(data_dir: Path, model_path: Path | None, split: str | None, labels: 
     analyzer = Analyzer(model_path, detector=detector)
     classifier = analyzer.classifier
     cropper = None if crops else largest_face_cropper(analyzer)
-    summary = evaluate(data_dir, classifier, split=split, labels=labels, tta=tta, face_cropper=cropper, progress=True)
+    summary = evaluate(data_dir, classifier, split=split, labels=labels, tta=tta, face_cropper=cropper, progress=True,
+                       present_labels=present_labels)
     click.echo(json.dumps(summary, indent=2))
     if report_dir is not None:
         write_report(summary, report_dir, title=f"{data_dir.name} ({labels} labels, TTA {'on' if tta else 'off'})")

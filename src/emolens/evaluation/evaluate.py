@@ -22,7 +22,7 @@ FaceCropper = Callable[[np.ndarray], "np.ndarray | None"]
 
 def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | None = None, labels: str = "fer2013",
              tta: bool = True, face_cropper: FaceCropper | None = None, batch_size: int = 256,
-             progress: bool = False) -> dict[str, Any]:
+             progress: bool = False, present_labels: bool = False) -> dict[str, Any]:
     """Classify every labelled image of ``source`` and summarise the result.
 
     Args:
@@ -32,9 +32,13 @@ def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | Non
         labels: for FER+ sources, ``majority`` (FER+ votes) or ``fer2013`` (original labels).
         tta: average predictions over test-time augmented views.
         face_cropper: finds the face in each image; None treats every image as a face crop already.
+        present_labels: also score with predictions restricted to the labels present in the data.
 
-    Returns the :func:`~emolens.evaluation.metrics.summarize` dict plus ``no_face`` (images with no face
-    found, left out of the metrics), ``skipped`` (images whose class the model does not know) and ``tta``.
+    Returns the :func:`~emolens.evaluation.metrics.summarize` dict plus ``protocol`` (``all_labels``: the
+    model's top class among all its labels), ``no_face`` (images with no face found, left out of the metrics),
+    ``skipped`` (images whose class the model does not know) and ``tta``; with ``present_labels``, also
+    ``present_labels``: the same metrics over the present labels only, with ``protocol`` ``present_labels``
+    and ``labels``.
     """
     dataset = load_dataset(source, split, labels=labels, label_names=classifier.labels)
     model_index = {name.lower(): i for i, name in enumerate(classifier.labels)}
@@ -53,9 +57,24 @@ def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | Non
             continue
         crops.append(crop)
         y_true.append(int(y_true_all[i]))
-    predictions = classify_in_batches(classifier, crops, tta, batch_size, progress)
-    summary = summarize(np.asarray(y_true), predictions, classifier.labels)
-    return {**summary, "no_face": no_face, "skipped": skipped, "tta": tta}
+    probs = classify_in_batches(classifier, crops, tta, batch_size, progress)
+    truth = np.asarray(y_true, dtype=np.int64)
+    summary = {"protocol": "all_labels", **summarize(truth, probs.argmax(axis=1), classifier.labels),
+               "no_face": no_face, "skipped": skipped, "tta": tta}
+    if present_labels:
+        summary["present_labels"] = summarize_present_labels(truth, probs, classifier.labels)
+    return summary
+
+
+def summarize_present_labels(y_true: np.ndarray, probs: np.ndarray, labels: tuple[str, ...]) -> dict[str, Any]:
+    """Metrics when the prediction is the most probable of the labels present in ``y_true`` only (for data sets
+    that lack some of the model's classes: a 6-class set, posed sets without neutral)."""
+    present = np.unique(y_true)
+    position = np.full(len(labels), -1)
+    position[present] = np.arange(len(present))
+    names = tuple(labels[i] for i in present)
+    return {"protocol": "present_labels", "labels": list(names),
+            **summarize(position[y_true], probs[:, present].argmax(axis=1), names)}
 
 
 def largest_face_cropper(analyzer: "Analyzer") -> FaceCropper:
@@ -74,9 +93,8 @@ def largest_face_cropper(analyzer: "Analyzer") -> FaceCropper:
 
 def classify_in_batches(classifier: EmotionClassifier, crops: Sequence[np.ndarray], tta: bool, batch_size: int,
                         progress: bool) -> np.ndarray:
-    """Predicted class index of each crop."""
-    predictions = []
-    for start in tqdm(range(0, len(crops), batch_size), desc="classifying", disable=not progress, unit="batch"):
-        probs = classifier.predict_proba(crops[start:start + batch_size], tta=tta)
-        predictions.append(probs.argmax(axis=1))
-    return np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+    """Class probabilities ``(N, C)`` of the crops."""
+    probs = [classifier.predict_proba(crops[start:start + batch_size], tta=tta)
+             for start in tqdm(range(0, len(crops), batch_size), desc="classifying", disable=not progress,
+                               unit="batch")]
+    return np.concatenate(probs) if probs else np.zeros((0, len(classifier.labels)), np.float32)

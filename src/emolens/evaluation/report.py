@@ -40,9 +40,15 @@ def save_confusion_matrix(summary: dict[str, Any], path: Path, title: str = "Con
 
 
 def write_report(summary: dict[str, Any], out_dir: str | Path, title: str = "Confusion matrix") -> None:
-    """Write ``summary.json``, ``confusion_matrix.png`` and ``per_class.md`` into ``out_dir``."""
+    """Write ``summary.json``, ``confusion_matrix.png`` and ``per_class.md`` into ``out_dir``; with a
+    ``present_labels`` part, also ``confusion_matrix_present_labels.png`` and a second table in ``per_class.md``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     save_confusion_matrix(summary, out_dir / "confusion_matrix.png", title)
-    (out_dir / "per_class.md").write_text(per_class_markdown(summary))
+    tables = "## All the model's labels\n\n" + per_class_markdown(summary)
+    present = summary.get("present_labels")
+    if present is not None:
+        save_confusion_matrix(present, out_dir / "confusion_matrix_present_labels.png", f"{title}, present labels")
+        tables += "\n## Predictions restricted to the labels present in the data\n\n" + per_class_markdown(present)
+    (out_dir / "per_class.md").write_text(tables)

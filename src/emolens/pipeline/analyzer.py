@@ -8,8 +8,10 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from emolens.emotion.classifier import EmotionClassifier
+from emolens.emotion.explain import explain_crops
 from emolens.faces import DEFAULT_DETECTOR, Detection, create_detector
 from emolens.faces.align import crop_faces
+from emolens.pipeline.explain import CropRegion, ExplainedFace
 from emolens.pipeline.images import MAX_PIXELS, ImageSource, load_image
 from emolens.pipeline.results import Face
 
@@ -83,6 +85,18 @@ class Analyzer:
             InputError: the image is missing, unreadable, truncated or too large.
         """
         return self.analyze_with_crops(image, tta)[0]
+
+    def explain(self, image: ImageSource, tta: Optional[bool] = None) -> list[ExplainedFace]:
+        """:meth:`analyze`, with why each face got its emotion: an occlusion grid over its crop (see
+        :mod:`emolens.emotion.explain`; all faces and patch positions in one batch) and where the crop lies."""
+        return self.explain_faces(*self.analyze_with_crops(image, tta))
+
+    def explain_faces(self, faces: Sequence[Face], crops: Sequence[np.ndarray]) -> list[ExplainedFace]:
+        """:meth:`explain` for faces and crops from :meth:`analyze_with_crops`."""
+        explanations = explain_crops(self.classifier, crops, [face.emotion for face in faces])
+        margin = self.classifier.preprocessing.crop_margin
+        return [ExplainedFace(face, explanation, CropRegion.of(face, margin, self.detector.box_scale))
+                for face, explanation in zip(faces, explanations)]
 
 
 def face_from_detection(detection: Detection, scores: dict[str, float], track_id: Optional[int] = None) -> Face:

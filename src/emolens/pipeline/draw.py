@@ -7,13 +7,8 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from emolens.labels import bgr, label_colours
 from emolens.pipeline.results import Face
-
-COLORS: dict[str, tuple[int, int, int]] = {
-    "angry": (40, 40, 220), "disgust": (40, 140, 40), "fear": (160, 60, 160), "happy": (30, 200, 250),
-    "sad": (200, 120, 40), "surprise": (40, 160, 250), "neutral": (200, 200, 200),
-}
-"""BGR colour per FER2013 emotion; other labels are drawn in white."""
 
 
 def _label(image: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, int], scale: float) -> None:
@@ -31,7 +26,8 @@ def annotate(image: np.ndarray, faces: Sequence[Face], top: int = 3, fps: Option
     scale = max(0.4, min(2.0, max(image.shape[:2]) / 1200))
     for face in faces:
         x, y, w, h = face.box
-        color = COLORS.get(face.emotion, (255, 255, 255))
+        colours = {label: bgr(c) for label, c in label_colours(tuple(face.scores)).items()}  # the model's labels
+        color = colours[face.emotion]
         cv2.rectangle(out, (x, y), (x + w, y + h), color, max(1, round(scale * 2)))
         for px, py in face.landmarks or ():
             cv2.circle(out, (round(px), round(py)), max(1, round(scale * 2)), (0, 255, 0), cv2.FILLED)
@@ -40,7 +36,7 @@ def annotate(image: np.ndarray, faces: Sequence[Face], top: int = 3, fps: Option
         ranked = sorted(face.scores.items(), key=lambda kv: -kv[1])[1:top]
         for i, (name, p) in enumerate(ranked):
             line_h = round(30 * scale)
-            _label(out, f"{name} {p:.0%}", x, y + h + line_h * (i + 1), COLORS.get(name, (255, 255, 255)), scale * 0.8)
+            _label(out, f"{name} {p:.0%}", x, y + h + line_h * (i + 1), colours[name], scale * 0.8)
     if fps is not None:
         _label(out, f"{fps:.1f} FPS", 0, round(40 * scale), (255, 255, 255), scale)
     return out

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from emolens.pipeline.draw import COLORS
+from emolens.labels import label_colours
 
 
 def plot_timeline(times: Sequence[float], scores: np.ndarray, labels: Sequence[str], path: Path) -> None:
@@ -18,9 +18,8 @@ def plot_timeline(times: Sequence[float], scores: np.ndarray, labels: Sequence[s
     figure = Figure(figsize=(10, 4), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    for i, label in enumerate(labels):
-        b, g, r = COLORS.get(label, (128, 128, 128))
-        axes.plot(times, scores[:, i], label=label, color=(r / 255, g / 255, b / 255), linewidth=1.2)
+    for i, (label, colour) in enumerate(label_colours(labels).items()):
+        axes.plot(times, scores[:, i], label=label, color=colour, linewidth=1.2)
     axes.set(xlabel="time (s)", ylabel="mean probability over faces", ylim=(0, 1), title="Emotions over time")
     axes.legend(loc="upper right", ncol=len(labels), fontsize="small")
     axes.grid(alpha=0.3)

@@ -25,7 +25,8 @@ class StageConfig:
 class TrainConfig:
     """Everything that defines a training run; saved into every checkpoint."""
 
-    backbone: str = "efficientnet-lite0"
+    backbone: str = "efficientnet-lite0"  # efficientnet-lite0..2 (weights installed) or efficientnet-b0..b7
+    backbone_weights: str = ""  # ImageNet state dict for the backbone (required for b0..b7), or "random"
     input_size: int = 64
     color: str = "gray"
     dropout: float = 0.3

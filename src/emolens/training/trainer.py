@@ -157,7 +157,8 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 def build_model(config: TrainConfig, num_classes: int, pretrained: bool = True) -> EmotionNet:
-    return EmotionNet(config.backbone, num_classes, config.input_size, config.dropout, pretrained=pretrained)
+    return EmotionNet(config.backbone, num_classes, config.input_size, config.dropout, pretrained=pretrained,
+                      backbone_weights=config.backbone_weights)
 
 
 def make_optimizer(model: EmotionNet, config: TrainConfig) -> torch.optim.AdamW:
@@ -200,7 +201,7 @@ def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: 
     last = out_dir / LAST
     if resume and last.is_file():
         checkpoint = read_checkpoint(last)
-        if checkpoint["config"] != config.to_dict():
+        if TrainConfig.from_dict(checkpoint["config"]).to_dict() != config.to_dict():  # keys added since: defaults
             raise ValueError(f"{last} was made with another config; resume with the same config or a new --out")
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])

@@ -114,7 +114,8 @@ def analyze() -> Response:
         height, width = image.shape[:2]
         decoded = time.perf_counter()
         tta = bool(current_app.config["TTA"]) if params.tta is None else params.tta
-        faces = svc.analyzer.analyze(image, tta=tta)
+        explained = svc.analyzer.explain(image, tta=tta) if params.explain else None
+        faces = [e.face for e in explained] if explained is not None else svc.analyzer.analyze(image, tta=tta)
         del image
     analyzed = time.perf_counter()
     face_dicts = [face.to_dict() for face in faces]
@@ -136,7 +137,8 @@ def analyze() -> Response:
     return jsonify(
         id=analysis_id, created_at=_iso(created_ms),
         source=params.source, session=params.session, width=width, height=height, tta=tta,
-        model=rec.model, detector=rec.detector, faces=face_dicts,
+        model=rec.model, detector=rec.detector,
+        faces=face_dicts if explained is None else [e.to_dict() for e in explained],
         timing={"decode_ms": round((decoded - start) * 1000, 2), "analyze_ms": round(rec.elapsed_ms, 2),
                 "store_ms": round((done - analyzed) * 1000, 2), "total_ms": round((done - start) * 1000, 2)})
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from emolens.labels import EMOTION_COLOURS, label_colours
 from emolens.web.services import services
 
 bp = Blueprint("pages", __name__)
 
 
 def _page(template: str, active: str) -> str:
+    """Render a page with the model's labels and their colours; the well-known emotions the model lacks keep
+    their colours too, for stored results of earlier models (the dashboard shows every label it finds)."""
     labels = services().analyzer.classifier.labels
-    return render_template(template, active=active, labels=list(labels))
+    return render_template(template, active=active, labels=list(labels),
+                           colours={**EMOTION_COLOURS, **label_colours(labels)})
 
 
 @bp.get("/")

@@ -26,6 +26,8 @@ class AnalyzeParams(Params):
     source: Source = Field("api", description="Where the image comes from; webcam frames are aggregated, "
                                               "never stored one by one, and their images never kept.")
     session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Groups analyses, e.g. a live session.")
+    explain: bool = Field(False, description="Why this emotion? Add an occlusion grid to each face (see FaceOut."
+                                             "explanation); about 16 extra model runs per face, not stored.")
 
 
 class RangeParams(Params):
@@ -45,6 +47,22 @@ class AnalysesParams(RangeParams):
     offset: int = Field(0, ge=0, le=2**31 - 1, description="Analyses to skip (newest first).")
 
 
+class CropRegionOut(BaseModel):
+    center: list[float] = Field(min_length=2, max_length=2, description="Centre of the face's crop, image pixels.")
+    side: float = Field(description="Side of the square crop, in image pixels.")
+    angle: float = Field(description="Rotation of the crop in degrees: its x axis points along (cos, sin) of "
+                                     "this angle in the image (y down).")
+
+
+class ExplanationOut(BaseModel):
+    label: str = Field(description="The explained emotion (the face's emotion).")
+    probability: float = Field(description="Its probability on the whole crop, without test-time augmentation.")
+    grid: list[list[float]] = Field(description="Rows top to bottom of equal cells over the crop: the drop of the "
+                                                "label's probability when a grey patch hides that cell and its "
+                                                "neighbours (negative: hiding it makes the model surer).")
+    region: CropRegionOut
+
+
 class FaceOut(BaseModel):
     box: list[int] = Field(min_length=4, max_length=4, description="[x, y, width, height] in image pixels; "
                            "for a face cut by the image edge it may reach past the edge.")
@@ -54,6 +72,7 @@ class FaceOut(BaseModel):
     scores: dict[str, float] = Field(description="Probability per emotion, in the model's label order (sums to 1).")
     detection_score: float = Field(description="The detector's confidence in [0, 1].")
     track_id: Optional[int] = Field(description="Always null for images.")
+    explanation: Optional[ExplanationOut] = Field(None, description="Only with explain=true: why this emotion.")
 
 
 class Timing(BaseModel):

@@ -1,19 +1,15 @@
-// Shared helpers: the API client (with the optional token) and emotion colours.
+// Shared helpers: the API client (with the optional token) and label colours (from the server: emolens.labels).
 "use strict";
 
 const emolens = (() => {
-  const COLOURS = {
-    angry: "#ef4444", disgust: "#22c55e", fear: "#a855f7", happy: "#facc15", sad: "#3b82f6",
-    surprise: "#fb923c", neutral: "#cbd5e1", contempt: "#b45309",
-  };
-  const SPARE = ["#f472b6", "#2dd4bf", "#c084fc", "#a3e635", "#fda4af", "#93c5fd"];
   const labels = JSON.parse(document.body.dataset.labels || "[]");
+  const COLOURS = JSON.parse(document.body.dataset.colours || "{}");
+  const UNKNOWN = "#94a3b8";
   const TOKEN_KEY = "emolens.token";
 
+  /** The label's colour: the model's labels and the well-known emotions have one; anything else is grey. */
   function colour(label) {
-    if (COLOURS[label]) return COLOURS[label];
-    const i = Math.max(0, labels.indexOf(label));
-    return SPARE[i % SPARE.length];
+    return COLOURS[label] || UNKNOWN;
   }
 
   let asking = null;

@@ -9,6 +9,7 @@
   const template = document.getElementById("result-template");
   const status = document.getElementById("status");
   const tta = document.getElementById("tta");
+  const explain = document.getElementById("explain");
   const MAX_SIDE = 1280;
   const PARALLEL = 2;
   const queue = [];
@@ -45,6 +46,31 @@
     return list;
   }
 
+  /** Each face's explanation grid as a red heat map over its crop (clear where hiding changes nothing). */
+  function drawExplanations(ctx, faces, scale) {
+    for (const face of faces) {
+      const ex = face.explanation;
+      if (!ex) continue;
+      const n = ex.grid.length;
+      const top = Math.max(1e-6, ...ex.grid.flat());
+      const cells = new ImageData(n, n);
+      ex.grid.flat().forEach((v, i) => {
+        cells.data.set([239, 68, 68, Math.round(160 * Math.max(0, v) / top)], 4 * i);
+      });
+      const small = document.createElement("canvas");
+      small.width = n;
+      small.height = n;
+      small.getContext("2d").putImageData(cells, 0, 0);
+      const side = ex.region.side * scale;
+      ctx.save();
+      ctx.translate(ex.region.center[0] * scale, ex.region.center[1] * scale);
+      ctx.rotate((ex.region.angle * Math.PI) / 180);
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(small, -side / 2, -side / 2, side, side);
+      ctx.restore();
+    }
+  }
+
   async function render(card, file, result) {
     const bitmap = await createImageBitmap(file);
     const scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
@@ -53,6 +79,7 @@
     canvas.height = Math.round(bitmap.height * scale);
     const ctx = canvas.getContext("2d");
     ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    drawExplanations(ctx, result.faces, canvas.width / result.width);
     drawFaces(ctx, result.faces, (canvas.width / result.width));
     bitmap.close();
     const n = result.faces.length;
@@ -79,6 +106,7 @@
     form.append("image", file, file.name);
     form.append("source", "upload");
     if (tta.checked) form.append("tta", "true");
+    if (explain.checked) form.append("explain", "true");
     try {
       const result = await api("/api/v1/analyze", { method: "POST", body: form });
       await render(card, file, result);

@@ -1,0 +1,1 @@
+"""A package only so that pytest imports its conftest as ``notebooks.conftest``, apart from the tests' one."""
