@@ -15,6 +15,7 @@ from emolens import Analyzer
 from emolens.cli.main import cli
 from emolens.datasets import load_dataset
 from emolens.emotion.explain import CELLS, explain_crops, occlusion_maps
+from emolens.emotion.preprocessing import normalize
 from emolens.evaluation.explanations import deletion_check
 from emolens.pipeline.explain import CropRegion
 from emolens.pipeline.results import Face
@@ -50,10 +51,11 @@ def test_one_patch_hides_one_neighbourhood(analyzer: Analyzer, private_faces: li
     """With 1-cell patches, each cell's value is exactly the drop when that cell alone is grey."""
     crop = private_faces[0]
     maps, targets, probs = occlusion_maps(analyzer.classifier, [crop], cells=4, patch_cells=1)
-    size = analyzer.classifier.preprocessing.input_size
+    prep = analyzer.classifier.preprocessing
+    size = prep.input_size
     resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
     resized[size // 4:size // 2, 3 * size // 4:] = 128  # row 1, column 3
-    hidden = analyzer.classifier.predict_proba([resized])[0, targets[0]]
+    hidden = analyzer.classifier.predict_inputs(normalize(resized[None], prep))[0, targets[0]]
     assert maps[0, 1, 3] == pytest.approx(probs[0, targets[0]] - hidden, abs=1e-4)
 
 

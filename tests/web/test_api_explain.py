@@ -27,7 +27,7 @@ def test_explain_returns_a_grid_per_face_and_stores_none(app: Flask, client: Fla
     x, y, w, h = face.box
     cx, cy = face.explanation.region.center
     assert x < cx < x + w and y < cy < y + h and face.explanation.region.side >= max(w, h)
-    with app.app_context(), services().engine.connect() as conn:
+    with app.app_context(), services().storage.engine.connect() as conn:
         (stored,) = conn.execute(select(Analysis.result).where(Analysis.id == body.id)).scalar_one()
     assert stored["emotion"] == face.emotion and "explanation" not in stored
     plain = client.post("/api/v1/analyze", data=face_photo.read_bytes(), content_type="image/jpeg").json
