@@ -44,15 +44,26 @@ const emolens = (() => {
     if (response.status === 401 && retry && await askToken()) return api(path, options, false);
     let body = null;
     try { body = await response.json(); } catch (_) { /* not JSON */ }
-    if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
+    if (!response.ok) {
+      const err = new Error((body && body.error) || `${response.status} ${response.statusText}`);
+      err.status = response.status;
+      throw err;
+    }
     return body;
   }
 
-  function pct(p) { return `${(100 * p).toFixed(0)}%`; }
-
-  function topOf(scores) {
-    return Object.entries(scores).reduce((a, b) => (b[1] > a[1] ? b : a), ["", -1]);
+  /** What went wrong, in words for the person at the page (the server's own message where it is meant for them). */
+  function explain(err) {
+    const status = err.status || 0;
+    if (!status) return "The server could not be reached. Check that it is running and your connection, then retry.";
+    if (status === 401) return "This server needs an API token. Retry to enter it.";
+    if (status === 413) return "This file is larger than the server accepts.";
+    if (status === 503 || status === 408) return "The server is busy or its storage is unavailable. Retry in a moment.";
+    if (status >= 500) return "The server failed on this request. Retry, or tell whoever runs it.";
+    return `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}`;
   }
+
+  function pct(p) { return `${(100 * p).toFixed(0)}%`; }
 
   /** Draw each face's box, landmarks and "emotion NN%" label in the colour of its emotion, scaled by `scale`. */
   function drawFaces(ctx, faces, scale) {
@@ -84,5 +95,5 @@ const emolens = (() => {
     });
   }
 
-  return { labels, colour, api, pct, topOf, drawFaces };
+  return { labels, colour, api, explain, pct, drawFaces };
 })();

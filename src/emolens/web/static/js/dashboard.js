@@ -9,8 +9,9 @@
   let offset = 0;
   let timer = null;
 
-  Chart.defaults.color = "#e5e9ff";
-  Chart.defaults.borderColor = "rgba(255,255,255,0.15)";
+  const css = getComputedStyle(document.documentElement);
+  Chart.defaults.color = css.getPropertyValue("--text").trim();
+  Chart.defaults.borderColor = css.getPropertyValue("--track").trim();
   Chart.defaults.animation = false;
 
   const dist = new Chart($("chart-dist"), {
