@@ -55,7 +55,9 @@ def test_dashboard_shows_the_analyses_just_made(server: str, browser: Chrome, sc
     browser.get(f"{server}/dashboard")
     WebDriverWait(browser, 15).until(lambda d: {"upload", "webcam"} <= {
         cell.text for cell in d.find_elements(By.CSS_SELECTOR, "#recent tbody td:nth-child(3)")})
-    assert int(browser.find_element(By.ID, "t-faces").text) >= 2
+    assert int(browser.find_element(By.ID, "t-faces").text) >= 1  # photos
+    assert int(browser.find_element(By.ID, "t-live-faces").text) >= 1  # live, apart
+    assert "Photos: " in browser.find_element(By.ID, "chart-dist").get_attribute("aria-label")
     time.sleep(0.5)  # let the charts finish drawing
     browser.save_screenshot(str(screenshots / "dashboard.png"))
     no_console_errors(browser)

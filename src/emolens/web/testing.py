@@ -142,9 +142,11 @@ class FreezableProxy:
         self._listener.close()
 
 
-def no_console_errors(driver: "Chrome") -> None:
-    """Assert no JavaScript errors or Content-Security-Policy violations on the page."""
-    errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+def no_console_errors(driver: "Chrome", expected: str | None = None) -> None:
+    """Assert no JavaScript errors or Content-Security-Policy violations on the page (messages containing
+    ``expected``, such as requests meant to fail, aside)."""
+    errors = [entry["message"] for entry in driver.get_log("browser")
+              if entry["level"] == "SEVERE" and not (expected and expected in entry["message"])]
     assert not errors, errors
 
 
@@ -160,7 +162,8 @@ def set_viewport(driver: "Chrome", width: int, height: int, light: bool = False)
 
 AXE_RUN = """const [rules, done] = [arguments[0], arguments[arguments.length - 1]];
 axe.run(document, rules ? {runOnly: {type: 'rule', values: rules}, resultTypes: ['violations']}
-  : {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}, resultTypes: ['violations']})
+  : {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']},
+     resultTypes: ['violations']})
   .then((r) => done(r.violations.map((v) => ({id: v.id, help: v.help,
     nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').slice(0, 200)}`)}))),
     (e) => done([{id: 'axe-error', help: String(e), nodes: []}]));"""

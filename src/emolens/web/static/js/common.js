@@ -35,21 +35,31 @@ const emolens = (() => {
     return asking;
   }
 
-  /** fetch() an API path; JSON answer or an Error carrying the server's message. */
-  async function api(path, options = {}, retry = true) {
+  /** fetch() an API path, asking for the token once on a 401; the Response, or an Error with the server's message. */
+  async function request(path, options = {}, retry = true) {
     const headers = new Headers(options.headers || {});
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.set("Authorization", `Bearer ${token}`);
     const response = await fetch(path, { ...options, headers });
-    if (response.status === 401 && retry && await askToken()) return api(path, options, false);
-    let body = null;
-    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    if (response.status === 401 && retry && await askToken()) return request(path, options, false);
     if (!response.ok) {
+      let body = null;
+      try { body = await response.json(); } catch (_) { /* not JSON */ }
       const err = new Error((body && body.error) || `${response.status} ${response.statusText}`);
       err.status = response.status;
       throw err;
     }
-    return body;
+    return response;
+  }
+
+  /** The JSON answer of an API path. */
+  async function api(path, options = {}) {
+    return (await request(path, options)).json();
+  }
+
+  /** The answer of an API path as a Blob (e.g. a CSV export). */
+  async function apiBlob(path) {
+    return (await request(path)).blob();
   }
 
   /** What went wrong, in words for the person at the page (the server's own message where it is meant for them). */
@@ -95,5 +105,5 @@ const emolens = (() => {
     });
   }
 
-  return { labels, colour, api, explain, pct, drawFaces };
+  return { labels, colour, api, apiBlob, explain, pct, drawFaces };
 })();

@@ -142,7 +142,9 @@
     }
     startBtn.disabled = true;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false,
+      });
     } catch (err) {
       cameraProblem(err);
       startBtn.disabled = false;

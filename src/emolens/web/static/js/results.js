@@ -128,9 +128,11 @@ const emolensResults = (() => {
     let bitmap = null;
     try { bitmap = await createImageBitmap(file); } catch (_) { /* e.g. TIFF: analysed by the server, not shown */ }
     const list = card.querySelector(".faces");
-    card.querySelector(".summary").textContent = (faces.length
-      ? `${faces.length} face${faces.length === 1 ? "" : "s"}, numbered left to right · analysed in ${result.timing.analyze_ms.toFixed(0)} ms`
-      : "No face found.") + (bitmap ? "" : " This browser cannot display this image format, so only the results are shown.");
+    const n = faces.length;
+    const ms = result.timing.analyze_ms.toFixed(0);
+    card.querySelector(".summary").textContent = (n
+      ? `${n} face${n === 1 ? "" : "s"}, numbered left to right · analysed in ${ms} ms` : "No face found.")
+      + (bitmap ? "" : " This browser cannot display this image format, so only the results are shown.");
     if (bitmap) {
       const figure = card.querySelector(".figure");
       const canvas = figure.querySelector("canvas");
