@@ -163,6 +163,8 @@ def test_live_clears_stale_boxes_reconnects_and_resets_on_stop(server: str, brow
     browser.find_element(By.ID, "stop").click()
     assert {browser.find_element(By.ID, k).text for k in ("fps", "latency", "nfaces", "top")} == {"–"}
     assert browser.execute_script(drawn) == 0
+    summary = status.find_element(By.TAG_NAME, "a").get_attribute("href")
+    assert "/dashboard?session=live-" in summary
     browser.execute_cdp_cmd("Network.disable", {})
     no_console_errors(browser)
 

@@ -171,7 +171,7 @@
     announce.textContent = "";
     startBtn.disabled = false;
     stopBtn.disabled = true;
-    setStatus("Stopped.");
+    setStatus("Stopped.", false, { href: `/dashboard?session=${session}`, text: "See this session on the dashboard" });
     startBtn.focus();
   }
 
