@@ -169,6 +169,25 @@ def test_live_clears_stale_boxes_reconnects_and_resets_on_stop(server: str, brow
     no_console_errors(browser)
 
 
+def test_live_tracks_keep_their_ids_and_the_timeline_fills(server: str, browser: Chrome) -> None:
+    browser.get(f"{server}/live")
+    browser.find_element(By.ID, "start").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
+    seen = set()
+    for _ in range(20):  # the fake camera pans and loops: the same face must keep its id
+        seen.add(browser.find_element(By.ID, "top").text.split()[0])
+        time.sleep(0.15)
+    assert seen == {"#1"}, seen
+    painted = browser.execute_script("const c = document.getElementById('timeline');"
+                                     "const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                     "let n = 0; for (let i = 3; i < a.length; i += 4) n += a[i] > 0; return n;")
+    assert painted > 1000
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#legend li")) == len(
+        json.loads(browser.find_element(By.TAG_NAME, "body").get_attribute("data-labels")))
+    browser.find_element(By.ID, "stop").click()
+    no_console_errors(browser)
+
+
 def test_live_throttles_its_announcements(server: str, browser: Chrome) -> None:
     browser.get(f"{server}/live")
     browser.execute_script(

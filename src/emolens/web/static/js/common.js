@@ -85,7 +85,8 @@ const emolens = (() => {
     ctx.textBaseline = "bottom";
     faces.forEach((face, i) => {
       const [x, y, w, h] = face.box.map((v) => v * scale);
-      const text = `${faces.length > 1 ? `${i + 1}. ` : ""}${face.emotion} ${pct(face.scores[face.emotion])}`;
+      const tag = face.track_id != null ? `#${face.track_id} ` : `${faces.length > 1 ? `${i + 1}. ` : ""}`;
+      const text = `${tag}${face.emotion} ${pct(face.scores[face.emotion])}`;
       ctx.strokeStyle = colour(face.emotion);
       ctx.strokeRect(x, y, w, h);
       ctx.fillStyle = colour(face.emotion);

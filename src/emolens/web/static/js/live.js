@@ -4,12 +4,14 @@
 "use strict";
 
 (() => {
-  const { api, explain, drawFaces } = emolens;
+  const { api, explain, drawFaces, pct, labels } = emolens;
   const $ = (id) => document.getElementById(id);
   const [video, overlay, stage, startBtn, stopBtn, widthSel, mirror, status, announce] =
     ["video", "overlay", "stage", "start", "stop", "width", "mirror", "status", "announce"].map($);
   const out = { fps: $("fps"), latency: $("latency"), nfaces: $("nfaces"), top: $("top") };
   const grab = document.createElement("canvas");
+  const tracker = emolensTracker.create();
+  const timeline = emolensTimeline.create($("timeline"));
   const session = `live-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const RUNNING = "Running. Frames are analysed and discarded.";
   const ANNOUNCE_MS = 2000;
@@ -58,11 +60,10 @@
     }));
   }
 
-  /** "happy ×2, neutral": every face's top emotion, most frequent first. */
+  /** "#1 happy 95%, #2 neutral 60%": every tracked face's smoothed top emotion, by track id. */
   function emotions(faces) {
-    const counts = new Map();
-    for (const f of faces) counts.set(f.emotion, (counts.get(f.emotion) || 0) + 1);
-    return [...counts].sort((a, b) => b[1] - a[1]).map(([e, n]) => (n > 1 ? `${e} ×${n}` : e)).join(", ");
+    return [...faces].sort((a, b) => a.track_id - b.track_id)
+      .map((f) => `#${f.track_id} ${f.emotion} ${pct(f.scores[f.emotion])}`).join(", ");
   }
 
   function show(result, rtt) {
@@ -70,15 +71,16 @@
     overlay.height = video.videoHeight;
     const ctx = overlay.getContext("2d");
     ctx.clearRect(0, 0, overlay.width, overlay.height);
-    const faces = mirror.checked ? mirrored(result.faces, result.width) : result.faces;
-    drawFaces(ctx, faces, overlay.width / result.width);
     const now = performance.now();
+    const tracked = tracker.update(result.faces, now / 1000);
+    timeline.push(tracked, now / 1000);
+    drawFaces(ctx, mirror.checked ? mirrored(tracked, result.width) : tracked, overlay.width / result.width);
     times.push(now);
     times = times.filter((t) => now - t <= 2000);
     out.fps.textContent = times.length > 1 ? ((times.length - 1) / ((now - times[0]) / 1000)).toFixed(1) : "–";
     out.latency.textContent = `${rtt.toFixed(0)} ms`;
     out.nfaces.textContent = String(result.faces.length);
-    out.top.textContent = result.faces.length ? emotions(result.faces) : "no face";
+    out.top.textContent = tracked.length ? emotions(tracked) : "no face";
     if (now - lastAnnounced >= ANNOUNCE_MS) {
       lastAnnounced = now;
       const n = result.faces.length;
@@ -168,6 +170,8 @@
     stage.classList.remove("on");
     clearOverlay();
     resetMetrics();
+    tracker.reset();
+    timeline.clear();
     announce.textContent = "";
     startBtn.disabled = false;
     stopBtn.disabled = true;
@@ -175,6 +179,7 @@
     startBtn.focus();
   }
 
+  emolensTimeline.legend($("legend"), labels);
   mirror.addEventListener("change", () => stage.classList.toggle("mirrored", mirror.checked));
   startBtn.addEventListener("click", start);
   stopBtn.addEventListener("click", stop);
