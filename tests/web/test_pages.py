@@ -224,8 +224,13 @@ def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, brow
     assert "Photos: " in label and "Live: " in label and "%" in label
     sessions = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#session option")]
     assert any(s.startswith("live-") for s in sessions)
-    times = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#recent tbody td:nth-child(2)")]
-    assert len(times) >= 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) >= 3
+    browser.execute_script("document.getElementById('auto').click()")  # no refresh while the row is read
+    group = "//table[@id='recent']//tr[td[3][text()='upload'] and td[6][text()='6']]"  # the six-face photo
+    upload_row = browser.find_element(By.XPATH, group)
+    upload_row.find_element(By.TAG_NAME, "button").click()
+    detail = browser.find_element(By.CSS_SELECTOR, "#recent tr.detail")
+    assert len(detail.find_elements(By.CSS_SELECTOR, ".detail-faces li")) == 6
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from emolens.web.testing import axe_violations, no_console_errors, set_viewport
@@ -50,3 +51,29 @@ def test_pages_have_no_wcag_aa_violations(server: str, browser: Chrome, photos_d
         browser.find_element(By.ID, "stop").click()
     assert not violations, violations
     no_console_errors(browser)
+
+
+def test_reduced_motion_stops_transitions(server: str, browser: Chrome) -> None:
+    browser.get(f"{server}/")
+    duration = "return getComputedStyle(document.getElementById('dropzone')).transitionDuration"
+    assert browser.execute_script(duration) != "0s"
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
+    assert set(browser.execute_script(duration).split(", ")) == {"0s"}
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_results_work_from_the_keyboard(server: str, browser: Chrome, photos_dir: Path) -> None:
+    set_viewport(browser, 1366, 900)
+    browser.get(f"{server}/")
+    show_results(browser, photos_dir / GROUP)
+    badge = browser.find_element(By.CSS_SELECTOR, ".badge[data-face='2']")
+    badge.send_keys(Keys.ENTER)  # a badge opens its entry and moves the focus there
+    entry = browser.find_element(By.CSS_SELECTOR, ".face[data-face='2']")
+    assert entry.find_element(By.TAG_NAME, "details").get_attribute("open")
+    assert browser.switch_to.active_element == entry.find_element(By.TAG_NAME, "summary")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)  # and Enter closes it again
+    assert not entry.find_element(By.TAG_NAME, "details").get_attribute("open")
+    zoom = browser.find_element(By.CSS_SELECTOR, ".result .zoom")
+    zoom.send_keys(Keys.SPACE)
+    assert zoom.get_attribute("aria-pressed") == "true"
