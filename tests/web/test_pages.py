@@ -76,6 +76,14 @@ def test_group_photo_has_separate_numbered_badges_linked_to_the_list(server: str
     no_console_errors(browser)
 
 
+def test_group_result_is_compact_on_a_phone(server: str, browser: Chrome, photos_dir: Path) -> None:
+    set_viewport(browser, 390, 844)
+    [card] = upload(browser, server, photos_dir / GROUP)
+    assert card.rect["width"] <= 390
+    assert card.find_element(By.CSS_SELECTOR, ".faces").rect["height"] < 450  # was about 1,100 px of bars
+    set_viewport(browser, 1366, 900)
+
+
 def test_batch_states_order_summary_retry_and_exports(server: str, browser: Chrome, photos_dir: Path,
                                                       tmp_path: Path) -> None:
     set_viewport(browser, 1366, 900)
@@ -95,6 +103,10 @@ def test_batch_states_order_summary_retry_and_exports(server: str, browser: Chro
         message = failed.find_element(By.CSS_SELECTOR, ".summary").text
         assert message and "Bearer" not in message and "fetch" not in message.lower()
         assert failed.find_element(By.XPATH, ".//button[text()='Retry']").is_displayed()
+    assert browser.find_element(By.ID, "status").text.startswith("Done: 2 of 4 analysed, 2 failed")
+    cards[1].find_element(By.XPATH, ".//button[text()='Retry']").click()  # fails again, and says so again
+    WebDriverWait(browser, 10).until(lambda _: cards[1].get_attribute("data-state") == "error"
+                                     and cards[1].find_elements(By.XPATH, ".//button[text()='Retry']"))
     assert browser.find_element(By.ID, "status").text.startswith("Done: 2 of 4 analysed, 2 failed")
 
     downloads = tmp_path / "downloads"
