@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 from flask import Flask
@@ -12,7 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
 from emolens.web import create_app
-from emolens.web.testing import jpeg, letterbox
+from emolens.web.testing import camera_video, jpeg, letterbox, serving, start_chromium
+
+if TYPE_CHECKING:
+    from selenium.webdriver import Chrome
+
 
 ONE_FACE = "deepface_img1.jpg"
 """A photo with one clear frontal face."""
@@ -63,3 +67,35 @@ def face_photo(photos_dir: Path) -> Path:
 def face_jpeg(face_photo: Path) -> bytes:
     """The photo as a 640x480 JPEG (the benchmarks' and the camera's frame size)."""
     return jpeg(letterbox(face_photo))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """``emolens serve`` for the browser tests of one module, live windows of 2 s."""
+    with serving(env={"EMOLENS_LIVE_WINDOW_S": "2"}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: tuple[str, str], face_photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
+    """Headless Chromium whose fake camera shows ``face_photo``."""
+    folder = tmp_path_factory.mktemp("chromium")
+    driver = start_chromium(folder, camera_video(folder / "camera.y4m", face_photo), *chromium)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """test-artifacts/screenshots/ of the repository, where browser tests leave their screenshots."""
+    folder = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> str:
+    """axe-core, vendored from npm (tests/web/vendor/axe-core)."""
+    return (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()

@@ -136,12 +136,13 @@ class Filters:
 
 
 def recent(engine: Engine, filters: Filters, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    """Total matching analyses and one page of them, newest first, each with its emotion counts."""
+    """Total matching analyses and one page of them, newest first (by time), each with its emotion counts."""
     columns = [c for c in Analysis.__table__.c if c.name not in ("image", "live_window")]
     with engine.connect() as conn:
         total = conn.execute(filters.apply(select(func.count()).select_from(Analysis))).scalar_one()
-        page = conn.execute(filters.apply(select(*columns, (Analysis.image.is_not(None)).label("has_image")))
-                            .order_by(Analysis.id.desc()).limit(limit).offset(offset)).mappings().all()
+        query = (filters.apply(select(*columns, (Analysis.image.is_not(None)).label("has_image")))
+                 .order_by(Analysis.created_ms.desc(), Analysis.id.desc()).limit(limit).offset(offset))
+        page = conn.execute(query).mappings().all()
         ids = [row["id"] for row in page]
         counts: dict[int, dict[str, int]] = defaultdict(dict)
         if ids:

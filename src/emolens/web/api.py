@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional, TypeVar
+from typing import Any, Iterator, Optional, TypeVar
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
@@ -188,6 +190,42 @@ def get_analyses() -> Response:
         item = {key: value for key, value in row.items() if key not in ("created_ms", "image_type")}
         items.append({**item, "created_at": _iso(row["created_ms"])})
     return jsonify(total=total, limit=params.limit, offset=params.offset, items=items)
+
+
+CSV_PAGE = 500
+CSV_COLUMNS = ("id", "created_at", "source", "session", "frames", "faces", "elapsed_ms", "tta", "model", "detector")
+
+
+def _csv_line(values: list[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(values)
+    return out.getvalue()
+
+
+@bp.get("/analyses.csv")
+def get_analyses_csv() -> Response:
+    """Every analysis matching the filters, newest first, as CSV streamed page by page: one row per analysis
+    with its face count per top emotion (a webcam row is a live window: faces summed over its frames)."""
+    filters = _filters(parse(RangeParams, request.args))
+    svc = services()
+    labels = list(svc.analyzer.classifier.labels)
+    svc.storage.call(recent, filters, 1, 0)  # fail with a proper error status before streaming starts
+
+    def rows() -> Iterator[str]:
+        yield _csv_line([*CSV_COLUMNS, *labels])
+        offset = 0
+        while True:
+            _, page = svc.storage.call(recent, filters, CSV_PAGE, offset)
+            for row in page:
+                values = {**row, "created_at": _iso(row["created_ms"]), "session": row["session"] or ""}
+                counts = [row["counts"].get(label, 0) for label in labels]
+                yield _csv_line([values[c] for c in CSV_COLUMNS] + counts)
+            if len(page) < CSV_PAGE:
+                return
+            offset += CSV_PAGE
+
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="emolens-analyses.csv"'})
 
 
 @bp.get("/analyses/<int(max=2147483647):analysis_id>/image")

@@ -67,6 +67,14 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Recent analyses, newest first",
                 "parameters": _query(schemas.AnalysesParams),
                 "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
+            "/api/v1/analyses.csv": {"get": {
+                "summary": "Every analysis matching the filters, newest first, as CSV (streamed)",
+                "description": "Columns: id, created_at, source, session, frames, faces, elapsed_ms, tta, model, "
+                               "detector, then the faces per top emotion, one column per label of the model.",
+                "parameters": _query(schemas.RangeParams),
+                "responses": {"200": {"description": "CSV with a header row",
+                                      "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              **_errors(400, 401)}}},
             "/api/v1/analyses/{analysis_id}/image": {"get": {
                 "summary": "The uploaded image of one analysis (only stored when image storage is on)",
                 "parameters": [{"name": "analysis_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}],

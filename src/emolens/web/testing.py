@@ -140,3 +140,58 @@ class FreezableProxy:
     def close(self) -> None:
         self._closed = True
         self._listener.close()
+
+
+def no_console_errors(driver: "Chrome", expected: str | None = None) -> None:
+    """Assert no JavaScript errors or Content-Security-Policy violations on the page (messages containing
+    ``expected``, such as requests meant to fail, aside)."""
+    errors = [entry["message"] for entry in driver.get_log("browser")
+              if entry["level"] == "SEVERE" and not (expected and expected in entry["message"])]
+    assert not errors, errors
+
+
+def set_viewport(driver: "Chrome", width: int, height: int, light: bool = False) -> None:
+    """Emulate a viewport of ``width`` x ``height`` CSS pixels (a phone's, with touch, below 600), in the dark
+    colour scheme or the light one."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": width < 600, "maxTouchPoints": 5})
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": "light" if light else "dark"}]})
+
+
+AXE_RUN = """const [rules, done] = [arguments[0], arguments[arguments.length - 1]];
+axe.run(document, rules ? {runOnly: {type: 'rule', values: rules}, resultTypes: ['violations']}
+  : {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']},
+     resultTypes: ['violations']})
+  .then((r) => done(r.violations.map((v) => ({id: v.id, help: v.help,
+    nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').slice(0, 200)}`)}))),
+    (e) => done([{id: 'axe-error', help: String(e), nodes: []}]));"""
+
+SOLID_BACKGROUND = """const [name, html] = [arguments[0], document.documentElement];
+html.removeAttribute('style');
+if (name) {
+  const colour = getComputedStyle(html).getPropertyValue(`--${name}`).trim();
+  for (const v of ['--bg1', '--bg2', '--bg3', '--blob1', '--blob2']) html.style.setProperty(v, colour);
+  html.style.setProperty('background', colour, 'important');
+}"""
+
+BACKGROUNDS = ("bg1", "bg2", "bg3", "blob1", "blob2")
+"""The CSS variables of the page's background gradient and blurred blobs."""
+
+
+def axe_violations(driver: "Chrome", axe_js: str) -> list[dict]:
+    """The page's WCAG 2.2 A and AA violations found by axe-core (its source ``axe_js``), each as
+    ``{"id", "help", "nodes": ["selector: summary", ...]}``. axe cannot rate text contrast over a gradient, so
+    colour contrast is checked once more with the background made solid in each colour of the gradient and of the
+    blobs, the lightest and darkest places the glass can lie over."""
+    driver.execute_script(axe_js)
+    violations = driver.execute_async_script(AXE_RUN, None)
+    try:
+        for name in BACKGROUNDS:
+            driver.execute_script(SOLID_BACKGROUND, name)
+            violations += [{**v, "id": f"{v['id']} over --{name}"}
+                           for v in driver.execute_async_script(AXE_RUN, ["color-contrast"])]
+    finally:
+        driver.execute_script(SOLID_BACKGROUND, None)
+    return violations

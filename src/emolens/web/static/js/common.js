@@ -31,24 +31,45 @@ const emolens = (() => {
     return asking;
   }
 
-  /** fetch() an API path; JSON answer or an Error carrying the server's message. */
-  async function api(path, options = {}, retry = true) {
+  /** fetch() an API path, asking for the token once on a 401; the Response, or an Error with the server's message. */
+  async function request(path, options = {}, retry = true) {
     const headers = new Headers(options.headers || {});
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.set("Authorization", `Bearer ${token}`);
     const response = await fetch(path, { ...options, headers });
-    if (response.status === 401 && retry && await askToken()) return api(path, options, false);
-    let body = null;
-    try { body = await response.json(); } catch (_) { /* not JSON */ }
-    if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
-    return body;
+    if (response.status === 401 && retry && await askToken()) return request(path, options, false);
+    if (!response.ok) {
+      let body = null;
+      try { body = await response.json(); } catch (_) { /* not JSON */ }
+      const err = new Error((body && body.error) || `${response.status} ${response.statusText}`);
+      err.status = response.status;
+      throw err;
+    }
+    return response;
+  }
+
+  /** The JSON answer of an API path. */
+  async function api(path, options = {}) {
+    return (await request(path, options)).json();
+  }
+
+  /** The answer of an API path as a Blob (e.g. a CSV export). */
+  async function apiBlob(path) {
+    return (await request(path)).blob();
+  }
+
+  /** What went wrong, in words for the person at the page (the server's own message where it is meant for them). */
+  function explain(err) {
+    const status = err.status || 0;
+    if (!status) return "The server could not be reached. Check that it is running and your connection, then retry.";
+    if (status === 401) return "This server needs an API token. Retry to enter it.";
+    if (status === 413) return "This file is larger than the server accepts.";
+    if (status === 503 || status === 408) return "The server is busy or its storage is unavailable. Retry in a moment.";
+    if (status >= 500) return "The server failed on this request. Retry, or tell whoever runs it.";
+    return `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}`;
   }
 
   function pct(p) { return `${(100 * p).toFixed(0)}%`; }
-
-  function topOf(scores) {
-    return Object.entries(scores).reduce((a, b) => (b[1] > a[1] ? b : a), ["", -1]);
-  }
 
   /** Draw each face's box, landmarks and "emotion NN%" label in the colour of its emotion, scaled by `scale`. */
   function drawFaces(ctx, faces, scale) {
@@ -60,7 +81,8 @@ const emolens = (() => {
     ctx.textBaseline = "bottom";
     faces.forEach((face, i) => {
       const [x, y, w, h] = face.box.map((v) => v * scale);
-      const text = `${faces.length > 1 ? `${i + 1}. ` : ""}${face.emotion} ${pct(face.scores[face.emotion])}`;
+      const tag = face.track_id != null ? `#${face.track_id} ` : `${faces.length > 1 ? `${i + 1}. ` : ""}`;
+      const text = `${tag}${face.emotion} ${pct(face.scores[face.emotion])}`;
       ctx.strokeStyle = colour(face.emotion);
       ctx.strokeRect(x, y, w, h);
       ctx.fillStyle = colour(face.emotion);
@@ -80,5 +102,5 @@ const emolens = (() => {
     });
   }
 
-  return { labels, colour, api, pct, topOf, drawFaces };
+  return { labels, colour, api, apiBlob, explain, pct, drawFaces };
 })();

@@ -1,29 +1,71 @@
-// Dashboard: charts (Chart.js) and a table of recent analyses, filtered by time range and source.
+// Dashboard: charts (Chart.js) and a table of recent analyses, filtered by time range, source and live session.
+// Photos and live frames are shown apart, or as shares, since a live session counts every face in every frame.
 "use strict";
 
 (() => {
-  const { api, colour, labels: modelLabels } = emolens;
+  const { api, apiBlob, explain, colour, pct, labels: modelLabels } = emolens;
   const $ = (id) => document.getElementById(id);
   const status = $("status");
   const PAGE = 20;
+  const sessions = new Set();
+  const opened = new Set(); // ids of the analyses whose result is shown
+  const images = new Map(); // id -> Promise of an object URL of its stored photo
   let offset = 0;
   let timer = null;
+  let busy = false;
 
-  Chart.defaults.color = "#e5e9ff";
-  Chart.defaults.borderColor = "rgba(255,255,255,0.15)";
+  const css = getComputedStyle(document.documentElement);
+  Chart.defaults.color = css.getPropertyValue("--text").trim();
+  Chart.defaults.borderColor = css.getPropertyValue("--track").trim();
   Chart.defaults.animation = false;
 
+  /** Writes each slice's share on the doughnut (slices of 4% and more). */
+  const sliceShares = {
+    id: "sliceShares",
+    afterDatasetsDraw(chart) {
+      const { ctx } = chart;
+      ctx.save();
+      ctx.font = "600 12px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = "rgba(0, 0, 0, 0.75)";
+      ctx.fillStyle = "#ffffff";
+      chart.data.datasets.forEach((set, i) => {
+        const total = set.data.reduce((a, b) => a + b, 0);
+        chart.getDatasetMeta(i).data.forEach((arc, j) => {
+          if (!total || set.data[j] / total < 0.04) return;
+          const { x, y } = arc.tooltipPosition();
+          ctx.strokeText(pct(set.data[j] / total), x, y);
+          ctx.fillText(pct(set.data[j] / total), x, y);
+        });
+      });
+      ctx.restore();
+    },
+  };
+
+  const share = (items) => {
+    const total = items.dataset.data.reduce((a, b) => a + b, 0);
+    return `${items.dataset.label}: ${items.label} ${pct(total ? items.raw / total : 0)} (${items.raw} faces)`;
+  };
   const dist = new Chart($("chart-dist"), {
     type: "doughnut",
-    data: { labels: [], datasets: [{ data: [], backgroundColor: [] }] },
-    options: { maintainAspectRatio: false, plugins: { legend: { position: "right" } } },
+    data: { labels: [], datasets: [] },
+    options: {
+      maintainAspectRatio: false,
+      plugins: { legend: { position: "right" }, tooltip: { callbacks: { label: share } } },
+    },
+    plugins: [sliceShares],
   });
   const time = new Chart($("chart-time"), {
     type: "line",
     data: { labels: [], datasets: [] },
     options: {
       maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
-      scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: "faces" } } },
+      scales: {
+        x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } },
+        y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "faces" } },
+      },
       plugins: { legend: { position: "bottom" } },
     },
   });
@@ -32,8 +74,14 @@
     data: { labels: [], datasets: [] },
     options: {
       maintainAspectRatio: false,
-      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
-      plugins: { legend: { display: false } },
+      scales: {
+        x: { stacked: true },
+        y: { stacked: true, min: 0, max: 100, title: { display: true, text: "% of faces" } },
+      },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (i) => `${i.dataset.label} ${i.raw.toFixed(0)}%` } },
+      },
     },
   });
 
@@ -41,7 +89,7 @@
     const until = new Date();
     const since = new Date(until.getTime() - Number($("range").value) * 1000);
     const params = new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), ...extra });
-    if ($("source").value) params.set("source", $("source").value);
+    for (const id of ["source", "session"]) if ($(id).value) params.set(id, $(id).value);
     return params;
   }
 
@@ -62,15 +110,46 @@
     return all;
   }
 
+  /** Photos (upload and API) and live frames, each summed apart. */
+  function split(s, labels) {
+    const sum = (sources) => {
+      const groups = sources.map((k) => s.by_source[k]).filter(Boolean);
+      return {
+        analyses: groups.reduce((a, g) => a + g.analyses, 0),
+        frames: groups.reduce((a, g) => a + g.frames, 0),
+        faces: groups.reduce((a, g) => a + g.faces, 0),
+        counts: labels.map((l) => groups.reduce((a, g) => a + (g.counts[l] || 0), 0)),
+      };
+    };
+    return { photos: sum(["upload", "api"]), live: sum(["webcam"]) };
+  }
+
+  function describe(name, counts, labels) {
+    const total = counts.reduce((a, b) => a + b, 0);
+    return `${name}: ${labels.map((l, i) => [l, counts[i]]).filter(([, n]) => n).sort((a, b) => b[1] - a[1])
+      .map(([l, n]) => `${l} ${pct(n / total)}`).join(", ")}`;
+  }
+
   function drawStats(s) {
     const labels = s.labels.length ? s.labels : modelLabels;
-    $("t-analyses").textContent = s.totals.analyses;
-    $("t-frames").textContent = s.totals.frames;
-    $("t-faces").textContent = s.totals.faces;
+    const { photos, live } = split(s, labels);
+    $("t-analyses").textContent = photos.analyses;
+    $("t-faces").textContent = photos.faces;
+    $("t-frames").textContent = live.frames;
+    $("t-live-faces").textContent = live.faces;
+    const empty = s.totals.analyses === 0;
+    $("empty").hidden = !empty;
+    $("charts").hidden = empty;
+    Object.keys(s.by_session).forEach((k) => sessions.add(k));
+    syncSessions();
+    const rings = [["Photos", photos], ["Live", live]].filter(([, g]) => g.faces > 0);
     dist.data.labels = labels;
-    dist.data.datasets[0].data = labels.map((l) => s.totals.counts[l] || 0);
-    dist.data.datasets[0].backgroundColor = labels.map(colour);
+    dist.data.datasets = rings.map(([name, g]) => ({
+      label: name, data: g.counts, backgroundColor: labels.map(colour),
+    }));
     dist.update();
+    $("chart-dist").setAttribute("aria-label", `Share of faces per emotion. ${rings.map(([name, g]) =>
+      describe(name, g.counts, labels)).join(". ")}`);
     const span = (new Date(s.until) - new Date(s.since)) / 1000;
     const buckets = fillBuckets(s);
     time.data.labels = buckets.map((b) => fmtTime(b.start, span));
@@ -82,9 +161,18 @@
     const sources = Object.keys(s.by_source);
     bySource.data.labels = sources;
     bySource.data.datasets = labels.map((l) => ({
-      label: l, data: sources.map((src) => s.by_source[src].counts[l] || 0), backgroundColor: colour(l),
+      label: l, backgroundColor: colour(l),
+      data: sources.map((src) => (100 * (s.by_source[src].counts[l] || 0)) / Math.max(1, s.by_source[src].faces)),
     }));
     bySource.update();
+  }
+
+  function syncSessions() {
+    const select = $("session");
+    const known = new Set([...select.options].map((o) => o.value));
+    for (const name of [...sessions].sort()) {
+      if (!known.has(name)) select.append(new Option(name, name));
+    }
   }
 
   function cell(text) {
@@ -93,13 +181,58 @@
     return td;
   }
 
+  /** The stored result of one analysis: each face (left to right) and the photo when image storage kept it. */
+  function detail(a) {
+    const td = document.createElement("td");
+    td.colSpan = 8;
+    const list = document.createElement("ol");
+    list.className = "detail-faces";
+    if (a.result) {
+      for (const f of emolensResults.numbered(a.result)) {
+        const [first, second] = emolensResults.ranked(f);
+        const li = document.createElement("li");
+        li.textContent = `${first} ${pct(f.scores[first])}${second ? `, then ${second} ${pct(f.scores[second])}` : ""}`
+          + ` · box ${f.box.join(", ")}`;
+        list.append(li);
+      }
+    }
+    const note = document.createElement("p");
+    note.textContent = a.result ? (a.result.length ? "" : "No face found.")
+      : `A live window: ${a.frames} frames, ${a.faces} faces summed over them; frames are never stored.`;
+    td.append(note, list);
+    if (a.has_image) {
+      const img = document.createElement("img");
+      img.className = "stored";
+      img.alt = `The photo of analysis ${a.id}`;
+      if (!images.has(a.id)) images.set(a.id, apiBlob(`/api/v1/analyses/${a.id}/image`).then(URL.createObjectURL));
+      images.get(a.id).then((url) => { img.src = url; }, () => img.remove());
+      td.prepend(img);
+    }
+    const tr = document.createElement("tr");
+    tr.className = "detail";
+    tr.append(td);
+    return tr;
+  }
+
   function drawTable(page) {
-    const rows = page.items.map((a) => {
+    const rows = page.items.flatMap((a) => {
       const tr = document.createElement("tr");
       const top = Object.entries(a.counts).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} ×${n}`).slice(0, 2);
-      tr.append(cell(a.id), cell(new Date(a.created_at).toLocaleString()), cell(a.source), cell(a.session || ""),
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "small";
+      open.textContent = `${a.id}`;
+      open.setAttribute("aria-label", `Analysis ${a.id}: show its result`);
+      open.setAttribute("aria-expanded", String(opened.has(a.id)));
+      open.addEventListener("click", () => {
+        if (opened.has(a.id)) opened.delete(a.id); else opened.add(a.id);
+        drawTable(page);
+      });
+      const first = document.createElement("td");
+      first.append(open);
+      tr.append(first, cell(new Date(a.created_at).toLocaleString()), cell(a.source), cell(a.session || ""),
         cell(a.frames), cell(a.faces), cell(top.join(", ") || "–"), cell(a.elapsed_ms.toFixed(1)));
-      return tr;
+      return opened.has(a.id) ? [tr, detail(a)] : [tr];
     });
     $("recent").tBodies[0].replaceChildren(...rows);
     const last = Math.min(page.total, offset + page.items.length);
@@ -109,6 +242,8 @@
   }
 
   async function refresh() {
+    if (busy || document.hidden) return;
+    busy = true;
     try {
       const [stats, page] = await Promise.all([
         api(`/api/v1/stats?${query()}`),
@@ -119,8 +254,10 @@
       status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
       status.classList.remove("error");
     } catch (err) {
-      status.textContent = `Could not load: ${err.message}`;
+      status.textContent = `Could not load: ${explain(err)}`;
       status.classList.add("error");
+    } finally {
+      busy = false;
     }
   }
 
@@ -129,12 +266,24 @@
     timer = $("auto").checked ? setInterval(refresh, 5000) : null;
   }
 
+  async function downloadCsv() {
+    try {
+      emolensExport.save(await apiBlob(`/api/v1/analyses.csv?${query()}`), "emolens-analyses.csv");
+    } catch (err) {
+      status.textContent = `Could not export: ${explain(err)}`;
+      status.classList.add("error");
+    }
+  }
+
+  const wanted = new URLSearchParams(window.location.search).get("session");
+  if (wanted) { sessions.add(wanted); syncSessions(); $("session").value = wanted; }
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
-  for (const id of ["range", "source"]) $(id).addEventListener("change", () => { offset = 0; refresh(); });
+  for (const id of ["range", "source", "session"]) $(id).addEventListener("change", () => { offset = 0; refresh(); });
   $("auto").addEventListener("change", schedule);
+  $("csv").addEventListener("click", downloadCsv);
   $("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
   $("next").addEventListener("click", () => { offset += PAGE; refresh(); });
-  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+  document.addEventListener("visibilitychange", refresh);
   refresh();
   schedule();
 })();

@@ -1,104 +1,35 @@
-// Upload page: send each chosen or dropped image to the API (two at a time) and show it annotated.
+// Upload page: send each chosen or dropped image to the API (two at a time), show the results in the order the
+// files were given, say how the batch went, and offer a retry on each failure.
 "use strict";
 
 (() => {
-  const { api, colour, pct, drawFaces, labels } = emolens;
+  const { api, explain } = emolens;
   const dropzone = document.getElementById("dropzone");
   const input = document.getElementById("files");
   const results = document.getElementById("results");
   const template = document.getElementById("result-template");
   const status = document.getElementById("status");
+  const batchCsv = document.getElementById("batch-csv");
   const tta = document.getElementById("tta");
-  const explain = document.getElementById("explain");
-  const MAX_SIDE = 1280;
+  const explainBox = document.getElementById("explain");
   const PARALLEL = 2;
   const queue = [];
+  const analysed = new Map(); // card -> { file, faces } of each card with a result, for the batch CSV
   let running = 0;
-  let done = 0;
 
-  function bars(scores) {
-    const list = document.createElement("ul");
-    list.className = "bars";
-    const order = labels.length ? labels : Object.keys(scores);
-    for (const label of order) {
-      const li = document.createElement("li");
-      li.className = "bar";
-      const name = document.createElement("span");
-      name.textContent = label;
-      const track = document.createElement("span");
-      track.className = "track";
-      track.setAttribute("role", "meter");
-      track.setAttribute("aria-label", label);
-      track.setAttribute("aria-valuemin", "0");
-      track.setAttribute("aria-valuemax", "100");
-      track.setAttribute("aria-valuenow", (100 * (scores[label] || 0)).toFixed(0));
-      const fill = document.createElement("span");
-      fill.className = "fill";
-      fill.style.width = pct(scores[label] || 0);
-      fill.style.background = colour(label);
-      track.append(fill);
-      const value = document.createElement("span");
-      value.className = "pct";
-      value.textContent = pct(scores[label] || 0);
-      li.append(name, track, value);
-      list.append(li);
-    }
-    return list;
+  function counts() {
+    const cards = [...results.querySelectorAll(".result")];
+    const by = (state) => cards.filter((c) => c.dataset.state === state).length;
+    return { total: cards.length, done: by("done"), failed: by("error") };
   }
 
-  /** Each face's explanation grid as a red heat map over its crop (clear where hiding changes nothing). */
-  function drawExplanations(ctx, faces, scale) {
-    for (const face of faces) {
-      const ex = face.explanation;
-      if (!ex) continue;
-      const n = ex.grid.length;
-      const top = Math.max(1e-6, ...ex.grid.flat());
-      const cells = new ImageData(n, n);
-      ex.grid.flat().forEach((v, i) => {
-        cells.data.set([239, 68, 68, Math.round(160 * Math.max(0, v) / top)], 4 * i);
-      });
-      const small = document.createElement("canvas");
-      small.width = n;
-      small.height = n;
-      small.getContext("2d").putImageData(cells, 0, 0);
-      const side = ex.region.side * scale;
-      ctx.save();
-      ctx.translate(ex.region.center[0] * scale, ex.region.center[1] * scale);
-      ctx.rotate((ex.region.angle * Math.PI) / 180);
-      ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(small, -side / 2, -side / 2, side, side);
-      ctx.restore();
-    }
-  }
-
-  async function render(card, file, result) {
-    const bitmap = await createImageBitmap(file);
-    const scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
-    const canvas = card.querySelector("canvas");
-    canvas.width = Math.round(bitmap.width * scale);
-    canvas.height = Math.round(bitmap.height * scale);
-    const ctx = canvas.getContext("2d");
-    ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-    drawExplanations(ctx, result.faces, canvas.width / result.width);
-    drawFaces(ctx, result.faces, (canvas.width / result.width));
-    bitmap.close();
-    const n = result.faces.length;
-    const emotions = result.faces.map((f) => f.emotion).join(", ");
-    canvas.setAttribute("aria-label", `${file.name}: ${n} face${n === 1 ? "" : "s"}${n ? `: ${emotions}` : ""}`);
-    card.querySelector(".summary").textContent = n
-      ? `${n} face${n === 1 ? "" : "s"} · analysed in ${result.timing.analyze_ms.toFixed(0)} ms`
-      : "No face found.";
-    const list = card.querySelector(".faces");
-    result.faces.forEach((face) => {
-      const li = document.createElement("li");
-      li.className = "face";
-      const head = document.createElement("strong");
-      head.className = "emotion";
-      head.textContent = `${face.emotion} ${pct(face.scores[face.emotion])}`;
-      head.style.color = colour(face.emotion);
-      li.append(head, bars(face.scores));
-      list.append(li);
-    });
+  function report(latest) {
+    const { total, done, failed } = counts();
+    const tally = `${done} of ${total} analysed${failed ? `, ${failed} failed` : ""}`;
+    status.textContent = queue.length || running ? `${latest ? `${latest} ` : ""}Analysing… ${tally}.`
+      : `Done: ${tally}.${latest && total === 1 ? ` ${latest}` : ""}`;
+    status.classList.toggle("error", failed > 0 && !queue.length && !running);
+    batchCsv.hidden = done === 0;
   }
 
   async function analyse(file, card) {
@@ -106,28 +37,48 @@
     form.append("image", file, file.name);
     form.append("source", "upload");
     if (tta.checked) form.append("tta", "true");
-    if (explain.checked) form.append("explain", "true");
+    if (explainBox.checked) form.append("explain", "true");
     try {
       const result = await api("/api/v1/analyze", { method: "POST", body: form });
-      await render(card, file, result);
+      const { faces, text } = await emolensResults.render(card, file, result);
+      emolensExport.wire(card, file.name, result, faces);
+      analysed.set(card, { file: file.name, faces });
       card.dataset.state = "done";
+      return text;
     } catch (err) {
-      const p = card.querySelector(".summary");
-      p.textContent = err.message;
-      p.classList.add("error-text");
-      card.dataset.state = "error";
+      failed(card, file, err);
+      return `${file.name}: failed.`;
     }
+  }
+
+  function failed(card, file, err) {
+    const summary = card.querySelector(".summary");
+    summary.textContent = explain(err);
+    summary.classList.add("error-text");
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "small";
+    retry.textContent = "Retry";
+    retry.setAttribute("aria-label", `Retry ${file.name}`);
+    retry.addEventListener("click", () => {
+      summary.classList.remove("error-text");
+      summary.textContent = "Analysing…";
+      card.dataset.state = "pending";
+      queue.push({ file, card });
+      retry.remove();
+      pump();
+    }, { once: true });
+    card.querySelector("header").append(retry);
+    card.dataset.state = "error";
   }
 
   function pump() {
     while (running < PARALLEL && queue.length) {
       const { file, card } = queue.shift();
       running += 1;
-      analyse(file, card).finally(() => {
+      analyse(file, card).then((text) => {
         running -= 1;
-        done += 1;
-        status.textContent = queue.length || running ? `Analysing… ${done} done, ${queue.length + running} to go`
-          : `Done: ${done} image${done === 1 ? "" : "s"}.`;
+        report(text);
         pump();
       });
     }
@@ -139,27 +90,37 @@
       card.querySelector(".name").textContent = file.name;
       card.querySelector(".summary").textContent = "Analysing…";
       card.dataset.state = "pending";
-      results.prepend(card);
+      results.append(card);
       queue.push({ file, card });
     }
-    status.textContent = `Analysing… ${queue.length + running} to go`;
+    report("");
     pump();
   }
 
   input.addEventListener("change", () => { add(input.files); input.value = ""; });
-  dropzone.addEventListener("dragover", (e) => { e.preventDefault(); dropzone.classList.add("over"); });
-  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+  // A file dropped anywhere else must not replace the page (and its results) with the file.
+  for (const type of ["dragover", "drop"]) document.addEventListener(type, (e) => e.preventDefault());
+  dropzone.addEventListener("dragenter", () => dropzone.classList.add("over"));
+  dropzone.addEventListener("dragleave", (e) => {
+    if (!dropzone.contains(e.relatedTarget)) dropzone.classList.remove("over");
+  });
   dropzone.addEventListener("drop", (e) => {
-    e.preventDefault();
     dropzone.classList.remove("over");
     add(e.dataTransfer.files);
   });
   dropzone.addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
   });
+  batchCsv.addEventListener("click", () => {
+    const items = [...results.querySelectorAll(".result")].filter((c) => analysed.has(c)).map((c) => analysed.get(c));
+    emolensExport.save(new Blob([emolensExport.csv(items)], { type: "text/csv" }), "emolens-results.csv");
+  });
   document.getElementById("clear").addEventListener("click", () => {
+    queue.length = 0;
+    analysed.clear();
     results.replaceChildren();
-    done = 0;
     status.textContent = "";
+    status.classList.remove("error");
+    batchCsv.hidden = true;
   });
 })();

@@ -1,0 +1,76 @@
+// Downloads of results: the annotated photo (PNG), a result as JSON, results as CSV (one row per face).
+"use strict";
+
+const emolensExport = (() => {
+  /** Offer `blob` as a download named `name`. */
+  function save(blob, name) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  }
+
+  function base(name) { return name.replace(/\.[^.]*$/, "") || "photo"; }
+
+  function cell(value) {
+    const text = String(value);
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  }
+
+  /** CSV text, one row per face: file, face number, box, top emotion and every label's probability. */
+  function csv(items) {
+    const labels = [...new Set(items.flatMap(({ faces }) => faces.flatMap((f) => Object.keys(f.scores))))];
+    const rows = [["file", "face", "x", "y", "width", "height", "emotion", ...labels]];
+    for (const { file, faces } of items) {
+      for (const f of faces) {
+        rows.push([file, f.number, ...f.box, f.emotion, ...labels.map((l) => (f.scores[l] ?? "").toString())]);
+      }
+    }
+    return `${rows.map((r) => r.map(cell).join(",")).join("\r\n")}\r\n`;
+  }
+
+  /** The card's photo with boxes, plus each face's number drawn where its badge is. */
+  function annotated(canvas, faces, width) {
+    const out = document.createElement("canvas");
+    out.width = canvas.width;
+    out.height = canvas.height;
+    const ctx = out.getContext("2d");
+    ctx.drawImage(canvas, 0, 0);
+    const scale = canvas.width / width;
+    const r = Math.max(10, Math.round(canvas.width / 90));
+    ctx.font = `700 ${Math.round(r * 1.2)}px system-ui, sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const f of faces) {
+      const cx = (f.box[0] + f.box[2] / 2) * scale;
+      const cy = Math.max(r, f.box[1] * scale);
+      ctx.fillStyle = "#0b1030";
+      ctx.beginPath();
+      ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.fillStyle = "#ffffff";
+      ctx.fillText(String(f.number), cx, cy);
+    }
+    return new Promise((resolve) => out.toBlob(resolve, "image/png"));
+  }
+
+  /** Wire the PNG, JSON and CSV buttons of a result card. */
+  function wire(card, file, result, faces) {
+    const name = base(file);
+    card.querySelector(".dl-png").addEventListener("click", async () => {
+      save(await annotated(card.querySelector(".figure canvas"), faces, result.width), `${name}-emotions.png`);
+    });
+    card.querySelector(".dl-json").addEventListener("click", () => {
+      const body = JSON.stringify({ file, ...result, faces }, null, 2);
+      save(new Blob([body], { type: "application/json" }), `${name}-emotions.json`);
+    });
+    card.querySelector(".dl-csv").addEventListener("click", () => {
+      save(new Blob([csv([{ file, faces }])], { type: "text/csv" }), `${name}-emotions.csv`);
+    });
+  }
+
+  return { save, csv, wire };
+})();

@@ -1,0 +1,24 @@
+"""The CSV export of analyses: filters as for stats, newest first, every matching row, one column per label."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask.testing import FlaskClient
+
+
+def test_analyses_csv_has_every_filtered_analysis_newest_first(client: FlaskClient, face_jpeg: bytes,
+                                                               analyzer) -> None:
+    for source in ("upload", "upload", "api"):
+        data = {"image": (io.BytesIO(face_jpeg), "face.jpg"), "source": source}
+        assert client.post("/api/v1/analyze", data=data).status_code == 200
+    response = client.get("/api/v1/analyses.csv?source=upload")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["source"] for r in rows] == ["upload", "upload"]
+    assert [int(r["id"]) for r in rows] == sorted((int(r["id"]) for r in rows), reverse=True)
+    assert all(sum(int(r[label]) for label in analyzer.classifier.labels) == int(r["faces"]) == 1 for r in rows)
+    assert client.get("/api/v1/analyses.csv?source=nope").status_code == 400
+    assert "/api/v1/analyses.csv" in client.get("/api/v1/openapi.json").json["paths"]

@@ -1,0 +1,256 @@
+"""The pages as a user meets them, in real Chromium: group photos readable, honest upload states, exports whose
+content is checked, and a live mode that says when the server is gone and recovers when it is back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+from selenium.webdriver import ActionChains, Chrome
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from emolens.web.testing import no_console_errors, set_viewport
+
+pytestmark = pytest.mark.slow
+GROUP = "facenet_multiface.jpg"
+"""A photo of six people."""
+
+
+def upload(browser: Chrome, server: str, *files: Path) -> list:
+    """Open the Upload page, give it ``files`` and wait until every card is done or failed."""
+    browser.get(f"{server}/")
+    browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
+    WebDriverWait(browser, 60).until(lambda d: len(d.find_elements(
+        By.CSS_SELECTOR, ".result[data-state='done'], .result[data-state='error']")) == len(files))
+    return browser.find_elements(By.CSS_SELECTOR, ".result")
+
+
+def rect(element) -> tuple[float, float, float, float]:
+    r = element.rect
+    return r["x"], r["y"], r["x"] + r["width"], r["y"] + r["height"]
+
+
+def test_empty_dashboard_points_to_upload_and_live(server: str, browser: Chrome) -> None:
+    """Runs first in this module, on an empty database."""
+    browser.get(f"{server}/dashboard")
+    empty = browser.find_element(By.ID, "empty")
+    WebDriverWait(browser, 10).until(lambda _: empty.is_displayed())
+    links = {a.get_attribute("href").removeprefix(server) for a in empty.find_elements(By.TAG_NAME, "a")}
+    assert links == {"/", "/live"}
+    assert not browser.find_element(By.ID, "charts").is_displayed()
+
+
+def test_group_photo_has_separate_numbered_badges_linked_to_the_list(server: str, browser: Chrome,
+                                                                     photos_dir: Path) -> None:
+    set_viewport(browser, 1366, 900)
+    [card] = upload(browser, server, photos_dir / GROUP)
+    badges = card.find_elements(By.CSS_SELECTOR, ".figure [data-face]")
+    assert [b.get_attribute("data-face") for b in badges] == [str(i) for i in range(1, 7)]
+    boxes = [rect(b) for b in badges]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    centres = [(a[0] + a[2]) / 2 for a in boxes]
+    assert centres == sorted(centres)  # numbered left to right
+    figure = card.find_element(By.CSS_SELECTOR, ".figure").rect
+    assert figure["width"] >= 700  # the photo uses the width of a desktop
+    entries = card.find_elements(By.CSS_SELECTOR, ".faces .face")
+    assert len(entries) == 6 and all(e.find_elements(By.CSS_SELECTOR, "canvas.thumb") for e in entries)
+    ActionChains(browser).move_to_element(badges[2]).perform()
+    assert "hl" in entries[2].get_attribute("class") and "hl" not in entries[0].get_attribute("class")
+    entries[4].find_element(By.TAG_NAME, "summary").send_keys("")  # keyboard focus on an entry
+    assert "hl" in badges[4].get_attribute("class")
+    assert not entries[0].find_element(By.TAG_NAME, "details").get_attribute("open")
+    badges[0].click()  # a badge opens its entry, with the full distribution as spoken meters
+    assert entries[0].find_element(By.TAG_NAME, "details").get_attribute("open")
+    meters = entries[0].find_elements(By.CSS_SELECTOR, "[role='meter']")
+    assert len(meters) == len(json.loads(browser.find_element(By.TAG_NAME, "body").get_attribute("data-labels")))
+    assert all(m.get_attribute("aria-valuetext").endswith("%") for m in meters)
+    assert "6 faces, left to right: 1." in browser.find_element(By.ID, "status").text
+    no_console_errors(browser)
+
+
+def test_group_result_is_compact_on_a_phone(server: str, browser: Chrome, photos_dir: Path) -> None:
+    set_viewport(browser, 390, 844)
+    [card] = upload(browser, server, photos_dir / GROUP)
+    assert card.rect["width"] <= 390
+    assert card.find_element(By.CSS_SELECTOR, ".faces").rect["height"] < 450  # was about 1,100 px of bars
+    set_viewport(browser, 1366, 900)
+
+
+def test_batch_states_order_summary_retry_and_exports(server: str, browser: Chrome, photos_dir: Path,
+                                                      tmp_path: Path) -> None:
+    set_viewport(browser, 1366, 900)
+    tiff = tmp_path / "face.tiff"
+    cv2.imwrite(str(tiff), cv2.imread(str(photos_dir / "deepface_img1.jpg")))
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    files = [photos_dir / GROUP, text, tiff, empty]
+    cards = upload(browser, server, *files)
+    assert [c.find_element(By.CSS_SELECTOR, ".name").text for c in cards] == [f.name for f in files]
+    assert [c.get_attribute("data-state") for c in cards] == ["done", "error", "done", "error"]
+    assert "1 face" in cards[2].find_element(By.CSS_SELECTOR, ".summary").text  # TIFF: results, no photo
+    assert cards[2].find_element(By.CSS_SELECTOR, ".figure").get_attribute("hidden")
+    for failed in (cards[1], cards[3]):
+        message = failed.find_element(By.CSS_SELECTOR, ".summary").text
+        assert message and "Bearer" not in message and "fetch" not in message.lower()
+        assert failed.find_element(By.XPATH, ".//button[text()='Retry']").is_displayed()
+    assert browser.find_element(By.ID, "status").text.startswith("Done: 2 of 4 analysed, 2 failed")
+    cards[1].find_element(By.XPATH, ".//button[text()='Retry']").click()  # fails again, and says so again
+    WebDriverWait(browser, 10).until(lambda _: cards[1].get_attribute("data-state") == "error"
+                                     and cards[1].find_elements(By.XPATH, ".//button[text()='Retry']"))
+    assert browser.find_element(By.ID, "status").text.startswith("Done: 2 of 4 analysed, 2 failed")
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    cards[0].find_element(By.CSS_SELECTOR, ".dl-csv").click()
+    cards[0].find_element(By.CSS_SELECTOR, ".dl-json").click()
+    cards[0].find_element(By.CSS_SELECTOR, ".dl-png").click()
+    browser.find_element(By.ID, "batch-csv").click()
+    names = {"facenet_multiface-emotions.csv", "facenet_multiface-emotions.json", "facenet_multiface-emotions.png",
+             "emolens-results.csv"}
+    WebDriverWait(browser, 10).until(lambda _: {p.name for p in downloads.iterdir()} >= names)
+    time.sleep(0.3)
+    rows = list(csv.DictReader(io.StringIO((downloads / "facenet_multiface-emotions.csv").read_text())))
+    assert [r["face"] for r in rows] == [str(i) for i in range(1, 7)]
+    assert all(abs(sum(float(v) for k, v in r.items() if k not in
+                       ("file", "face", "x", "y", "width", "height", "emotion")) - 1) < 1e-3 for r in rows)
+    result = json.loads((downloads / "facenet_multiface-emotions.json").read_text())
+    assert result["file"] == GROUP and len(result["faces"]) == 6
+    png = cv2.imread(str(downloads / "facenet_multiface-emotions.png"))
+    assert png is not None and png.shape[1] >= 1000
+    batch = list(csv.DictReader(io.StringIO((downloads / "emolens-results.csv").read_text())))
+    assert [r["file"] for r in batch] == [GROUP] * 6 + ["face.tiff"]
+    no_console_errors(browser, expected="the server responded with a status of 400")  # the two failed files
+
+
+def test_drop_outside_the_zone_keeps_the_page(server: str, browser: Chrome, photos_dir: Path) -> None:
+    upload(browser, server, photos_dir / GROUP)
+    prevented = browser.execute_script(
+        "const dt = new DataTransfer(); dt.items.add(new File(['x'], 'a.jpg', {type: 'image/jpeg'}));"
+        "const e = new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true});"
+        "document.querySelector('h1').dispatchEvent(e); return e.defaultPrevented;")
+    assert prevented
+    assert browser.find_elements(By.CSS_SELECTOR, ".result[data-state='done']")
+
+
+def test_phone_says_choose_photos(server: str, browser: Chrome) -> None:
+    set_viewport(browser, 390, 844)
+    browser.get(f"{server}/")
+    assert browser.find_element(By.CSS_SELECTOR, "#dropzone .big").text == "Choose photos"
+    set_viewport(browser, 1366, 900)
+    browser.get(f"{server}/")
+    assert browser.find_element(By.CSS_SELECTOR, "#dropzone .big").text == "Drop photos here"
+
+
+def test_live_clears_stale_boxes_reconnects_and_resets_on_stop(server: str, browser: Chrome) -> None:
+    set_viewport(browser, 1366, 900)
+    browser.get(f"{server}/live")
+    stage, metrics = browser.find_element(By.ID, "stage").rect, browser.find_element(By.CSS_SELECTOR, ".metrics").rect
+    assert metrics["x"] >= stage["x"] + stage["width"] - 1  # side by side on a desktop
+    browser.find_element(By.ID, "start").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
+    drawn = ("const c = document.getElementById('overlay');"
+             "const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+             "let n = 0; for (let i = 3; i < a.length; i += 4) n += a[i] > 0; return n;")
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/v1/analyze*"]})  # the server is gone
+    status = browser.find_element(By.ID, "status")
+    WebDriverWait(browser, 10).until(lambda _: status.text.startswith("Reconnecting"))
+    assert browser.execute_script(drawn) == 0 and browser.find_element(By.ID, "nfaces").text == "–"
+    assert "fetch" not in status.text.lower()
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})  # back
+    WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
+    WebDriverWait(browser, 5).until(lambda _: status.text.startswith("Running"))
+    assert "error" not in status.get_attribute("class") and browser.execute_script(drawn) > 100
+    browser.find_element(By.ID, "stop").click()
+    assert {browser.find_element(By.ID, k).text for k in ("fps", "latency", "nfaces", "top")} == {"–"}
+    assert browser.execute_script(drawn) == 0
+    summary = status.find_element(By.TAG_NAME, "a").get_attribute("href")
+    assert "/dashboard?session=live-" in summary
+    browser.execute_cdp_cmd("Network.disable", {})
+    no_console_errors(browser)
+
+
+def test_live_tracks_keep_their_ids_and_the_timeline_fills(server: str, browser: Chrome) -> None:
+    browser.get(f"{server}/live")
+    browser.find_element(By.ID, "start").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
+    seen = set()
+    for _ in range(20):  # the fake camera pans and loops: the same face must keep its id
+        seen.add(browser.find_element(By.ID, "top").text.split()[0])
+        time.sleep(0.15)
+    assert seen == {"#1"}, seen
+    painted = browser.execute_script("const c = document.getElementById('timeline');"
+                                     "const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                                     "let n = 0; for (let i = 3; i < a.length; i += 4) n += a[i] > 0; return n;")
+    assert painted > 1000
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#legend li")) == len(
+        json.loads(browser.find_element(By.TAG_NAME, "body").get_attribute("data-labels")))
+    browser.find_element(By.ID, "stop").click()
+    no_console_errors(browser)
+
+
+def test_live_throttles_its_announcements(server: str, browser: Chrome) -> None:
+    browser.get(f"{server}/live")
+    browser.execute_script(
+        "window.changes = 0; new MutationObserver(() => window.changes++).observe("
+        "document.getElementById('announce'), {childList: true, characterData: true, subtree: true});")
+    browser.find_element(By.ID, "start").click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
+    time.sleep(4)
+    assert browser.execute_script("return window.changes") <= 3
+    assert browser.find_element(By.ID, "top").get_attribute("aria-live") is None
+    browser.find_element(By.ID, "stop").click()
+
+
+@pytest.mark.parametrize("error, words", [("NotAllowedError", "denied"), ("NotFoundError", "No camera was found")])
+def test_live_guides_when_the_camera_is_denied_or_missing(server: str, browser: Chrome, error: str,
+                                                          words: str) -> None:
+    browser.get(f"{server}/live")
+    browser.execute_script("navigator.mediaDevices.getUserMedia = () => Promise.reject("
+                           "new DOMException('raw browser text', arguments[0]));", error)
+    browser.find_element(By.ID, "start").click()
+    status = browser.find_element(By.ID, "status")
+    assert words in status.text and "raw browser text" not in status.text
+    assert status.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("/")
+
+
+def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, browser: Chrome,
+                                                               tmp_path: Path) -> None:
+    """Runs after the uploads and live sessions above."""
+    set_viewport(browser, 1366, 900)
+    browser.get(f"{server}/dashboard")
+    WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "t-live-faces").text not in ("", "–", "0"))
+    assert int(browser.find_element(By.ID, "t-faces").text) >= 6  # the group photo, counted apart from live
+    label = browser.find_element(By.ID, "chart-dist").get_attribute("aria-label")
+    assert "Photos: " in label and "Live: " in label and "%" in label
+    sessions = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#session option")]
+    assert any(s.startswith("live-") for s in sessions)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) >= 3
+    browser.execute_script("document.getElementById('auto').click()")  # no refresh while the row is read
+    group = "//table[@id='recent']//tr[td[3][text()='upload'] and td[6][text()='6']]"  # the six-face photo
+    upload_row = browser.find_element(By.XPATH, group)
+    upload_row.find_element(By.TAG_NAME, "button").click()
+    detail = browser.find_element(By.CSS_SELECTOR, "#recent tr.detail")
+    assert len(detail.find_elements(By.CSS_SELECTOR, ".detail-faces li")) == 6
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    browser.find_element(By.ID, "csv").click()
+    WebDriverWait(browser, 10).until(lambda _: (downloads / "emolens-analyses.csv").exists())
+    time.sleep(0.3)
+    rows = list(csv.DictReader(io.StringIO((downloads / "emolens-analyses.csv").read_text())))
+    assert {"upload", "webcam"} <= {r["source"] for r in rows}
+    stamps = [r["created_at"] for r in rows]
+    assert stamps == sorted(stamps, reverse=True)  # newest first, in time order
+    no_console_errors(browser)
