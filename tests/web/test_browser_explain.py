@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import camera_video, serving, start_chromium
+from emolens.web.testing import serving
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +22,6 @@ return red / (d.length / 4);
 """
 
 
-@pytest.fixture(scope="module")
-def browser(chromium: tuple[str, str], face_photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
-    folder = tmp_path_factory.mktemp("chromium")
-    driver = start_chromium(folder, camera_video(folder / "camera.y4m", face_photo), *chromium)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def upload(browser: Chrome, photo: Path, explain: bool) -> float:
     """Upload ``photo`` with the toggle set; the mean redness (red minus the mean of green and blue) of the
     result canvas."""
@@ -43,7 +32,7 @@ def upload(browser: Chrome, photo: Path, explain: bool) -> float:
     browser.find_element(By.ID, "files").send_keys(str(photo))
     WebDriverWait(browser, 30).until(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, ".result[data-state='done']")) > before)
-    card = browser.find_elements(By.CSS_SELECTOR, ".result")[0]
+    card = browser.find_elements(By.CSS_SELECTOR, ".result")[-1]  # results are listed in upload order
     return browser.execute_script(REDNESS, card.find_element(By.TAG_NAME, "canvas"))
 
 

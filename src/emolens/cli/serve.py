@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import json
 from typing import Any, Callable, Optional
@@ -40,6 +41,10 @@ class DrainingThreadWorker(ThreadWorker):
     """gunicorn's threaded worker, except that a graceful stop (SIGTERM) first takes the connections already
     waiting in the listen backlog, so that they are answered within the graceful timeout instead of reset."""
 
+    def init_process(self) -> None:
+        _limit_malloc_arenas()
+        super().init_process()
+
     def set_accept_enabled(self, enabled: bool) -> None:
         if not enabled and not self.alive and self._accepting:
             for listener in self.sockets:
@@ -49,6 +54,15 @@ class DrainingThreadWorker(ThreadWorker):
                     if self.nr_conns == taken:
                         break
         super().set_accept_enabled(enabled)
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas: with one arena per request thread, each thread's freed image buffers stay
+    mapped in its own arena, and a worker's peak memory grows with its thread count, not with its analysis slots."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+    except OSError:  # not glibc
+        pass
 
 
 def _json_error(sock: Any, status: int, reason: str, message: str) -> None:

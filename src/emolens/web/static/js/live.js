@@ -60,7 +60,7 @@
     }));
   }
 
-  /** "#1 happy 95%, #2 neutral 60%": every tracked face's smoothed top emotion, by track id. */
+  /** "#1 <label> 95%, #2 <label> 60%": every tracked face's smoothed top emotion, by track id. */
   function emotions(faces) {
     return [...faces].sort((a, b) => a.track_id - b.track_id)
       .map((f) => `#${f.track_id} ${f.emotion} ${pct(f.scores[f.emotion])}`).join(", ");
