@@ -24,7 +24,7 @@ from emolens.cli.main import cli
 from emolens.web.testing import serving
 
 pytestmark = pytest.mark.slow
-MAX_WORKER_MB = 1024
+MAX_WORKER_MB = 1536
 """Stated peak: one worker (2 analysis slots) under 8 parallel 6300x6300 images stays below this resident size."""
 
 
