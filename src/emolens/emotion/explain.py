@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from emolens.emotion.preprocessing import normalize, resize_face
+from emolens.emotion.preprocessing import normalize
 
 if TYPE_CHECKING:
     from emolens.emotion.classifier import EmotionClassifier
@@ -71,7 +71,7 @@ def occlusion_maps(classifier: EmotionClassifier, crops: Sequence[np.ndarray],
     n, size = len(crops), prep.input_size
     if n == 0:
         return np.zeros((0, cells, cells), np.float32), np.zeros(0, np.int64), np.zeros((0, len(classifier.labels)))
-    images = np.stack([resize_face(c, size, prep.color, prep.source_size) for c in crops])
+    images = np.stack([prep.resize(c) for c in crops])
     edges = cell_edges(size, cells)
     steps = cells - patch_cells + 1
     batch = np.repeat(images[:, None], steps * steps + 1, axis=1)  # copy 0 is the whole crop

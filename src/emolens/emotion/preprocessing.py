@@ -43,6 +43,10 @@ class Preprocessing:
     def from_json(cls, text: str) -> "Preprocessing":
         return cls(**json.loads(text))
 
+    def resize(self, image: np.ndarray) -> np.ndarray:
+        """A uint8 face crop at this contract's colour, detail and input size (see :func:`resize_face`)."""
+        return resize_face(image, self.input_size, self.color, self.source_size)
+
 
 def resize_face(image: np.ndarray, size: int, color: Color, source_size: int = 0) -> np.ndarray:
     """Convert a uint8 face crop (grey HxW, BGR HxWx3 or BGRA) to the model's colour and size.
@@ -78,5 +82,5 @@ def prepare_crops(crops: Sequence[np.ndarray], prep: Preprocessing) -> np.ndarra
     """Face crops of any size -> float32 (N,3,S,S) model input."""
     if len(crops) == 0:
         return np.zeros((0, 3, prep.input_size, prep.input_size), np.float32)
-    resized = np.stack([resize_face(c, prep.input_size, prep.color, prep.source_size) for c in crops])
+    resized = np.stack([prep.resize(c) for c in crops])
     return normalize(resized, prep)

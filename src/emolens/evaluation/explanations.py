@@ -10,7 +10,7 @@ import numpy as np
 
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.explain import CELLS, GREY, PATCH_CELLS, occlusion_maps
-from emolens.emotion.preprocessing import normalize, resize_face
+from emolens.emotion.preprocessing import normalize
 
 
 def top_mask(grid: np.ndarray, size: int, fraction: float) -> np.ndarray:
@@ -28,7 +28,7 @@ def deletion_drops(classifier: EmotionClassifier, crops: Sequence[np.ndarray], f
     maps, targets, probs = occlusion_maps(classifier, crops, cells=cells, patch_cells=patch_cells)
     prep = classifier.preprocessing
     size = prep.input_size
-    images = np.stack([resize_face(c, size, prep.color) for c in crops])
+    images = np.stack([prep.resize(c) for c in crops])
     masks = [[top_mask(m, size, fraction)] + [top_mask(rng.random(m.shape), size, fraction)
                                              for _ in range(random_draws)] for m in maps]
     hidden = np.repeat(images[:, None], random_draws + 1, axis=1)

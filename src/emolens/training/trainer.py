@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from emolens.datasets import FaceDataset, dataset_has_split, load_dataset
-from emolens.emotion.preprocessing import Preprocessing, normalize, resize_face
+from emolens.emotion.preprocessing import Preprocessing, normalize
 from emolens.training.augment import augment_batch
 from emolens.training.config import TrainConfig
 from emolens.training.model import EmotionNet
@@ -64,7 +64,7 @@ def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path) ->
     path = cache_dir / f"images-{key}.npy"
     if path.is_file():
         return np.load(path)
-    arrays = np.stack([resize_face(im, prep.input_size, prep.color, prep.source_size) for im in dataset.images])
+    arrays = np.stack([prep.resize(im) for im in dataset.images])
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, arrays)
     return arrays
