@@ -92,9 +92,9 @@ def largest_face_cropper(analyzer: "Analyzer") -> FaceCropper:
 
 
 def classify_in_batches(classifier: EmotionClassifier, crops: Sequence[np.ndarray], tta: bool, batch_size: int,
-                        progress: bool) -> np.ndarray:
-    """Class probabilities ``(N, C)`` of the crops."""
-    probs = [classifier.predict_proba(crops[start:start + batch_size], tta=tta)
+                        progress: bool, calibrated: bool = True) -> np.ndarray:
+    """Class probabilities ``(N, C)`` of the crops (``calibrated``: see :meth:`EmotionClassifier.predict_inputs`)."""
+    probs = [classifier.predict_proba(crops[start:start + batch_size], tta=tta, calibrated=calibrated)
              for start in tqdm(range(0, len(crops), batch_size), desc="classifying", disable=not progress,
                                unit="batch")]
     return np.concatenate(probs) if probs else np.zeros((0, len(classifier.labels)), np.float32)

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from emolens.emotion.classifier import EmotionClassifier
+from emolens.evaluation.evaluate import classify_in_batches
 from emolens.evaluation.metrics import summarize
 from emolens.evaluation.shifts import SHIFTS, shifted
 
@@ -18,13 +19,8 @@ def probabilities_under_shifts(classifier: EmotionClassifier, faces: list[np.nda
                                shifts: Iterable[str] = ALL_SHIFTS, tta: bool = False, calibrated: bool = True,
                                batch_size: int = 512) -> dict[str, np.ndarray]:
     """Class probabilities (N, C) of every face under each shift."""
-    out = {}
-    for name in shifts:
-        views = shifted(faces, name)
-        out[name] = np.concatenate([
-            classifier.predict_proba(views[start:start + batch_size], tta=tta, calibrated=calibrated)
-            for start in range(0, len(views), batch_size)])
-    return out
+    return {name: classify_in_batches(classifier, shifted(faces, name), tta, batch_size, progress=False,
+                                      calibrated=calibrated) for name in shifts}
 
 
 def prediction_ratios(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
