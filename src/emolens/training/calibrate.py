@@ -14,16 +14,13 @@ from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.metadata import Calibration, ModelInfo
 from emolens.evaluation.calibration import expected_calibration_error, fit_logit_bias, fit_temperature
 from emolens.evaluation.robustness import ALL_SHIFTS, probabilities_under_shifts
+from emolens.training.onnx_metadata import set_model_info
 
 
 def write_model_info(model_path: str | Path, out: str | Path, model_info: ModelInfo) -> None:
     """Copy an ONNX model to ``out`` with ``model_info`` as its emolens metadata."""
     model = onnx.load(str(model_path))
-    properties = {p.key: p.value for p in model.metadata_props if not p.key.startswith("emolens.")}
-    properties.update(model_info.to_properties())
-    del model.metadata_props[:]
-    for key, value in properties.items():
-        model.metadata_props.add(key=key, value=value)
+    set_model_info(model, model_info)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out))
 

@@ -13,6 +13,7 @@ from onnx import numpy_helper
 
 from emolens.emotion.metadata import ModelInfo
 from emolens.training.config import TrainConfig
+from emolens.training.onnx_metadata import set_model_info
 from emolens.training.model import EmotionNet
 from emolens.training.trainer import build_model, preprocessing_of, read_checkpoint
 
@@ -81,8 +82,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, crop_margin: float | No
     model_info = ModelInfo(labels, prep, {"backbone": config.backbone, "commit": git_commit(),
                                           "best_val_accuracy": f"{raw.get('best_val_accuracy', float('nan')):.4f}",
                                           "epochs": str(raw.get("epoch")), **(info or {})})
-    for key, value in model_info.to_properties().items():
-        onnx_model.metadata_props.add(key=key, value=value)
+    set_model_info(onnx_model, model_info)
     onnx.checker.check_model(onnx_model)
     onnx.save(onnx_model, str(out))
     return model_info
