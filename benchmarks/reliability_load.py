@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, text
 
-from emolens.web.testing import jpeg, letterbox, serving
+from emolens.web.testing import jpeg, letterbox, serving, stalled_upload
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
 FAULT_S = 10.0
@@ -165,12 +165,7 @@ def make_fault(kind: str, port: int, postgres: Optional[PrivatePostgres], disk: 
             os.kill(pid, signal.SIGCONT)
 
     def stalled_uploads() -> None:
-        socks = []
-        for _ in range(8):
-            sock = socket.create_connection(("127.0.0.1", port))
-            sock.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
-                         b"Content-Length: 100000\r\n\r\n\xff\xd8")
-            socks.append(sock)
+        socks = [stalled_upload(port) for _ in range(8)]
         time.sleep(FAULT_S)
         for sock in socks:
             sock.close()

@@ -15,6 +15,25 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NO_DATA = f"needs the real data in {SHARED_DATA} (present in CI and the dev machines, not in a fresh clone)"
 
 
+def write_photo_video(path: Path, photos_dir: Path) -> Path:
+    """A 10 frames/s Motion JPEG video (near-lossless, so each frame keeps every face) made from real photos:
+    12 frames of the couple drifting right, then 6 frames of the six-face photo."""
+    import cv2
+    import numpy as np
+
+    def frame(name: str) -> np.ndarray:
+        return cv2.resize(cv2.imread(str(photos_dir / name)), (640, 360), interpolation=cv2.INTER_AREA)
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    couple, many = frame("deepface_couple.jpg"), frame("facenet_multiface.jpg")
+    for i in range(12):
+        writer.write(np.roll(couple, 3 * i, axis=1))
+    for _ in range(6):
+        writer.write(many)
+    writer.release()
+    return path
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip the test with ``reason`` unless ``condition`` holds; in CI (CI=true) fail instead, since CI has
     everything a test needs."""

@@ -26,7 +26,7 @@ pytest.importorskip("ray", reason='needs the [ray] extra: pip install -e ".[ray]
 import pyarrow as pa  # noqa: E402 - installed with Ray
 import pyarrow.parquet as pq  # noqa: E402
 
-from conftest import REPO, require  # noqa: E402
+from conftest import REPO, require, write_photo_video  # noqa: E402
 from emolens.batch.inputs import expand_inputs  # noqa: E402
 from emolens.cli.main import cli  # noqa: E402
 
@@ -206,17 +206,7 @@ def media(tmp_path: Path, photos_dir: Path) -> Path:
     folder.mkdir()
     for path in sorted(photos_dir.glob("deepface_img*.jpg"))[:12]:
         shutil.copy(path, folder)
-
-    def frame(name: str) -> np.ndarray:
-        return cv2.resize(cv2.imread(str(photos_dir / name)), (640, 360), interpolation=cv2.INTER_AREA)
-
-    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
-    couple, many = frame("deepface_couple.jpg"), frame("facenet_multiface.jpg")
-    for i in range(12):
-        writer.write(np.roll(couple, 3 * i, axis=1))
-    for _ in range(6):
-        writer.write(many)
-    writer.release()
+    write_photo_video(folder / "clip.avi", photos_dir)
     return folder
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import FIXTURES
+from conftest import FIXTURES, write_photo_video
 from emolens.cli.main import cli
 
 ASTRONAUT = FIXTURES / "astronaut.png"
@@ -107,18 +107,7 @@ def test_no_face_is_not_an_error(tmp_path: Path) -> None:
 @pytest.fixture()
 def photo_video(tmp_path: Path, photos_dir: Path) -> Path:
     """12 frames of the couple drifting right, then 6 frames of the six-face photo, at 10 frames/s."""
-    def frame(name: str) -> np.ndarray:
-        return cv2.resize(cv2.imread(str(photos_dir / name)), (640, 360), interpolation=cv2.INTER_AREA)
-
-    path = tmp_path / "clip.avi"  # Motion JPEG: near-lossless, so each frame keeps all six faces
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
-    couple, many = frame("deepface_couple.jpg"), frame("facenet_multiface.jpg")
-    for i in range(12):
-        writer.write(np.roll(couple, 3 * i, axis=1))
-    for _ in range(6):
-        writer.write(many)
-    writer.release()
-    return path
+    return write_photo_video(tmp_path / "clip.avi", photos_dir)
 
 
 def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from emolens.cli.main import cli
-from emolens.web.testing import serving
+from emolens.web.testing import serving, stalled_upload
 
 pytestmark = pytest.mark.slow
 MAX_WORKER_MB = 1536
@@ -65,12 +65,7 @@ def test_stalled_uploads_neither_block_health_nor_hold_threads(tmp_path: Path) -
     env = {"EMOLENS_READ_TIMEOUT_S": "2", "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path)}
     with serving(env=env) as url:
         port = int(url.rsplit(":", 1)[1])
-        stalled = []
-        for _ in range(8):
-            sock = socket.create_connection(("127.0.0.1", port))
-            sock.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
-                         b"Content-Length: 100000\r\n\r\n\xff\xd8")
-            stalled.append(sock)
+        stalled = [stalled_upload(port) for _ in range(8)]
         time.sleep(0.3)
         for _ in range(3):
             started = time.monotonic()

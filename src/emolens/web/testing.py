@@ -90,6 +90,14 @@ def serving(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
             process.wait(timeout=30)
 
 
+def stalled_upload(port: int) -> socket.socket:
+    """A connection to a local server that sends the headers of a 100 KB upload, two bytes of it, then nothing."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+                 b"Content-Length: 100000\r\n\r\n\xff\xd8")
+    return sock
+
+
 def start_chromium(folder: Path, video: Path, browser: str = "/usr/bin/chromium",
              driver: str = "/usr/bin/chromedriver") -> "Chrome":
     """Headless Chromium through ChromeDriver, its camera playing ``video``, its profile in ``folder``."""
