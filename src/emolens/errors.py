@@ -1,4 +1,8 @@
-"""Exceptions that carry a message meant for the user (the CLI prints it, the server returns it as JSON)."""
+"""The emolens exception family: errors that carry a message meant for the user.
+
+The CLI prints them as one line and exits non-zero; the server answers them with a JSON error (4xx or 503).
+Anything else is a programming error and keeps its traceback.
+"""
 
 
 class EmolensError(Exception):
@@ -7,6 +11,18 @@ class EmolensError(Exception):
 
 class InputError(EmolensError, ValueError):
     """Bad input: a missing, unreadable, truncated, oversized or non-image file, an undecodable video..."""
+
+
+class DatasetError(EmolensError, ValueError):
+    """A dataset that cannot be read: a missing folder or CSV, bad columns, an unreadable image in it."""
+
+
+class ModelError(EmolensError):
+    """A model file that cannot be used: missing, not ONNX, or without valid emolens metadata."""
+
+
+class ConfigError(EmolensError, ValueError):
+    """A bad setting: a training config, detector options, server settings or a command-line choice."""
 
 
 class StorageError(EmolensError):

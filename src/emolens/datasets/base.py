@@ -8,9 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
-class DatasetError(ValueError):
-    """Bad or missing data; the message names the file or line at fault."""
+from emolens.errors import DatasetError
 
 
 @dataclass
