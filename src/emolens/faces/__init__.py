@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from emolens.faces.base import Box, Detection, FaceDetector
 
 
-def _haar(**options: Any) -> FaceDetector:
-    from emolens.faces.haar import HaarDetector
+@dataclass(frozen=True)
+class DetectorBackend:
+    """Where a detector's class lives (imported on first use) and the constructor arguments its name fixes."""
 
-    return HaarDetector(**options)
+    module: str
+    cls: str
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def load(self) -> type[FaceDetector]:
+        """The backend class."""
+        return getattr(importlib.import_module(self.module), self.cls)
+
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        """The options this detector takes: its constructor's keyword parameters, less the fixed ones."""
+        params = inspect.signature(self.load()).parameters
+        return {name: p for name, p in params.items() if name not in self.fixed}
+
+    def __call__(self, **options: Any) -> FaceDetector:
+        return self.load()(**self.fixed, **options)
 
 
-def _blazeface(variant: str) -> Callable[..., FaceDetector]:
-    def factory(**options: Any) -> FaceDetector:
-        from emolens.faces.blazeface import BlazeFaceDetector
-
-        return BlazeFaceDetector(variant, **options)
-
-    return factory
-
-
-def _multiscale(**options: Any) -> FaceDetector:
-    from emolens.faces.multiscale import MultiScaleDetector
-
-    return MultiScaleDetector(**options)
-
-
-DETECTORS: dict[str, Callable[..., FaceDetector]] = {
-    "blazeface-multi": _multiscale,
-    "haar": _haar,
-    "blazeface": _blazeface("full"),
-    "blazeface-short": _blazeface("short"),
+DETECTORS: dict[str, DetectorBackend] = {
+    "blazeface-multi": DetectorBackend("emolens.faces.multiscale", "MultiScaleDetector"),
+    "haar": DetectorBackend("emolens.faces.haar", "HaarDetector"),
+    "blazeface": DetectorBackend("emolens.faces.blazeface", "BlazeFaceDetector", {"variant": "full"}),
+    "blazeface-short": DetectorBackend("emolens.faces.blazeface", "BlazeFaceDetector", {"variant": "short"}),
 }
-"""Detector factories by name."""
+"""Detector backends by name."""
 
 DEFAULT_DETECTOR = "blazeface-multi"
 """Default: multi-scale BlazeFace (full-range model at the frame's own aspect ratio plus the short-range model on
@@ -43,12 +46,16 @@ no false face on the 69 real photos (benchmarks/detection.py, benchmarks/pipelin
 
 
 def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
-    """The detector called ``name`` (see :data:`DETECTORS`), built with backend-specific ``options``."""
-    try:
-        factory = DETECTORS[name]
-    except KeyError:
-        raise ValueError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}") from None
-    return factory(**options)
+    """The detector called ``name`` (see :data:`DETECTORS`), built with backend-specific ``options``.
+
+    Raises:
+        ConfigError: an unknown detector name, or options it does not take or values out of range (see
+            :func:`emolens.faces.options.check_detector_options`).
+    """
+    from emolens.faces.options import check_detector_options
+
+    checked = check_detector_options(name, options)
+    return DETECTORS[name](**checked)
 
 
-__all__ = ["Box", "Detection", "FaceDetector", "DETECTORS", "DEFAULT_DETECTOR", "create_detector"]
+__all__ = ["Box", "Detection", "FaceDetector", "DETECTORS", "DEFAULT_DETECTOR", "DetectorBackend", "create_detector"]

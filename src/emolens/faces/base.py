@@ -40,3 +40,6 @@ class FaceDetector(ABC):
     @abstractmethod
     def detect(self, image: np.ndarray) -> list[Detection]:
         """All faces in a BGR uint8 image (H, W, 3), best first."""
+
+    def close(self) -> None:
+        """Free what the backend holds beyond memory (threads); it detects no more afterwards."""

@@ -75,3 +75,6 @@ class MultiScaleDetector(FaceDetector):
         found = [self.full.candidates(image, self.min_score, self.full_side), short.result()]
         found += tile_candidates(self.full, image, self.tile, self.tile_min_score)
         return without_groups(merge(found, width, height, self.iou_threshold))
+
+    def close(self) -> None:
+        self._short_pass.shutdown(wait=True)
