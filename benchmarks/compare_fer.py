@@ -66,7 +66,7 @@ def main() -> None:
         faces.append(len(analyzer.analyze(frame)))
         frame_ms.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()
-    probs = analyzer.classifier.predict_proba(list(crops))
+    probs = analyzer.predict_proba(list(crops))
     crop_ms = (time.perf_counter() - start) * 1000 / len(crops)
     ours_pred = [analyzer.labels[i] for i in probs.argmax(axis=1)]
 
@@ -88,7 +88,7 @@ def main() -> None:
     print(f"  fer (haar + mini-Xception):  {median_p90(theirs['frame_ms'])}; {found(theirs['faces'])}")
     print(f"  median latency ratio ours/theirs: {ours_med / their_med:.2f}")
     ours_acc, their_acc = accuracy(ours_pred), accuracy(theirs["predictions"])
-    print(f"FER2013 privatetest crops ({len(paths)}), model {analyzer.classifier.model_path.name}:")
+    print(f"FER2013 privatetest crops ({len(paths)}), model {analyzer.model_name}:")
     print(f"  emolens accuracy {ours_acc:.4f}, {crop_ms:.3f} ms/crop (batched)")
     print(f"  fer     accuracy {their_acc:.4f}, {theirs['crop_ms']:.3f} ms/crop (its TFLite loop)")
     print(f"  accuracy ratio ours/theirs: {ours_acc / their_acc:.2f}; time ratio: {crop_ms / theirs['crop_ms']:.2f}")

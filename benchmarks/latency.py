@@ -1,6 +1,9 @@
 """Speed of the whole pipeline on real images: per-frame latency on 640x480 one-face frames (detect, crop and
 classify, total; median and p90), throughput on the photo folder (decode included), and video frames/s.
 
+The stages are timed through the Analyzer's public stage methods (detect, crop, classify); the total is a separate
+call of Analyzer.analyze (its one detect -> crop -> classify -> Face path), so it is what a caller gets.
+
     python benchmarks/latency.py [--detector blazeface-multi] [--tta] [--compare blazeface ...]
 
 Targets: median total <= 8 ms per 640x480 one-face frame; video >= 60 frames/s.
@@ -9,6 +12,7 @@ Targets: median total <= 8 ms per 640x480 one-face frame; video >= 60 frames/s.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -16,14 +20,14 @@ from pathlib import Path
 import cv2
 
 from common import PHOTOS, median_p90, one_face_frames
-from emolens import Analyzer
+from emolens import Analyzer, AnalyzerOptions, RunningMode
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
-from emolens.pipeline.video import VideoAnalyzer, VideoReader
+from emolens.pipeline.video import VideoReader
 
 
 def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int) -> None:
-    """Detect, crop + classify and total per frame; several analyzers take turns frame by frame, so that a busy
-    machine slows them alike."""
+    """Detect, crop + classify (the stages) and analyze (the total) per frame; several analyzers take turns frame by
+    frame, so that a busy machine slows them alike."""
     times = [([], [], []) for _ in analyzers]
     for analyzer in analyzers:
         for frame in frames[:3]:
@@ -32,13 +36,14 @@ def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int) -> None
         for frame in frames:
             for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times):
                 start = time.perf_counter()
-                detections = analyzer.detector.detect(frame)
+                detections = analyzer.detect(frame)
                 detected = time.perf_counter()
                 analyzer.classify(analyzer.crop(frame, detections))
-                done = time.perf_counter()
+                classified = time.perf_counter()
+                analyzer.analyze(frame)
                 detect_ms.append((detected - start) * 1000)
-                classify_ms.append((done - detected) * 1000)
-                total_ms.append((done - start) * 1000)
+                classify_ms.append((classified - detected) * 1000)
+                total_ms.append((time.perf_counter() - classified) * 1000)
     for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times):
         print(f"640x480 one-face frames ({len(frames)} frames x {repeats}), detector {analyzer.detector_name}:")
         print(f"  detect            {median_p90(detect_ms)}")
@@ -55,18 +60,18 @@ def folder_throughput(analyzer: Analyzer) -> None:
           f"{len(paths) / elapsed:.1f} images/s")
 
 
-def video_fps(analyzer: Analyzer, frames: list, seconds: int = 10) -> None:
+def video_fps(options: AnalyzerOptions, frames: list, seconds: int = 10) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.avi"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
         for i in range(30 * seconds):
             writer.write(frames[(i // 15) % len(frames)])
         writer.release()
-        video = VideoAnalyzer(analyzer)
-        reader = VideoReader(path)
-        start = time.perf_counter()
-        count = sum(1 for i, frame in enumerate(reader) if video.process(frame, i / reader.fps) is not None)
-        elapsed = time.perf_counter() - start
+        with Analyzer.create_from_options(options) as video, VideoReader(path) as reader:
+            start = time.perf_counter()
+            count = sum(1 for i, frame in enumerate(reader)
+                        if video.analyze_for_video(frame, i * 1000 / reader.fps) is not None)
+            elapsed = time.perf_counter() - start
     print(f"video: {count} frames of 640x480 (decode, detect, track, classify) at {count / elapsed:.1f} frames/s")
 
 
@@ -78,12 +83,13 @@ def main() -> None:
     parser.add_argument("--compare", nargs="*", default=[], choices=sorted(DETECTORS),
                         help="also time these detectors per frame, taking turns with --detector")
     args = parser.parse_args()
-    analyzer = Analyzer(detector=args.detector, tta=args.tta)
-    print(f"detector {analyzer.detector_name}, model {analyzer.classifier.model_path.name}, tta {args.tta}")
+    options = AnalyzerOptions(detector=args.detector, tta=args.tta)
+    analyzer = Analyzer.create_from_options(options)
+    print(f"detector {analyzer.detector_name}, model {analyzer.model_name}, tta {args.tta}")
     frames = one_face_frames()
-    frame_latency([analyzer] + [Analyzer(detector=name, tta=args.tta) for name in args.compare], frames,
-                  args.repeats)
-    video_fps(analyzer, frames)
+    others = [Analyzer.create_from_options(AnalyzerOptions(detector=name, tta=args.tta)) for name in args.compare]
+    frame_latency([analyzer] + others, frames, args.repeats)
+    video_fps(dataclasses.replace(options, running_mode=RunningMode.VIDEO), frames)
     folder_throughput(analyzer)
 
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from emolens.datasets import load_dataset
-from emolens.emotion.classifier import EmotionClassifier
+from emolens import Analyzer
 from emolens.evaluation.evaluate import evaluate
 from emolens.evaluation.report import write_report
 
@@ -38,12 +38,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--out", type=Path, default=REPO / "src" / "emolens" / "models" / "card")
     args = parser.parse_args()
-    classifier = EmotionClassifier(args.model)
-    print(f"model: {classifier.model_path} {json.dumps(classifier.model_info.info, sort_keys=True)}")
+    analyzer = Analyzer(args.model, threads=0)  # ONNX Runtime picks (up to 4), as for a plain classifier
+    print(f"model: {analyzer.model_path} {json.dumps(analyzer.model_info.info, sort_keys=True)}")
     print("| labels | TTA | n | accuracy | macro F1 |")
     print("| --- | --- | ---: | ---: | ---: |")
     for name, labels, tta in CASES:
-        summary = evaluate(args.data, classifier, split="test", labels=labels, tta=tta)
+        summary = evaluate(args.data, analyzer, split="test", labels=labels, tta=tta)
         case = f"{name}_{'tta' if tta else 'no_tta'}"
         write_report(summary, args.out / case, title=f"privatetest, {name} labels, TTA {'on' if tta else 'off'}")
         print(f"| {name} | {'on' if tta else 'off'} | {summary['n']} | {summary['accuracy']:.4f} | "

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FIXTURES
+from conftest import FIXTURES, REPO
 from emolens import Analyzer
+from emolens.emotion.classifier import EmotionClassifier
 from emolens.errors import InputError
 
 ASTRONAUT = FIXTURES / "astronaut.png"
@@ -43,7 +44,7 @@ def test_analyze_path_pil_and_array_agree(analyzer: Analyzer) -> None:
 def test_face_result_is_typed_and_serialises(analyzer: Analyzer) -> None:
     (face,) = analyzer.analyze(ASTRONAUT)
     assert analyzer.detector_name == "blazeface-multi"
-    assert list(face.scores) == list(analyzer.classifier.labels)
+    assert list(face.scores) == list(analyzer.labels)
     assert sum(face.scores.values()) == pytest.approx(1, abs=1e-4)
     assert face.emotion == max(face.scores, key=face.scores.get)
     assert len(face.box) == 4 and all(isinstance(v, int) for v in face.box)
@@ -67,9 +68,9 @@ def test_classify_scores_a_batch_of_crops(analyzer: Analyzer, fer_dir: Path) -> 
 def test_all_faces_of_a_photo_are_classified_in_one_batch(analyzer: Analyzer, photos_dir: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     batches = []
-    predict = analyzer.classifier.predict_inputs
-    monkeypatch.setattr(analyzer.classifier, "predict_inputs",
-                        lambda x, tta=False, calibrated=True: batches.append(len(x)) or predict(x, tta, calibrated))
+    predict = EmotionClassifier.predict_inputs
+    monkeypatch.setattr(EmotionClassifier, "predict_inputs", lambda self, x, tta=False, calibrated=True:
+                        batches.append(len(x)) or predict(self, x, tta, calibrated))
     assert len(analyzer.analyze(photos_dir / "facenet_multiface.jpg")) == 6
     assert batches == [6]
 
@@ -114,3 +115,89 @@ def test_a_face_in_an_image_wider_or_taller_than_32767_pixels_is_classified(anal
     bx, by, bw, bh = found.box
     assert x < bx + bw / 2 < x + 400 and y < by + bh / 2 < y + 400
     assert sum(found.scores.values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_largest_only_keeps_the_largest_face_of_the_one_path(analyzer: Analyzer, photos_dir: Path) -> None:
+    photo = photos_dir / "facenet_multiface.jpg"
+    faces = analyzer.analyze(photo)
+    (largest,) = analyzer.analyze(photo, largest_only=True)
+    assert len(faces) == 6
+    expected = max(faces, key=lambda f: f.box[2] * f.box[3])
+    assert largest.box == expected.box and largest.emotion == expected.emotion
+    assert largest.scores == pytest.approx(expected.scores, abs=1e-4)
+    assert analyzer.analyze(np.full((240, 320, 3), 90, np.uint8), largest_only=True) == []
+
+
+def test_public_properties_describe_the_model_and_detector(analyzer: Analyzer) -> None:
+    assert analyzer.labels == analyzer.model_info.labels and len(analyzer.labels) == 7
+    assert analyzer.model_path.is_file() and analyzer.model_name == analyzer.model_path.name == "default.onnx"
+    assert analyzer.detector_name == analyzer.options.detector == "blazeface-multi"
+    assert analyzer.running_mode.value == "image" and analyzer.tta is False
+
+
+def _short_pass_threads() -> int:
+    import threading
+
+    return sum(t.name.startswith("blazeface-short") for t in threading.enumerate())
+
+
+def test_close_frees_the_detector_thread_and_refuses_later_calls() -> None:
+    before = _short_pass_threads()
+    with Analyzer() as analyzer:
+        assert len(analyzer.analyze(ASTRONAUT)) == 1
+        assert _short_pass_threads() == before + 1
+    assert _short_pass_threads() == before
+    with pytest.raises(ValueError, match="closed"):
+        analyzer.analyze(ASTRONAUT)
+    analyzer.close()  # idempotent
+    assert analyzer.labels  # what it describes stays readable
+
+
+REACH_INS = {"classifier", "detector", "_classifier", "_detector"}
+
+
+def _reach_ins(path: Path) -> list[str]:
+    """``x._classifier`` / ``x._detector`` anywhere, and ``<...analyzer>.classifier`` / ``.detector``."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Attribute) or node.attr not in REACH_INS:
+            continue
+        owner = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
+        if node.attr.startswith("_") or "analyzer" in owner.lower():
+            found.append(f"{path.relative_to(REPO)}:{node.lineno}: {owner}.{node.attr}")
+    return found
+
+
+def test_nothing_outside_the_pipeline_reaches_into_the_analyzer(analyzer: Analyzer) -> None:
+    """The classifier and detector are private to emolens/pipeline: callers use the Analyzer's methods and
+    properties (labels, model_info, model_name, detector_name, detect/crop/classify...)."""
+    pipeline = REPO / "src" / "emolens" / "pipeline"
+    files = [p for folder in ("src", "benchmarks", "tools", "tests") for p in sorted((REPO / folder).rglob("*.py"))
+             if pipeline not in p.parents]
+    assert len(files) > 100
+    assert [hit for path in files for hit in _reach_ins(path)] == []
+    assert not hasattr(analyzer, "classifier") and not hasattr(analyzer, "detector")
+
+
+def test_evaluation_of_whole_photos_classifies_the_largest_face_through_the_analyzer(
+        analyzer: Analyzer, photos_dir: Path, tmp_path: Path) -> None:
+    """``emolens evaluate`` without --crops: the largest face of each photo, as Analyzer.analyze(largest_only)
+    finds and scores it; a photo with no face is counted, not scored."""
+    import cv2
+
+    from emolens.evaluation.evaluate import evaluate
+
+    photos = ["deepface_couple.jpg", "facenet_multiface.jpg", "deepface_img1.jpg", "deepface_img2.jpg"]
+    folder = tmp_path / "data" / "happy"
+    folder.mkdir(parents=True)
+    for name in photos:
+        (folder / name).write_bytes((photos_dir / name).read_bytes())
+    cv2.imwrite(str(folder / "blank.png"), np.full((200, 300, 3), 90, np.uint8))
+    summary = evaluate(tmp_path / "data", analyzer, tta=False, find_faces=True)
+    assert summary["n"] == 4 and summary["no_face"] == 1 and summary["tta"] is False
+    expected = [analyzer.analyze(cv2.imread(str(photos_dir / name)), tta=False, largest_only=True)[0].emotion
+                for name in photos]
+    happy = analyzer.labels.index("happy")
+    assert summary["confusion"][happy] == [expected.count(label) for label in analyzer.labels]

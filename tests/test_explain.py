@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from emolens import Analyzer
 from emolens.cli.main import cli
 from emolens.datasets import load_dataset
+from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.explain import CELLS, explain_crops, occlusion_maps
 from emolens.emotion.preprocessing import normalize
 from emolens.evaluation.explanations import deletion_check
@@ -27,42 +28,48 @@ def analyzer() -> Analyzer:
 
 
 @pytest.fixture(scope="module")
+def classifier() -> EmotionClassifier:
+    """The bundled model alone, for the crop-level functions of emolens.emotion (the Analyzer keeps its own)."""
+    return EmotionClassifier(threads=2)
+
+
+@pytest.fixture(scope="module")
 def private_faces(fer_dir: Path) -> list[np.ndarray]:
     """200 privatetest faces drawn at random (seeded)."""
     data = load_dataset(fer_dir / "privatetest")
     return [data.images[i] for i in np.random.default_rng(1).choice(len(data), 200, replace=False)]
 
 
-def test_grid_shape_and_explained_class(analyzer: Analyzer, private_faces: list[np.ndarray]) -> None:
+def test_grid_shape_and_explained_class(classifier: EmotionClassifier, private_faces: list[np.ndarray]) -> None:
     crops = private_faces[:3]
-    explanations = explain_crops(analyzer.classifier, crops)
-    probs = analyzer.classifier.predict_proba(crops)
+    explanations = explain_crops(classifier, crops)
+    probs = classifier.predict_proba(crops)
     for explanation, p in zip(explanations, probs):
-        assert explanation.label == analyzer.labels[int(p.argmax())]
+        assert explanation.label == classifier.labels[int(p.argmax())]
         assert explanation.probability == pytest.approx(float(p.max()), abs=1e-5)
         assert explanation.grid.shape == (CELLS, CELLS) and np.isfinite(explanation.grid).all()
-    asked = explain_crops(analyzer.classifier, crops[:1], ["neutral"])[0]
+    asked = explain_crops(classifier, crops[:1], ["neutral"])[0]
     assert asked.label == "neutral"
     data = json.loads(json.dumps(asked.to_dict()))
     assert len(data["grid"]) == CELLS and all(len(row) == CELLS for row in data["grid"])
 
 
-def test_one_patch_hides_one_neighbourhood(analyzer: Analyzer, private_faces: list[np.ndarray]) -> None:
+def test_one_patch_hides_one_neighbourhood(classifier: EmotionClassifier, private_faces: list[np.ndarray]) -> None:
     """With 1-cell patches, each cell's value is exactly the drop when that cell alone is grey."""
     crop = private_faces[0]
-    maps, targets, probs = occlusion_maps(analyzer.classifier, [crop], cells=4, patch_cells=1)
-    prep = analyzer.classifier.preprocessing
+    maps, targets, probs = occlusion_maps(classifier, [crop], cells=4, patch_cells=1)
+    prep = classifier.preprocessing
     size = prep.input_size
     resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
     resized[size // 4:size // 2, 3 * size // 4:] = 128  # row 1, column 3
-    hidden = analyzer.classifier.predict_inputs(normalize(resized[None], prep))[0, targets[0]]
+    hidden = classifier.predict_inputs(normalize(resized[None], prep))[0, targets[0]]
     assert maps[0, 1, 3] == pytest.approx(probs[0, targets[0]] - hidden, abs=1e-4)
 
 
-def test_hiding_the_salient_fifth_hurts_more_than_a_random_fifth(analyzer: Analyzer,
+def test_hiding_the_salient_fifth_hurts_more_than_a_random_fifth(classifier: EmotionClassifier,
                                                                   private_faces: list[np.ndarray]) -> None:
     """The deletion check on 200 real faces (benchmarks/explain.py prints it for 240: margin 0.229)."""
-    result = deletion_check(analyzer.classifier, private_faces, fraction=0.2)
+    result = deletion_check(classifier, private_faces, fraction=0.2)
     assert result["n"] == 200
     assert result["salient_drop"] > 2 * result["random_drop"]
     assert result["margin"] > 0.15, result

@@ -6,13 +6,16 @@ ONNX Runtime; training lives in :mod:`emolens.training` and needs the ``[train]`
 
 __version__ = "0.1.0"
 
-__all__ = ["Analyzer", "__version__"]
+__all__ = ["Analyzer", "AnalyzerOptions", "RunningMode", "__version__"]
+
+_LAZY = {"Analyzer": "emolens.pipeline.analyzer", "AnalyzerOptions": "emolens.pipeline.options",
+         "RunningMode": "emolens.pipeline.options"}
 
 
 def __getattr__(name: str):
-    """Import :class:`Analyzer` on first use, so that ``import emolens`` stays light."""
-    if name == "Analyzer":
-        from emolens.pipeline.analyzer import Analyzer
+    """Import :class:`Analyzer` and its options on first use, so that ``import emolens`` stays light."""
+    if name in _LAZY:
+        import importlib
 
-        return Analyzer
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'emolens' has no attribute {name!r}")

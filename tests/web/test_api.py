@@ -98,7 +98,7 @@ def test_images_stored_only_when_turned_on(analyzer, tmp_path: Path, face_jpeg: 
 def test_health_and_openapi(client: FlaskClient, analyzer) -> None:
     health = Health.model_validate(client.get("/api/v1/health").json)
     assert health.status == "ok" and health.database.ok and health.database.revision
-    assert health.model.labels == list(analyzer.classifier.labels)
+    assert health.model.labels == list(analyzer.labels)
     doc = client.get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.1")
     assert {"/api/v1/analyze", "/api/v1/stats", "/api/v1/analyses", "/api/v1/health"} <= set(doc["paths"])

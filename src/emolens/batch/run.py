@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -21,7 +21,7 @@ from emolens.batch.inputs import expand_inputs
 from emolens.batch.output import OutputDir
 from emolens.batch.tracks import TrackNumbering
 from emolens.batch.work import AnalyzeUnits, prepare_units
-from emolens.faces import DEFAULT_DETECTOR
+from emolens.pipeline.options import AnalyzerOptions
 
 UNITS_PER_BLOCK = 16
 """Inputs per Ray block: blocks of 16 photos (under a second of work) keep every worker busy to the end and
@@ -38,16 +38,15 @@ the units received since, plus those in flight)."""
 @dataclass
 class BatchOptions:
     """How to run: output folder, cluster address (``None``: Ray started in this process), actor count
-    (``None``: one per CPU of the cluster), every K-th video frame, video segment length, analysis options."""
+    (``None``: one per CPU of the cluster), every K-th video frame, video segment length, and the options of
+    each actor's analyzer (its running mode is set per input: images, or video segments)."""
 
     out: Path
     address: Optional[str] = None
     workers: Optional[int] = None
     every: int = 1
     segment_s: float = 10.0
-    model_path: Optional[Path] = None
-    detector: str = DEFAULT_DETECTOR
-    tta: bool = False
+    analysis: AnalyzerOptions = field(default_factory=AnalyzerOptions)
 
 
 @dataclass
@@ -117,6 +116,12 @@ def run_batch(inputs: Sequence[str], options: BatchOptions) -> BatchReport:
     return report
 
 
+def _on_every_node(analysis: AnalyzerOptions) -> AnalyzerOptions:
+    """The options with an absolute model path, for actors that may run elsewhere."""
+    path = analysis.model_path
+    return analysis if path is None else replace(analysis, model_path=path.resolve())
+
+
 def _analyse(todo: list[dict], options: BatchOptions, out: OutputDir, numbering: TrackNumbering,
              report: BatchReport) -> None:
     import ray
@@ -131,8 +136,7 @@ def _analyse(todo: list[dict], options: BatchOptions, out: OutputDir, numbering:
         compute=ray.data.TaskPoolStrategy(size=workers))
     results = units.map_batches(
         AnalyzeUnits, batch_format="numpy", batch_size=ANALYZE_BATCH, num_cpus=1,
-        fn_constructor_args=(None if options.model_path is None else str(options.model_path.resolve()),
-                             options.detector, options.tta, options.every),
+        fn_constructor_args=(_on_every_node(options.analysis), options.every),
         compute=ray.data.ActorPoolStrategy(size=workers))
     pending: list[pa.Table] = []
     last_write = time.monotonic()

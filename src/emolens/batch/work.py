@@ -14,7 +14,8 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,10 @@ import pyarrow as pa
 from emolens.batch.records import face_record, unit_record, unit_schema
 from emolens.errors import InputError
 from emolens.pipeline.images import decode_image
+from emolens.pipeline.options import AnalyzerOptions, RunningMode
+
+if TYPE_CHECKING:
+    from emolens.pipeline.analyzer import Analyzer
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, InputError):
@@ -42,14 +47,15 @@ def _plan(source: str, kind: str, segment_s: float, done: int) -> Iterator[dict[
     from emolens.pipeline.video import VideoReader
 
     try:
-        reader = VideoReader(source)
+        with VideoReader(source) as reader:
+            fps, frame_count = reader.fps, reader.frame_count
     except Exception as exc:  # noqa: BLE001 - a unit's failure is recorded, never raised
         yield {**unit, "error": _reason(exc)}
         return
-    length = max(1, round(segment_s * reader.fps))
-    count = math.ceil(reader.frame_count / length) if reader.frame_count else 1
+    length = max(1, round(segment_s * fps))
+    count = math.ceil(frame_count / length) if frame_count else 1
     for segment in range(done, count):
-        end = min((segment + 1) * length, reader.frame_count) if reader.frame_count else -1
+        end = min((segment + 1) * length, frame_count) if frame_count else -1
         yield {**unit, "segment": segment, "segments": count, "start": segment * length, "end": end}
 
 
@@ -73,12 +79,15 @@ def prepare_units(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 class AnalyzeUnits:
     """A Ray Data callable class: loads the model and the detector once per actor, then analyses batches of
     units (image files, or video segments that it reads itself, tracking faces through each) into
-    :func:`~emolens.batch.records.unit_schema` rows."""
+    :func:`~emolens.batch.records.unit_schema` rows. Images go to an image-mode analyzer; video segments to a
+    video-mode one, built on the first segment and reset for each."""
 
-    def __init__(self, model_path: Optional[str], detector: str, tta: bool, every: int) -> None:
-        from emolens.pipeline.analyzer import Analyzer
+    def __init__(self, analysis: AnalyzerOptions, every: int) -> None:
+        from emolens.pipeline import analyzer as pipeline  # here: the driver never loads ONNX Runtime
 
-        self.analyzer = Analyzer(model_path, detector=detector, tta=tta)
+        self.options = analysis
+        self.analyzer = pipeline.Analyzer.create_from_options(replace(analysis, running_mode=RunningMode.IMAGE))
+        self.video: Optional[Analyzer] = None
         self.schema = unit_schema(self.analyzer.labels)
         self.every = every
 
@@ -105,14 +114,18 @@ class AnalyzeUnits:
     def _segment(self, source: str, start: int, end: int) -> dict[str, Any]:
         """Frames ``start`` to ``end`` of a video, every ``every``-th (counted from frame 0), tracked from a
         fresh tracker: track ids run from 1 within the segment."""
-        from emolens.pipeline.video import FaceTracker, VideoAnalyzer, VideoReader
+        from emolens.pipeline import analyzer as pipeline
+        from emolens.pipeline.video import VideoReader
 
-        reader = VideoReader(source, start=start)
-        video = VideoAnalyzer(self.analyzer, FaceTracker())
+        if self.video is None:
+            self.video = pipeline.Analyzer.create_from_options(replace(self.options, running_mode=RunningMode.VIDEO))
+        self.video.reset()
         frames, faces = 0, []
-        for index, frame in zip(range(start, end) if end >= 0 else itertools.count(start), reader):
-            if index % self.every == 0:
-                frames += 1
-                time_s = index / reader.fps
-                faces += [face_record(f, n, index, time_s) for n, f in enumerate(video.process(frame, time_s))]
+        with VideoReader(source, start=start) as reader:
+            for index, frame in zip(range(start, end) if end >= 0 else itertools.count(start), reader):
+                if index % self.every == 0:
+                    frames += 1
+                    time_s = index / reader.fps
+                    found = self.video.analyze_for_video(frame, time_s * 1000)
+                    faces += [face_record(f, n, index, time_s) for n, f in enumerate(found)]
         return {"frames": frames, "faces": faces}

@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 import cv2
@@ -18,6 +18,9 @@ from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
 from emolens.pipeline.files import collect_images
 from emolens.pipeline.results import Face
+
+if TYPE_CHECKING:
+    from emolens.pipeline.options import AnalyzerOptions
 
 
 def _write_image(path: Path, image: Any) -> None:
@@ -41,8 +44,7 @@ def _write_image(path: Path, image: Any) -> None:
 @analysis_options()
 @user_errors
 def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], annotate_dir: Optional[Path],
-            crops: bool, save_crops: bool, explain_dir: Optional[Path], detector: str, tta: bool,
-            model_path: Optional[Path]) -> None:
+            crops: bool, save_crops: bool, explain_dir: Optional[Path], analysis: AnalyzerOptions) -> None:
     """Find the faces in PATHS (image files, or folders searched recursively) and the emotion of each.
 
     Prints one line per face, unless --json or --csv is given. Files that cannot be read are reported and
@@ -58,7 +60,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     from emolens.pipeline.analyzer import Analyzer
     from emolens.pipeline.explain import overlay_explanations
 
-    analyzer = Analyzer(model_path, detector=detector, tta=tta)
+    analyzer = Analyzer.create_from_options(analysis)
     records: list[dict[str, Any]] = []
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     writer = csv.writer(csv_file) if csv_file is not None else None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
+
+if TYPE_CHECKING:
+    from emolens.pipeline.options import AnalyzerOptions
 
 
 @click.command("batch")
@@ -29,7 +32,7 @@ from emolens.cli.options import analysis_options
 @analysis_options()
 @user_errors
 def command(inputs: tuple[str, ...], out_dir: Path, address: Optional[str], workers: Optional[int], every: int,
-            segment_s: float, detector: str, tta: bool, model_path: Optional[Path]) -> None:
+            segment_s: float, analysis: AnalyzerOptions) -> None:
     """Analyse INPUTS on Ray: image and video files, folders (recursive), glob patterns (quoted) and manifests
     (.txt: a path per line; .csv: a 'path' or 'source' column).
 
@@ -40,7 +43,7 @@ def command(inputs: tuple[str, ...], out_dir: Path, address: Optional[str], work
         raise click.ClickException('emolens batch needs Ray: pip install "emolens[ray]"')
     from emolens.batch.run import BatchOptions, run_batch
 
-    options = BatchOptions(out_dir, address, workers, every, segment_s, model_path, detector, tta)
+    options = BatchOptions(out_dir, address, workers, every, segment_s, analysis)
     try:
         report = run_batch(inputs, options)
     except Exception as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from emolens.cli.errors import user_errors
-from emolens.faces import DEFAULT_DETECTOR, DETECTORS
+from emolens.cli.options import detector_option
 
 
 @click.command("evaluate")
@@ -20,8 +20,7 @@ from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 @click.option("--labels", type=click.Choice(["fer2013", "majority"]), default="fer2013", show_default=True,
               help="For FER+ sources: the original FER2013 labels, or FER+ majority votes.")
 @click.option("--crops", is_flag=True, help="Images are face crops already; skip face detection.")
-@click.option("--detector", type=click.Choice(sorted(DETECTORS)), default=DEFAULT_DETECTOR, show_default=True,
-              help="Face detector, when the images are not crops.")
+@detector_option(help_text="Face detector, when the images are not crops.")
 @click.option("--tta/--no-tta", default=True, show_default=True, help="Test-time augmentation.")
 @click.option("--present-labels", is_flag=True,
               help="Also score with predictions restricted to the labels present in the data (for sets that lack "
@@ -33,15 +32,14 @@ def command(data_dir: Path, model_path: Path | None, split: str | None, labels: 
             detector: str, tta: bool, present_labels: bool, report_dir: Path | None) -> None:
     """Evaluate the emotion model on DATA_DIR (DATA_DIR/<label>/*.png, or any training source) and print a
     JSON summary: protocol, n, accuracy, macro_f1, per_class, confusion, no_face, skipped (and present_labels)."""
-    from emolens.evaluation.evaluate import evaluate, largest_face_cropper
+    from emolens.evaluation.evaluate import evaluate
     from emolens.evaluation.report import write_report
     from emolens.pipeline.analyzer import Analyzer
+    from emolens.pipeline.options import AnalyzerOptions
 
-    analyzer = Analyzer(model_path, detector=detector)
-    classifier = analyzer.classifier
-    cropper = None if crops else largest_face_cropper(analyzer)
-    summary = evaluate(data_dir, classifier, split=split, labels=labels, tta=tta, face_cropper=cropper, progress=True,
-                       present_labels=present_labels)
+    with Analyzer.create_from_options(AnalyzerOptions(model_path, detector, tta=tta)) as analyzer:
+        summary = evaluate(data_dir, analyzer, split=split, labels=labels, find_faces=not crops,
+                           progress=True, present_labels=present_labels)
     click.echo(json.dumps(summary, indent=2))
     if report_dir is not None:
         write_report(summary, report_dir, title=f"{data_dir.name} ({labels} labels, TTA {'on' if tta else 'off'})")

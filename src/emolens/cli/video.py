@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 import cv2
@@ -16,7 +17,13 @@ from tqdm import tqdm
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
 from emolens.errors import InputError
+from emolens.pipeline.options import DEFAULT_SMOOTHING_S, RunningMode
 from emolens.pipeline.results import Face
+
+if TYPE_CHECKING:
+    from emolens.pipeline.analyzer import Analyzer
+    from emolens.pipeline.options import AnalyzerOptions
+    from emolens.pipeline.video import VideoReader
 
 
 @click.command("video")
@@ -30,21 +37,35 @@ from emolens.pipeline.results import Face
               help="Write an MP4 copy of the video with boxes, face IDs and emotions.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Analyse every N-th frame (others reuse the last result in --annotate).")
-@click.option("--smoothing", type=click.FloatRange(min=0), default=0.3, show_default=True,
+@click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_SMOOTHING_S, show_default=True,
               help="Time constant of the emotion smoothing, in seconds (0: none).")
 @analysis_options()
 @user_errors
 def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], annotate_path: Optional[Path],
-            every: int, smoothing: float, detector: str, tta: bool, model_path: Optional[Path]) -> None:
+            every: int, smoothing: float, analysis: AnalyzerOptions) -> None:
     """Track the faces in video FILE and their emotions over time; prints a summary per face ID."""
     from emolens.pipeline.analyzer import Analyzer
-    from emolens.pipeline.draw import annotate
-    from emolens.pipeline.plot import plot_timeline
-    from emolens.pipeline.video import FaceTracker, VideoAnalyzer, VideoReader
+    from emolens.pipeline.video import VideoReader
 
-    reader = VideoReader(file)
-    analyzer = Analyzer(model_path, detector=detector, tta=tta)
-    video = VideoAnalyzer(analyzer, FaceTracker(smoothing_s=smoothing))
+    with VideoReader(file) as reader, Analyzer.create_from_options(
+            replace(analysis, running_mode=RunningMode.VIDEO, smoothing_s=smoothing)) as analyzer:
+        times, means, counts = _track(reader, analyzer, every, csv_path, annotate_path)
+    if plot_path is not None:
+        from emolens.pipeline.plot import plot_timeline
+
+        plot_timeline(times, np.array(means).reshape(-1, len(analyzer.labels)), analyzer.labels, plot_path)
+    click.echo(f"{file}: {len(times)} frames analysed, {len(counts)} face IDs")
+    for track_id, tally in sorted(counts.items()):
+        summary = ", ".join(f"{name} {n}" for name, n in sorted(tally.items(), key=lambda kv: -kv[1]))
+        click.echo(f"  face {track_id}: {summary}")
+
+
+def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Optional[Path],
+           annotate_path: Optional[Path]) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
+    """Every ``every``-th frame analysed in video mode, into the CSV and the annotated copy; returns the analysed
+    frames' times, their mean probabilities and each face ID's emotion counts."""
+    from emolens.pipeline.draw import annotate
+
     labels = analyzer.labels
     writer = None
     if annotate_path is not None:
@@ -64,7 +85,7 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
         for index, frame in enumerate(tqdm(reader, total=reader.frame_count, unit="frame", file=sys.stderr)):
             time_s = index / reader.fps
             if index % every == 0:
-                faces = video.process(frame, time_s)
+                faces = analyzer.analyze_for_video(frame, time_s * 1000)
                 times.append(time_s)
                 means.append(np.mean([[f.scores[label] for label in labels] for f in faces], axis=0)
                              if faces else np.full(len(labels), np.nan))
@@ -81,9 +102,4 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
             writer.release()
         if csv_file is not None:
             csv_file.close()
-    if plot_path is not None:
-        plot_timeline(times, np.array(means).reshape(-1, len(labels)), labels, plot_path)
-    click.echo(f"{file}: {len(times)} frames analysed, {len(counts)} face IDs")
-    for track_id, tally in sorted(counts.items()):
-        summary = ", ".join(f"{name} {n}" for name, n in sorted(tally.items(), key=lambda kv: -kv[1]))
-        click.echo(f"  face {track_id}: {summary}")
+    return times, means, counts

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Optional
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 import cv2
@@ -12,6 +12,11 @@ import cv2
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
 from emolens.errors import InputError
+from emolens.pipeline.options import RunningMode
+
+if TYPE_CHECKING:
+    from emolens.pipeline.analyzer import Analyzer
+    from emolens.pipeline.options import AnalyzerOptions
 
 
 def open_camera(index: int) -> cv2.VideoCapture:
@@ -38,19 +43,28 @@ def open_camera(index: int) -> cv2.VideoCapture:
 @analysis_options("blazeface-short", "Face detector (blazeface-short suits faces near the camera and is the "
                   "fastest).")
 @user_errors
-def command(camera: int, detector: str, tta: bool, model_path: Optional[Path]) -> None:
+def command(camera: int, analysis: AnalyzerOptions) -> None:
     """Show camera CAMERA live in a window, with each face's box, track ID, emotion and scores, and the FPS.
     Close the window or press q to stop."""
     capture = open_camera(camera)
     import matplotlib.pyplot as plt
     from emolens.pipeline.analyzer import Analyzer
-    from emolens.pipeline.draw import annotate
-    from emolens.pipeline.video import VideoAnalyzer
 
     if plt.get_backend().lower() == "agg":
         capture.release()
         raise InputError("no desktop display for the live window (matplotlib has only its non-GUI backend)")
-    video = VideoAnalyzer(Analyzer(model_path, detector=detector, tta=tta))
+    try:
+        with Analyzer.create_from_options(replace(analysis, running_mode=RunningMode.VIDEO)) as analyzer:
+            _show(capture, camera, analyzer)
+    finally:
+        capture.release()
+
+
+def _show(capture: cv2.VideoCapture, camera: int, analyzer: Analyzer) -> None:
+    """Frames of the camera with their faces (video mode: timestamps from the clock) until the window closes."""
+    import matplotlib.pyplot as plt
+    from emolens.pipeline.draw import annotate
+
     figure, axes = plt.subplots(num=f"emolens: camera {camera}")
     axes.axis("off")
     view = None
@@ -66,12 +80,12 @@ def command(camera: int, detector: str, tta: bool, model_path: Optional[Path]) -
             now = time.perf_counter()
             fps = 0.9 * fps + 0.1 / max(now - last, 1e-6) if fps else 1.0 / max(now - last, 1e-6)
             last = now
-            shown = cv2.cvtColor(annotate(frame, video.process(frame, now - start), fps=fps), cv2.COLOR_BGR2RGB)
+            faces = analyzer.analyze_for_video(frame, (now - start) * 1000)
+            shown = cv2.cvtColor(annotate(frame, faces, fps=fps), cv2.COLOR_BGR2RGB)
             if view is None:
                 view = axes.imshow(shown)
             else:
                 view.set_data(shown)
             plt.pause(0.001)
     finally:
-        capture.release()
         plt.close(figure)

@@ -3,35 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from emolens.datasets import load_dataset
 from emolens.datasets.ferplus import FERPLUS_EXCLUDED
-from emolens.emotion.classifier import EmotionClassifier
 from emolens.evaluation.metrics import summarize
 
 if TYPE_CHECKING:
     from emolens.pipeline.analyzer import Analyzer
 
-FaceCropper = Callable[[np.ndarray], "np.ndarray | None"]
-"""Returns the crop of the largest face in an image, or None when it finds no face."""
+
+class Classifies(Protocol):
+    """What classifies face crops: an :class:`~emolens.pipeline.analyzer.Analyzer`, or an
+    :class:`~emolens.emotion.classifier.EmotionClassifier` where no face is detected (calibration, robustness)."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+    def predict_proba(self, crops: Sequence[np.ndarray], tta: bool = False, calibrated: bool = True) -> np.ndarray: ...
 
 
-def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | None = None, labels: str = "fer2013",
-             tta: bool = True, face_cropper: FaceCropper | None = None, batch_size: int = 256,
-             progress: bool = False, present_labels: bool = False) -> dict[str, Any]:
+def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, labels: str = "fer2013",
+             tta: Optional[bool] = None, find_faces: bool = False, batch_size: int = 256, progress: bool = False,
+             present_labels: bool = False) -> dict[str, Any]:
     """Classify every labelled image of ``source`` and summarise the result.
 
     Args:
         source: anything :func:`emolens.datasets.load_dataset` reads (a class-per-folder tree, a FER2013 CSV,
             the FER+ reference folder).
+        analyzer: an image-mode analyzer (the model, and the detector when ``find_faces``).
         split: ``train``, ``val`` or ``test`` of a source that has splits; None for a plain folder.
         labels: for FER+ sources, ``majority`` (FER+ votes) or ``fer2013`` (original labels).
-        tta: average predictions over test-time augmented views.
-        face_cropper: finds the face in each image; None treats every image as a face crop already.
+        tta: average predictions over test-time augmented views (None: the analyzer's setting).
+        find_faces: classify the largest face the analyzer finds in each image (its one analysis path,
+            :meth:`~emolens.pipeline.analyzer.Analyzer.analyze` with ``largest_only``); False: every image is a
+            face crop already, classified whole in batches.
         present_labels: also score with predictions restricted to the labels present in the data.
 
     Returns the :func:`~emolens.evaluation.metrics.summarize` dict plus ``protocol`` (``all_labels``: the
@@ -40,29 +49,25 @@ def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | Non
     ``present_labels``: the same metrics over the present labels only, with ``protocol`` ``present_labels``
     and ``labels``.
     """
-    dataset = load_dataset(source, split, labels=labels, label_names=classifier.labels)
-    model_index = {name.lower(): i for i, name in enumerate(classifier.labels)}
+    tta = analyzer.tta if tta is None else tta
+    dataset = load_dataset(source, split, labels=labels, label_names=analyzer.labels)
+    model_index = {name.lower(): i for i, name in enumerate(analyzer.labels)}
     data_to_model = np.array([model_index.get(n.lower(), -1) for n in dataset.label_names])
     skipped = sum(count for reason, count in dataset.skipped.items() if reason != FERPLUS_EXCLUDED)
     y_true_all = data_to_model[dataset.labels]
     skipped += int((y_true_all < 0).sum())
-    keep = np.flatnonzero(y_true_all >= 0)
-    crops: list[np.ndarray] = []
-    y_true: list[int] = []
+    images = [dataset.images[i] for i in np.flatnonzero(y_true_all >= 0)]
+    truth = y_true_all[y_true_all >= 0].astype(np.int64)
     no_face = 0
-    for i in tqdm(keep, desc="finding faces", disable=not progress or face_cropper is None, unit="image"):
-        crop = dataset.images[i] if face_cropper is None else face_cropper(dataset.images[i])
-        if crop is None:
-            no_face += 1
-            continue
-        crops.append(crop)
-        y_true.append(int(y_true_all[i]))
-    probs = classify_in_batches(classifier, crops, tta, batch_size, progress)
-    truth = np.asarray(y_true, dtype=np.int64)
-    summary = {"protocol": "all_labels", **summarize(truth, probs.argmax(axis=1), classifier.labels),
+    if find_faces:
+        found, probs = largest_faces(analyzer, images, tta, progress)
+        no_face, truth = len(truth) - len(found), truth[found]
+    else:
+        probs = classify_in_batches(analyzer, images, tta, batch_size, progress)
+    summary = {"protocol": "all_labels", **summarize(truth, probs.argmax(axis=1), analyzer.labels),
                "no_face": no_face, "skipped": skipped, "tta": tta}
     if present_labels:
-        summary["present_labels"] = summarize_present_labels(truth, probs, classifier.labels)
+        summary["present_labels"] = summarize_present_labels(truth, probs, analyzer.labels)
     return summary
 
 
@@ -77,23 +82,23 @@ def summarize_present_labels(y_true: np.ndarray, probs: np.ndarray, labels: tupl
             **summarize(position[y_true], probs[:, present].argmax(axis=1), names)}
 
 
-def largest_face_cropper(analyzer: "Analyzer") -> FaceCropper:
-    """A :data:`FaceCropper` that keeps the largest face the analyzer's detector finds, aligned and framed."""
+def largest_faces(analyzer: Analyzer, images: Sequence[np.ndarray], tta: bool,
+                  progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the images where the analyzer finds a face, and the class probabilities ``(N, C)`` of the
+    largest face of each."""
+    found, probs = [], []
+    for i, image in enumerate(tqdm(images, desc="finding faces", disable=not progress, unit="image")):
+        faces = analyzer.analyze(image, tta=tta, largest_only=True)
+        if faces:
+            found.append(i)
+            probs.append([faces[0].scores[label] for label in analyzer.labels])
+    return np.asarray(found, np.int64), np.asarray(probs, np.float32).reshape(len(found), len(analyzer.labels))
 
-    def crop(image: np.ndarray) -> np.ndarray | None:
-        bgr = analyzer.load(image)
-        detections = analyzer.detector.detect(bgr)
-        if not detections:
-            return None
-        largest = max(detections, key=lambda d: d.box[2] * d.box[3])
-        return analyzer.crop(bgr, [largest])[0]
 
-    return crop
-
-
-def classify_in_batches(classifier: EmotionClassifier, crops: Sequence[np.ndarray], tta: bool, batch_size: int,
+def classify_in_batches(classifier: Classifies, crops: Sequence[np.ndarray], tta: bool, batch_size: int,
                         progress: bool, calibrated: bool = True) -> np.ndarray:
-    """Class probabilities ``(N, C)`` of the crops (``calibrated``: see :meth:`EmotionClassifier.predict_inputs`)."""
+    """Class probabilities ``(N, C)`` of the crops (``calibrated``: see
+    :meth:`~emolens.emotion.classifier.EmotionClassifier.predict_inputs`)."""
     probs = [classifier.predict_proba(crops[start:start + batch_size], tta=tta, calibrated=calibrated)
              for start in tqdm(range(0, len(crops), batch_size), desc="classifying", disable=not progress,
                                unit="batch")]

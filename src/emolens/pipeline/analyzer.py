@@ -1,102 +1,257 @@
-"""The one entry point of emolens: find every face in an image and say which emotion each shows."""
+"""The one entry point of emolens: find every face in an image or a video frame and say which emotion each shows.
+
+Everything that analyses faces (the CLI commands, the web app, the batch actors, evaluation of whole photos, the
+benchmarks) goes through :class:`Analyzer`, and every analysis goes through its one detect -> crop -> classify ->
+:class:`~emolens.pipeline.results.Face` path. The classifier and the detector inside are private.
+"""
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.explain import explain_crops
-from emolens.faces import DEFAULT_DETECTOR, Detection, create_detector
+from emolens.emotion.metadata import ModelInfo
+from emolens.errors import ConfigError, InputError
+from emolens.faces import Detection, FaceDetector, create_detector
 from emolens.faces.align import crop_faces
 from emolens.pipeline.explain import CropRegion, ExplainedFace
-from emolens.pipeline.images import MAX_PIXELS, ImageSource, load_image
+from emolens.pipeline.images import ImageSource, load_image
+from emolens.pipeline.options import AnalyzerOptions, RunningMode
 from emolens.pipeline.results import Face
+from emolens.pipeline.video import FaceTracker
 
 
 class Analyzer:
-    """Face detection, alignment and emotion classification in one object.
+    """Face detection, alignment and emotion classification in one object, built from :class:`AnalyzerOptions`
+    (like MediaPipe Tasks' ``create_from_options``)::
 
-    The model and the detector are loaded once, in the constructor; afterwards one instance may be shared by
-    many threads (a web server's workers, say).
+        analyzer = Analyzer.create_from_options(AnalyzerOptions(detector="haar", tta=True))
+        analyzer = Analyzer(detector="haar", tta=True)   # the same: keywords are AnalyzerOptions fields
 
-    Args:
-        model_path: an emolens ONNX emotion model; ``None`` for the bundled one.
-        detector: face detector name (see :data:`emolens.faces.DETECTORS`).
-        tta: classify with test-time augmentation by default (slower, a little more accurate).
-        threads: ONNX Runtime intra-op threads for the classifier (0: up to 4). One is fastest per frame: idle
-            threads of a larger pool keep spinning and slow down the detector that runs between classifications
-            (benchmarks/latency.py: detect 6.7 -> 3 ms on 640x480 frames). A server runs one analysis per thread.
-        max_pixels: larger images are refused with :class:`~emolens.errors.InputError`.
-        detector_options: backend-specific options for the detector (e.g. ``min_size``).
+    The model and the detector are loaded once, when it is created. The running mode (see
+    :class:`~emolens.pipeline.options.RunningMode`) says how it is fed:
+
+    - ``IMAGE`` (default): :meth:`analyze` and its kin, on unrelated images. It keeps no state, so one instance
+      may be shared by many threads (a web server's workers, say).
+    - ``VIDEO``: :meth:`analyze_for_video` on the frames of one video or camera, in time order. It keeps the
+      face tracks (IDs across frames) and the smoothed emotions of that stream: one instance per stream, called
+      from one thread at a time. The browser's live page does not use it: a server keeps no state between
+      requests (any worker may answer any frame), so the page tracks faces itself, client-side.
+
+    Calling the other mode's methods raises :class:`~emolens.errors.ConfigError`. :meth:`close` (or a ``with``
+    block) frees the model sessions and the detector's thread.
     """
 
-    def __init__(self, model_path: str | Path | None = None, detector: str = DEFAULT_DETECTOR, tta: bool = False,
-                 threads: int = 1, max_pixels: int = MAX_PIXELS, **detector_options: Any) -> None:
-        self.classifier = EmotionClassifier(model_path, threads=threads)
-        self.detector = create_detector(detector, **detector_options)
-        self.detector_name = detector
-        self.tta = tta
-        self.max_pixels = max_pixels
+    def __init__(self, model_path: str | Path | None = None, **options: Any) -> None:
+        """Shorthand for ``Analyzer.create_from_options(AnalyzerOptions(model_path, **options))``."""
+        self._start(AnalyzerOptions(model_path, **options))
+
+    @classmethod
+    def create_from_options(cls, options: AnalyzerOptions) -> "Analyzer":
+        """An analyzer with these options: the one way every analyzer is built.
+
+        Raises:
+            ModelError, FileNotFoundError, ValueError: the model file is missing or unusable.
+        """
+        if not isinstance(options, AnalyzerOptions):
+            raise ConfigError(f"expected AnalyzerOptions, got {type(options).__name__}")
+        analyzer = cls.__new__(cls)
+        analyzer._start(options)
+        return analyzer
+
+    def _start(self, options: AnalyzerOptions) -> None:
+        self._options = options
+        self._classifier: Optional[EmotionClassifier] = EmotionClassifier(options.model_path, threads=options.threads)
+        self._detector: Optional[FaceDetector] = create_detector(options.detector, **options.detector_options)
+        self._model_info = self._classifier.model_info
+        self._model_path = self._classifier.model_path
+        self._box_scale = self._detector.box_scale
+        self._tracker: Optional[FaceTracker] = None
+        self._last_ms: Optional[float] = None
+
+    @property
+    def options(self) -> AnalyzerOptions:
+        """The options it was built with."""
+        return self._options
+
+    @property
+    def running_mode(self) -> RunningMode:
+        return self._options.running_mode
 
     @property
     def labels(self) -> tuple[str, ...]:
         """Emotion labels, in score order."""
-        return self.classifier.labels
+        return self._model_info.labels
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """What the model file says about itself: labels, preprocessing, calibration, training facts."""
+        return self._model_info
+
+    @property
+    def model_path(self) -> Path:
+        """The emotion model file."""
+        return self._model_path
+
+    @property
+    def model_name(self) -> str:
+        """The emotion model's file name (stored with each analysis by the web app)."""
+        return self._model_path.name
+
+    @property
+    def detector_name(self) -> str:
+        return self._options.detector
+
+    @property
+    def tta(self) -> bool:
+        """Whether classification uses test-time augmentation unless a call says otherwise."""
+        return self._options.tta
+
+    @property
+    def max_pixels(self) -> int:
+        """Images with more pixels are refused."""
+        return self._options.max_pixels
+
+    def _parts(self) -> tuple[EmotionClassifier, FaceDetector]:
+        if self._classifier is None or self._detector is None:
+            raise ValueError("this Analyzer is closed")
+        return self._classifier, self._detector
+
+    def _require(self, mode: RunningMode, method: str) -> None:
+        if self._options.running_mode is not mode:
+            other = "analyze(image)" if mode is RunningMode.VIDEO else "analyze_for_video(frame, timestamp_ms)"
+            raise ConfigError(f"{method}() needs an Analyzer in {mode.value} mode, and this one runs in "
+                              f"{self._options.running_mode.value} mode: call {other}, or create one with "
+                              f"running_mode={mode.value!r}")
 
     def load(self, image: ImageSource) -> np.ndarray:
         """Any image source (path, bytes, PIL image, BGR array) -> BGR uint8 array."""
-        return load_image(image, max_pixels=self.max_pixels)
+        return load_image(image, max_pixels=self._options.max_pixels)
 
     def detect(self, image: ImageSource) -> list[Detection]:
-        """Faces found by the detector, without emotions."""
-        return self.detector.detect(self.load(image))
+        """The detection stage alone: faces found by the detector, without emotions."""
+        return self._parts()[1].detect(self.load(image))
 
     def crop(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
-        """Aligned crops of ``detections`` in a BGR image, framed with the model's crop margin."""
-        return crop_faces(image, detections, self.classifier.preprocessing.crop_margin,
-                          box_scale=self.detector.box_scale)
+        """The crop stage alone: aligned crops of ``detections`` in a BGR image, framed with the model's crop
+        margin."""
+        return crop_faces(image, detections, self._model_info.preprocessing.crop_margin, box_scale=self._box_scale)
 
     def classify(self, crops: Sequence[np.ndarray], tta: Optional[bool] = None) -> list[dict[str, float]]:
-        """``{label: probability}`` for each face crop (grey or BGR uint8, any size), in one batch."""
-        return self.classifier.classify(crops, tta=self.tta if tta is None else tta)
+        """The classification stage alone: ``{label: probability}`` for each face crop (grey or BGR uint8, any
+        size), in one batch."""
+        return [self._scores(p) for p in self.predict_proba(crops, tta)]
+
+    def predict_proba(self, crops: Sequence[np.ndarray], tta: Optional[bool] = None,
+                      calibrated: bool = True) -> np.ndarray:
+        """:meth:`classify` as an array: probabilities ``(N, C)`` in :attr:`labels` order (``calibrated``: see
+        :meth:`~emolens.emotion.classifier.EmotionClassifier.predict_inputs`)."""
+        return self._parts()[0].predict_proba(crops, tta=self._tta(tta), calibrated=calibrated)
+
+    def _tta(self, tta: Optional[bool]) -> bool:
+        return self._options.tta if tta is None else tta
+
+    def _scores(self, probs: np.ndarray) -> dict[str, float]:
+        return dict(zip(self.labels, map(float, probs)))
+
+    def _faces(self, bgr: np.ndarray, tta: Optional[bool], largest_only: bool = False,
+               time_s: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
+        """The one detect -> crop -> classify -> Face path: every face's crop classified in one batch; with
+        ``time_s`` (video mode), faces tracked and their scores smoothed."""
+        detections = self._parts()[1].detect(bgr)
+        if largest_only and detections:
+            detections = [max(detections, key=lambda d: d.box[2] * d.box[3])]
+        crops = self.crop(bgr, detections)
+        probs = self.predict_proba(crops, tta)
+        tracked = [(None, p) for p in probs] if time_s is None or self._tracker is None else \
+            self._tracker.update(detections, probs, time_s)
+        return [face_from_detection(d, self._scores(p), tid) for d, (tid, p) in zip(detections, tracked)], crops
 
     def analyze_with_crops(self, image: ImageSource,
                            tta: Optional[bool] = None) -> tuple[list[Face], list[np.ndarray]]:
         """:meth:`analyze`, also returning the aligned crop of each face."""
-        bgr = self.load(image)
-        detections = self.detector.detect(bgr)
-        crops = self.crop(bgr, detections)
-        faces = [face_from_detection(d, s) for d, s in zip(detections, self.classify(crops, tta))]
-        return faces, crops
+        self._require(RunningMode.IMAGE, "analyze_with_crops")
+        return self._faces(self.load(image), tta)
+
+    def analyze(self, image: ImageSource, tta: Optional[bool] = None, largest_only: bool = False) -> list[Face]:
+        """Every face in ``image`` (path, bytes, PIL image or BGR array) with its emotion; ``[]`` when none.
+
+        Args:
+            tta: test-time augmentation for this call (``None``: the analyzer's setting).
+            largest_only: classify only the largest face (how evaluation scores whole labelled photos).
+
+        Raises:
+            InputError: the image is missing, unreadable, truncated or too large.
+            ConfigError: the analyzer runs in video mode.
+        """
+        self._require(RunningMode.IMAGE, "analyze")
+        return self._faces(self.load(image), tta, largest_only)[0]
 
     def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None) -> list[Face]:
         """Classify a whole image that is already a face crop (no detection): one :class:`Face` covering it."""
+        self._require(RunningMode.IMAGE, "analyze_crop")
         bgr = self.load(image)
         height, width = bgr.shape[:2]
         return [face_from_detection(Detection((0.0, 0.0, float(width), float(height)), 1.0), self.classify([bgr], tta)[0])]
 
-    def analyze(self, image: ImageSource, tta: Optional[bool] = None) -> list[Face]:
-        """Every face in ``image`` (path, bytes, PIL image or BGR array) with its emotion; ``[]`` when none.
+    def analyze_for_video(self, frame: ImageSource, timestamp_ms: float, tta: Optional[bool] = None) -> list[Face]:
+        """The faces in one frame of the video or camera stream, taken at ``timestamp_ms`` milliseconds (need not
+        be whole), with track IDs that persist across frames and scores smoothed over time.
 
         Raises:
-            InputError: the image is missing, unreadable, truncated or too large.
+            InputError: the frame is unreadable, or ``timestamp_ms`` is not later than the previous frame's.
+            ConfigError: the analyzer runs in image mode.
         """
-        return self.analyze_with_crops(image, tta)[0]
+        self._require(RunningMode.VIDEO, "analyze_for_video")
+        if not isinstance(timestamp_ms, numbers.Real) or isinstance(timestamp_ms, bool) or \
+                not np.isfinite(timestamp_ms):
+            raise InputError(f"timestamp_ms must be a number of milliseconds, got {timestamp_ms!r}")
+        if self._last_ms is not None and timestamp_ms <= self._last_ms:
+            raise InputError(f"video frame timestamps must increase: {timestamp_ms:g} ms came after "
+                             f"{self._last_ms:g} ms (reset() starts a new video)")
+        bgr = self.load(frame)
+        self._last_ms = float(timestamp_ms)
+        if self._tracker is None:
+            self._tracker = FaceTracker(smoothing_s=self._options.smoothing_s)
+        return self._faces(bgr, tta, time_s=self._last_ms / 1000)[0]
+
+    def reset(self) -> None:
+        """Video mode: forget the face tracks and the last timestamp; the next frame starts a new video (its
+        faces get IDs from 1 again)."""
+        self._require(RunningMode.VIDEO, "reset")
+        self._tracker, self._last_ms = None, None
 
     def explain(self, image: ImageSource, tta: Optional[bool] = None) -> list[ExplainedFace]:
         """:meth:`analyze`, with why each face got its emotion: an occlusion grid over its crop (see
         :mod:`emolens.emotion.explain`; all faces and patch positions in one batch) and where the crop lies."""
-        return self.explain_faces(*self.analyze_with_crops(image, tta))
+        self._require(RunningMode.IMAGE, "explain")
+        return self.explain_faces(*self._faces(self.load(image), tta))
 
     def explain_faces(self, faces: Sequence[Face], crops: Sequence[np.ndarray]) -> list[ExplainedFace]:
         """:meth:`explain` for faces and crops from :meth:`analyze_with_crops`."""
-        explanations = explain_crops(self.classifier, crops, [face.emotion for face in faces])
-        margin = self.classifier.preprocessing.crop_margin
-        return [ExplainedFace(face, explanation, CropRegion.of(face, margin, self.detector.box_scale))
+        explanations = explain_crops(self._parts()[0], crops, [face.emotion for face in faces])
+        margin = self._model_info.preprocessing.crop_margin
+        return [ExplainedFace(face, explanation, CropRegion.of(face, margin, self._box_scale))
                 for face, explanation in zip(faces, explanations)]
+
+    def close(self) -> None:
+        """Free the model sessions and the detector's thread; later analyses raise ValueError. Idempotent."""
+        if self._detector is not None:
+            self._detector.close()
+        self._classifier, self._detector, self._tracker = None, None, None
+
+    def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
+        self.close()
 
 
 def face_from_detection(detection: Detection, scores: dict[str, float], track_id: Optional[int] = None) -> Face:

@@ -1,10 +1,14 @@
-"""Video: reading frames with clear errors, and following faces across frames (track IDs, smoothed emotions)."""
+"""Video: reading frames with clear errors, and following faces across frames (track IDs, smoothed emotions).
+
+The tracker is used by an :class:`~emolens.pipeline.analyzer.Analyzer` in video mode
+(:meth:`~emolens.pipeline.analyzer.Analyzer.analyze_for_video`), which holds one per stream."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Iterator, Optional
 
 import cv2
@@ -12,13 +16,13 @@ import numpy as np
 
 from emolens.errors import InputError
 from emolens.faces import Detection
-from emolens.pipeline.analyzer import Analyzer, face_from_detection
-from emolens.pipeline.results import Face
+from emolens.pipeline.options import DEFAULT_SMOOTHING_S
 
 
 class VideoReader:
     """Frames of a video file, one at a time (memory stays flat however long the video), from frame ``start``
-    on (OpenCV's seek, ``CAP_PROP_POS_FRAMES``).
+    on (OpenCV's seek, ``CAP_PROP_POS_FRAMES``). The file stays open until the frames run out, :meth:`close` or
+    the end of a ``with`` block.
 
     Raises:
         InputError: the file is missing, or no frame can be decoded from it.
@@ -50,7 +54,19 @@ class VideoReader:
                 if not ok:
                     frame = None
         finally:
-            self._capture.release()
+            self.close()
+
+    def close(self) -> None:
+        """Release the file; iterating afterwards gives no frames. Idempotent."""
+        self._first = None
+        self._capture.release()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
+        self.close()
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -82,7 +98,7 @@ class FaceTracker:
         forget_s: a track unseen for this long is dropped; a face that returns later gets a new ID.
     """
 
-    smoothing_s: float = 0.3
+    smoothing_s: float = DEFAULT_SMOOTHING_S
     iou_threshold: float = 0.3
     forget_s: float = 1.0
     _tracks: list[_Track] = field(default_factory=list, init=False, repr=False)
@@ -113,26 +129,3 @@ class FaceTracker:
                 track.box, track.last_seen_s = box, time_s
             out.append((track.track_id, track.scores))
         return out
-
-
-class VideoAnalyzer:
-    """Analyses consecutive frames of one video or camera: faces with track IDs and smoothed emotions.
-
-    One instance per stream (it keeps the tracks); the :class:`Analyzer` inside may be shared.
-    """
-
-    def __init__(self, analyzer: Analyzer, tracker: Optional[FaceTracker] = None, tta: Optional[bool] = None) -> None:
-        self.analyzer = analyzer
-        self.tracker = tracker or FaceTracker()
-        self.tta = tta
-
-    def process(self, frame: np.ndarray, time_s: float) -> list[Face]:
-        """Faces in a BGR frame taken at ``time_s`` seconds; ``scores`` are smoothed over time."""
-        detections = self.analyzer.detector.detect(frame)
-        crops = self.analyzer.crop(frame, detections)
-        tta = self.analyzer.tta if self.tta is None else self.tta
-        probs = self.analyzer.classifier.predict_proba(crops, tta=tta)
-        tracked = self.tracker.update(detections, probs, time_s)
-        labels = self.analyzer.labels
-        return [face_from_detection(d, dict(zip(labels, map(float, p))), tid)
-                for d, (tid, p) in zip(detections, tracked)]

@@ -174,7 +174,7 @@ def get_stats() -> Response:
     filters = _filters(params)
     svc = services()
     width = _bucket_seconds((filters.until_ms - filters.since_ms) / 1000, params.bucket)
-    result = svc.storage.call(stats, filters, width * 1000, svc.analyzer.classifier.labels)
+    result = svc.storage.call(stats, filters, width * 1000, svc.analyzer.labels)
     for bucket in result["buckets"]:
         bucket["start"] = _iso(bucket.pop("start_ms"))
     return jsonify(since=_iso(filters.since_ms), until=_iso(filters.until_ms), bucket_seconds=width, **result)
@@ -208,7 +208,7 @@ def get_analyses_csv() -> Response:
     with its face count per top emotion (a webcam row is a live window: faces summed over its frames)."""
     filters = _filters(parse(RangeParams, request.args))
     svc = services()
-    labels = list(svc.analyzer.classifier.labels)
+    labels = list(svc.analyzer.labels)
     svc.storage.call(recent, filters, 1, 0)  # fail with a proper error status before streaming starts
 
     def rows() -> Iterator[str]:
@@ -252,7 +252,7 @@ def health() -> tuple[Response, int]:
     except StorageError as exc:  # the server is degraded, not broken
         current_app.logger.warning("health: %s", exc)
         database.update(ok=False, error=str(exc))
-    info = svc.analyzer.classifier.model_info
+    info = svc.analyzer.model_info
     body = {"status": "ok" if database["ok"] else "degraded", "version": __version__,
             "model": {"name": svc.model_name, "labels": list(info.labels), "info": info.info},
             "detector": svc.analyzer.detector_name, "database": database}

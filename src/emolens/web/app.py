@@ -12,7 +12,7 @@ from emolens.errors import BusyError, InputError, StorageError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import Storage, make_engine, upgrade
 from emolens.web import api, pages
-from emolens.web.config import load_config
+from emolens.web.config import analyzer_options, load_config
 from emolens.web.services import Services
 
 CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
@@ -31,10 +31,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     engine = make_engine(app.config["DATABASE_URL"], timeout_s)
     upgrade(engine)
     if analyzer is None:
-        analyzer = Analyzer(model_path=app.config["MODEL_PATH"], tta=bool(app.config["TTA"]),
-                            threads=int(app.config["ONNX_THREADS"]), max_pixels=int(app.config["MAX_PIXELS"]),
-                            **({"detector": app.config["DETECTOR"]} if app.config["DETECTOR"] else {}),
-                            **app.config["DETECTOR_OPTIONS"])
+        analyzer = Analyzer.create_from_options(analyzer_options(app.config))
     app.extensions["emolens"] = Services(analyzer, Storage(engine, timeout_s),
                                          int(float(app.config["LIVE_WINDOW_S"]) * 1000),
                                          int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))

@@ -12,9 +12,13 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``ALLOWED_HOSTS``: host names (or addresses) the server answers to, others get 400 (default: any; ``emolens
   serve`` on a loopback address: local names only, against DNS rebinding)
 - ``API_TOKEN``: when set, the API (but health and the OpenAPI document) needs ``Authorization: Bearer <token>``
-- ``MODEL_PATH``, ``DETECTOR``, ``TTA``: passed to :class:`~emolens.Analyzer`
+- ``MODEL_PATH``, ``DETECTOR``, ``TTA``: the analyzer's model, face detector and test-time augmentation
 - ``DETECTOR_OPTIONS``: the detector's own options, e.g. ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
 - ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)
+
+``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``ONNX_THREADS`` and ``MAX_PIXELS`` become the
+analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked there: an unknown
+detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError` naming what is allowed.
 - ``LIVE_WINDOW_S``: seconds of webcam frames aggregated into one stored row (default 10)
 - ``STORAGE_TIMEOUT_S``: limit for a database connect, statement, lock wait or call (default 5); beyond it the
   request gets 503
@@ -35,6 +39,9 @@ import yaml
 from flask import Config
 from platformdirs import user_data_dir
 
+from emolens.faces import DEFAULT_DETECTOR
+from emolens.pipeline.options import DEFAULT_THREADS, AnalyzerOptions
+
 PREFIX = "EMOLENS"
 
 DEFAULTS: dict[str, Any] = {
@@ -46,10 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN": None,
     "ALLOWED_HOSTS": None,
     "MODEL_PATH": None,
-    "DETECTOR": None,
+    "DETECTOR": DEFAULT_DETECTOR,
     "TTA": False,
     "DETECTOR_OPTIONS": {},
-    "ONNX_THREADS": 1,
+    "ONNX_THREADS": DEFAULT_THREADS,
     "LIVE_WINDOW_S": 10.0,
     "STORAGE_TIMEOUT_S": 5.0,
     "ANALYSIS_SLOTS": 2,
@@ -78,3 +85,10 @@ def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -
     config["DATA_DIR"] = str(data_dir)
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{data_dir / 'emolens.db'}"
     config["MAX_CONTENT_LENGTH"] = int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024)
+
+
+def analyzer_options(config: Mapping[str, Any]) -> AnalyzerOptions:
+    """The options of the app's analyzer (image mode: the server keeps no state between requests, so the live
+    page tracks faces in the browser)."""
+    return AnalyzerOptions(config["MODEL_PATH"], config["DETECTOR"], config["DETECTOR_OPTIONS"], tta=config["TTA"],
+                           threads=config["ONNX_THREADS"], max_pixels=config["MAX_PIXELS"])

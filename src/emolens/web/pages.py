@@ -13,7 +13,7 @@ bp = Blueprint("pages", __name__)
 def _page(template: str, active: str) -> str:
     """Render a page with the model's labels and their colours; the well-known emotions the model lacks keep
     their colours too, for stored results of earlier models (the dashboard shows every label it finds)."""
-    labels = services().analyzer.classifier.labels
+    labels = services().analyzer.labels
     return render_template(template, active=active, labels=list(labels),
                            colours={**EMOTION_COLOURS, **label_colours(labels)})
 

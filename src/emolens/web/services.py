@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 from flask import current_app
@@ -39,7 +38,7 @@ class Services:
     @property
     def model_name(self) -> str:
         """The model file's name, as stored with each analysis."""
-        return Path(self.analyzer.classifier.model_path).name
+        return self.analyzer.model_name
 
     @contextlib.contextmanager
     def analysis_slot(self) -> Iterator[None]:

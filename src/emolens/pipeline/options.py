@@ -1,0 +1,95 @@
+"""How to build an :class:`~emolens.pipeline.analyzer.Analyzer`: one frozen, validated options object, in the manner
+of MediaPipe Tasks' ``FaceDetectorOptions``. The CLI, the web app, the batch actors and Python callers all build
+their analyzer from it (``Analyzer.create_from_options``)."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
+
+from emolens.errors import ConfigError
+from emolens.faces import DEFAULT_DETECTOR
+from emolens.faces.options import check_detector_options
+from emolens.pipeline.images import MAX_PIXELS
+
+DEFAULT_THREADS = 1
+"""ONNX Runtime intra-op threads of the classifier. One is fastest per frame: idle threads of a larger pool keep
+spinning and slow down the detector that runs between classifications (benchmarks/latency.py: detect 6.7 -> 3 ms
+on 640x480 frames). A server runs one analysis per request thread."""
+
+DEFAULT_SMOOTHING_S = 0.3
+"""Time constant of the emotion smoothing of each tracked face in video mode, in seconds."""
+
+
+class RunningMode(str, enum.Enum):
+    """What an analyzer is given (MediaPipe's running modes): single images, or the frames of one video or camera
+    stream in time order (faces tracked, emotions smoothed)."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+@dataclass(frozen=True)
+class AnalyzerOptions:
+    """Settings of an :class:`~emolens.pipeline.analyzer.Analyzer`, checked when built.
+
+    Attributes:
+        model_path: an emolens ONNX emotion model; ``None`` for the bundled one.
+        detector: face detector name (see :data:`emolens.faces.DETECTORS`).
+        detector_options: the detector's own options, e.g. ``{"min_score": 0.6}`` (see
+            :mod:`emolens.faces.options`); kept read-only.
+        tta: classify with test-time augmentation by default (slower, a little more accurate).
+        threads: ONNX Runtime intra-op threads of the classifier (0: up to 4; see :data:`DEFAULT_THREADS`).
+        max_pixels: larger images are refused with :class:`~emolens.errors.InputError`.
+        running_mode: :attr:`RunningMode.IMAGE` (``analyze``) or :attr:`RunningMode.VIDEO`
+            (``analyze_for_video``); the strings ``"image"`` and ``"video"`` are accepted.
+        smoothing_s: video mode: time constant of each tracked face's emotion smoothing (0: none).
+
+    Raises:
+        ConfigError: an unknown detector or detector option, or a value of the wrong type or range; the message
+            names the allowed values.
+    """
+
+    model_path: Optional[Path] = None
+    detector: str = DEFAULT_DETECTOR
+    detector_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    tta: bool = False
+    threads: int = DEFAULT_THREADS
+    max_pixels: int = MAX_PIXELS
+    running_mode: RunningMode = RunningMode.IMAGE
+    smoothing_s: float = DEFAULT_SMOOTHING_S
+
+    def __post_init__(self) -> None:
+        if self.model_path is not None and not isinstance(self.model_path, (str, Path)):
+            raise ConfigError(f"model_path must be a file path or None, got {self.model_path!r}")
+        checked = check_detector_options(self.detector, self.detector_options)
+        if not isinstance(self.tta, bool):
+            raise ConfigError(f"tta must be true or false, got {self.tta!r}")
+        _check_int("threads", self.threads, 0, "0 (ONNX Runtime picks, up to 4) or more")
+        _check_int("max_pixels", self.max_pixels, 1, "a positive number of pixels")
+        modes = {m.value: m for m in RunningMode}
+        mode = modes.get(self.running_mode.value if isinstance(self.running_mode, RunningMode) else self.running_mode)
+        if mode is None:
+            raise ConfigError(f"unknown running mode {self.running_mode!r}; choose one of: {', '.join(modes)}")
+        if isinstance(self.smoothing_s, bool) or not isinstance(self.smoothing_s, (int, float)) \
+                or not math.isfinite(self.smoothing_s) or self.smoothing_s < 0:
+            raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")
+        set_field = object.__setattr__  # a frozen dataclass normalises its own fields this way
+        set_field(self, "model_path", None if self.model_path is None else Path(self.model_path))
+        set_field(self, "detector_options", MappingProxyType(checked))
+        set_field(self, "running_mode", mode)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Picklable (Ray sends options to its actors) although the detector options are a read-only view."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["detector_options"] = dict(self.detector_options)
+        return type(self), tuple(values.values())
+
+
+def _check_int(name: str, value: Any, low: int, allowed: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be {allowed}, got {value!r}")

@@ -1,0 +1,99 @@
+"""AnalyzerOptions: defaults from one constant each, validation with clear messages, and every caller (the
+Python API, the CLI, the web app's settings) building its analyzer from them."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+from flask import Config
+
+from conftest import FIXTURES
+from emolens import Analyzer, AnalyzerOptions, RunningMode
+from emolens.errors import ConfigError
+from emolens.faces import DEFAULT_DETECTOR, create_detector
+from emolens.pipeline.images import MAX_PIXELS
+from emolens.pipeline.options import DEFAULT_SMOOTHING_S, DEFAULT_THREADS
+from emolens.web.config import analyzer_options, load_config
+
+ASTRONAUT = FIXTURES / "astronaut.png"
+
+
+def test_defaults_come_from_the_constants() -> None:
+    options = AnalyzerOptions()
+    assert (options.model_path, options.detector, dict(options.detector_options), options.tta) == (
+        None, DEFAULT_DETECTOR, {}, False)
+    assert (options.threads, options.max_pixels, options.smoothing_s) == (DEFAULT_THREADS, MAX_PIXELS,
+                                                                          DEFAULT_SMOOTHING_S)
+    assert options.running_mode is RunningMode.IMAGE
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"detector": "nope"}, "unknown face detector 'nope'; choose one of: blazeface-multi, haar, blazeface"),
+    ({"detector": "haar", "detector_options": {"min_score": 0.5}},
+     "detector 'haar' has no option 'min_score'; its options: max_side, min_size, min_neighbors"),
+    ({"detector_options": {"min_score": 1.5}}, "option min_score=1.5: input should be less than or equal to 1"),
+    ({"detector_options": {"min_score": "high"}}, "option min_score='high': input should be a valid number"),
+    ({"detector_options": {"tile": 2.5}}, "option tile=2.5: input should be a valid integer"),
+    ({"detector": "haar", "detector_options": {"min_size": 0}}, "option min_size=0: input should be greater than 0"),
+    ({"detector": "blazeface", "detector_options": {"iou_threshold": float("nan")}}, "finite number"),
+    ({"detector_options": ["min_score"]}, "detector options must be a mapping"),
+    ({"threads": -1}, "threads must be 0 (ONNX Runtime picks, up to 4) or more, got -1"),
+    ({"threads": "2"}, "threads must be 0"),
+    ({"threads": True}, "threads must be 0"),
+    ({"max_pixels": 0}, "max_pixels must be a positive number of pixels"),
+    ({"tta": "yes"}, "tta must be true or false"),
+    ({"running_mode": "live"}, "unknown running mode 'live'; choose one of: image, video"),
+    ({"smoothing_s": -0.1}, "smoothing_s must be a number of seconds, 0 or more"),
+    ({"model_path": 3}, "model_path must be a file path or None"),
+])
+def test_bad_options_are_refused_with_the_allowed_values(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        AnalyzerOptions(**fields)
+
+
+def test_options_are_normalised_read_only_and_picklable(tmp_path) -> None:
+    options = AnalyzerOptions(str(tmp_path / "m.onnx"), "blazeface", {"min_score": 1, "tile": 0},
+                              running_mode="video")
+    assert options.model_path == tmp_path / "m.onnx" and options.running_mode is RunningMode.VIDEO
+    assert dict(options.detector_options) == {"min_score": 1.0, "tile": 0}
+    assert isinstance(options.detector_options["min_score"], float)
+    with pytest.raises(TypeError):
+        options.detector_options["tile"] = 768  # type: ignore[index]
+    assert pickle.loads(pickle.dumps(options)) == options  # Ray sends them to its actors
+
+
+def test_detector_options_reach_the_detector() -> None:
+    """Haar finds the astronaut's face (about 90 px) unless the smallest face searched for is larger."""
+    assert len(Analyzer.create_from_options(AnalyzerOptions(detector="haar")).analyze(ASTRONAUT)) == 1
+    strict = Analyzer.create_from_options(AnalyzerOptions(detector="haar", detector_options={"min_size": 200}))
+    assert strict.analyze(ASTRONAUT) == []
+
+
+def test_keyword_constructor_only_builds_options() -> None:
+    analyzer = Analyzer(detector="haar", tta=True, max_pixels=1000)
+    assert analyzer.options == AnalyzerOptions(detector="haar", tta=True, max_pixels=1000)
+    with pytest.raises(ConfigError, match="unknown face detector"):
+        Analyzer(detector="nope")
+    with pytest.raises(ConfigError, match="expected AnalyzerOptions"):
+        Analyzer.create_from_options({"detector": "haar"})  # type: ignore[arg-type]
+
+
+def test_create_detector_checks_options_too() -> None:
+    with pytest.raises(ConfigError, match="has no option 'min_side'"):
+        create_detector("haar", min_side=10)
+
+
+def test_web_settings_become_analyzer_options(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("EMOLENS_DETECTOR", "blazeface")
+    monkeypatch.setenv("EMOLENS_DETECTOR_OPTIONS", '{"min_score": 0.6}')
+    config = Config("")
+    load_config(config, {"DATA_DIR": str(tmp_path), "MAX_PIXELS": 1_000_000})
+    options = analyzer_options(config)
+    assert (options.detector, dict(options.detector_options)) == ("blazeface", {"min_score": 0.6})
+    assert (options.max_pixels, options.threads, options.running_mode) == (1_000_000, 1, RunningMode.IMAGE)
+    monkeypatch.setenv("EMOLENS_DETECTOR_OPTIONS", '{"min_size": 40}')
+    load_config(config, {"DATA_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="detector 'blazeface' has no option 'min_size'"):
+        analyzer_options(config)
