@@ -97,3 +97,16 @@ def test_web_settings_become_analyzer_options(monkeypatch: pytest.MonkeyPatch, t
     load_config(config, {"DATA_DIR": str(tmp_path)})
     with pytest.raises(ConfigError, match="detector 'blazeface' has no option 'min_size'"):
         analyzer_options(config)
+
+
+def test_serve_refuses_bad_analyzer_settings_in_one_line(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from emolens.cli.main import cli
+
+    env = {"EMOLENS_DATA_DIR": str(tmp_path), "EMOLENS_DETECTOR": "haar", "EMOLENS_DETECTOR_OPTIONS": '{"min_score": 1}'}
+    result = CliRunner().invoke(cli, ["serve", "--port", "0"], env=env)
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: detector 'haar' has no option 'min_score'; its options: max_side, "
+                                     "min_size, min_neighbors")
+    assert not list(tmp_path.iterdir())  # refused before the database was touched

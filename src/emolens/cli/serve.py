@@ -104,13 +104,14 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
             certfile: Optional[str], keyfile: Optional[str], access_log: bool) -> None:
     """Serve the web app and the REST API (pages at /, /live, /dashboard; API at /api/v1)."""
     from emolens.storage import make_engine, upgrade
-    from emolens.web.config import load_config
+    from emolens.web.config import analyzer_options, load_config
 
     if bool(certfile) != bool(keyfile):
         raise click.UsageError("--certfile and --keyfile go together")
     overrides: dict[str, Any] = {"CONFIG": config_file} if config_file else {}
     settings = Config("")
     load_config(settings, overrides)
+    analyzer_options(settings)  # bad analyzer settings stop here with one line, not in a worker failing to boot
     if is_loopback(host):
         overrides.setdefault("ALLOWED_HOSTS", settings.get("ALLOWED_HOSTS") or LOCAL_HOSTS)
     elif not settings["API_TOKEN"]:
