@@ -76,6 +76,8 @@ def test_keyword_constructor_only_builds_options() -> None:
     assert analyzer.options == AnalyzerOptions(detector="haar", tta=True, max_pixels=1000)
     with pytest.raises(ConfigError, match="unknown face detector"):
         Analyzer(detector="nope")
+    with pytest.raises(ConfigError, match="unknown analyzer option 'min_size'.*go in detector_options"):
+        Analyzer(detector="haar", min_size=40)  # the keyword form of detector options before AnalyzerOptions
     with pytest.raises(ConfigError, match="expected AnalyzerOptions"):
         Analyzer.create_from_options({"detector": "haar"})  # type: ignore[arg-type]
 

@@ -8,6 +8,7 @@ benchmarks) goes through :class:`Analyzer`, and every analysis goes through its 
 from __future__ import annotations
 
 import numbers
+from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional, Sequence
@@ -49,7 +50,13 @@ class Analyzer:
     """
 
     def __init__(self, model_path: str | Path | None = None, **options: Any) -> None:
-        """Shorthand for ``Analyzer.create_from_options(AnalyzerOptions(model_path, **options))``."""
+        """Shorthand for ``Analyzer.create_from_options(AnalyzerOptions(model_path, **options))``; a detector's own
+        options go in ``detector_options``."""
+        known = [f.name for f in fields(AnalyzerOptions)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown analyzer option {unknown[0]!r}; the options are {', '.join(known)} (a "
+                              "detector's own options go in detector_options)")
         self._start(AnalyzerOptions(model_path, **options))
 
     @classmethod
