@@ -62,7 +62,7 @@ def test_onnx_export_matches_pytorch(smoke_run: Path, fer_dir: Path, tmp_path: P
     onnx_path = tmp_path / "model.onnx"
     info = export_onnx(smoke_run / "best.pt", onnx_path, crop_margin=0.1, fp16_weights=fp16_weights)
     classifier = EmotionClassifier(onnx_path)
-    assert classifier.labels == info.labels == load_dataset(fer_dir, "val", labels="majority").label_names
+    assert classifier.labels == info.labels == load_dataset(fer_dir, "val", label_mode="majority").label_names
     assert classifier.preprocessing.crop_margin == 0.1 and classifier.preprocessing.input_size == 48
     crops = load_dataset(fer_dir / "privatetest").images[:64]
     model, _, _, _ = load_checkpoint(smoke_run / "best.pt")

@@ -79,7 +79,7 @@ def recover(onnx_path: Path, data: Path, config: TrainConfig, samples: int) -> d
         acc = stats.setdefault(conv, [torch.zeros(out.shape[1], dtype=torch.float64)] * 3)
         stats[conv] = [acc[0] + z.shape[1], acc[1] + z.sum(1), acc[2] + (z * z).sum(1)]
 
-    faces = load_dataset(data, "train", labels="majority")
+    faces = load_dataset(data, "train", label_mode="majority")
     pick = np.random.default_rng(0).choice(len(faces), min(samples, len(faces)), replace=False)
     x = torch.from_numpy(prepare_crops([faces.images[i] for i in pick], info.preprocessing))
     hooks = [conv.register_forward_hook(record) for conv, _ in pairs]

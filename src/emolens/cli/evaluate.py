@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from emolens.cli.errors import user_errors
+from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 
 
@@ -15,10 +16,10 @@ from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="ONNX model (default: the bundled model).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
+@click.option("--split", type=click.Choice(SPLIT_NAMES, case_sensitive=False), default=None,
               help="Split of a source that has them (FER+ folder, FER2013 CSV, train/ val/ test/ folders).")
-@click.option("--labels", type=click.Choice(["fer2013", "majority"]), default="fer2013", show_default=True,
-              help="For FER+ sources: the original FER2013 labels, or FER+ majority votes.")
+@click.option("--label-mode", type=click.Choice(LABEL_MODES), default="fer2013", show_default=True,
+              help="For FER+ sources: the original FER2013 labels, or the FER+ votes (majority, or soft: ties kept).")
 @click.option("--crops", is_flag=True, help="Images are face crops already; skip face detection.")
 @click.option("--detector", type=click.Choice(sorted(DETECTORS)), default=DEFAULT_DETECTOR, show_default=True,
               help="Face detector, when the images are not crops.")
@@ -29,7 +30,7 @@ from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Also write summary.json, confusion_matrix.png and per_class.md here.")
 @user_errors
-def command(data_dir: Path, model_path: Path | None, split: str | None, labels: str, crops: bool,
+def command(data_dir: Path, model_path: Path | None, split: str | None, label_mode: str, crops: bool,
             detector: str, tta: bool, present_labels: bool, report_dir: Path | None) -> None:
     """Evaluate the emotion model on DATA_DIR (DATA_DIR/<label>/*.png, or any training source) and print a
     JSON summary: protocol, n, accuracy, macro_f1, per_class, confusion, no_face, skipped (and present_labels)."""
@@ -40,8 +41,8 @@ def command(data_dir: Path, model_path: Path | None, split: str | None, labels: 
     analyzer = Analyzer(model_path, detector=detector)
     classifier = analyzer.classifier
     cropper = None if crops else largest_face_cropper(analyzer)
-    summary = evaluate(data_dir, classifier, split=split, labels=labels, tta=tta, face_cropper=cropper, progress=True,
+    summary = evaluate(data_dir, classifier, split=split, label_mode=label_mode, tta=tta, face_cropper=cropper, progress=True,
                        present_labels=present_labels)
     click.echo(json.dumps(summary, indent=2))
     if report_dir is not None:
-        write_report(summary, report_dir, title=f"{data_dir.name} ({labels} labels, TTA {'on' if tta else 'off'})")
+        write_report(summary, report_dir, title=f"{data_dir.name} ({label_mode} labels, TTA {'on' if tta else 'off'})")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from emolens.datasets import load_dataset
+from emolens.datasets import LabelMode, load_dataset
 from emolens.datasets.ferplus import FERPLUS_EXCLUDED
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.evaluation.metrics import summarize
@@ -20,7 +20,7 @@ FaceCropper = Callable[[np.ndarray], "np.ndarray | None"]
 """Returns the crop of the largest face in an image, or None when it finds no face."""
 
 
-def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | None = None, labels: str = "fer2013",
+def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | None = None, label_mode: LabelMode = "fer2013",
              tta: bool = True, face_cropper: FaceCropper | None = None, batch_size: int = 256,
              progress: bool = False, present_labels: bool = False) -> dict[str, Any]:
     """Classify every labelled image of ``source`` and summarise the result.
@@ -29,7 +29,8 @@ def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | Non
         source: anything :func:`emolens.datasets.load_dataset` reads (a class-per-folder tree, a FER2013 CSV,
             the FER+ reference folder).
         split: ``train``, ``val`` or ``test`` of a source that has splits; None for a plain folder.
-        labels: for FER+ sources, ``majority`` (FER+ votes) or ``fer2013`` (original labels).
+        label_mode: for FER+ sources, ``fer2013`` (original labels), ``majority`` or ``soft`` (FER+ votes; see
+            :data:`emolens.datasets.options.LabelMode`).
         tta: average predictions over test-time augmented views.
         face_cropper: finds the face in each image; None treats every image as a face crop already.
         present_labels: also score with predictions restricted to the labels present in the data.
@@ -40,7 +41,7 @@ def evaluate(source: str | Path, classifier: EmotionClassifier, split: str | Non
     ``present_labels``: the same metrics over the present labels only, with ``protocol`` ``present_labels``
     and ``labels``.
     """
-    dataset = load_dataset(source, split, labels=labels, label_names=classifier.labels)
+    dataset = load_dataset(source, split, label_mode=label_mode, label_names=classifier.labels)
     model_index = {name.lower(): i for i, name in enumerate(classifier.labels)}
     data_to_model = np.array([model_index.get(n.lower(), -1) for n in dataset.label_names])
     skipped = sum(count for reason, count in dataset.skipped.items() if reason != FERPLUS_EXCLUDED)

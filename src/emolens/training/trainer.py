@@ -43,10 +43,10 @@ def preprocessing_of(config: TrainConfig) -> Preprocessing:
 def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     """Train and validation datasets; the validation split is held out of train if the source has none."""
     train_split = "train" if dataset_has_split(source, "train") else None
-    train = load_dataset(source, train_split, labels=config.labels)
+    train = load_dataset(source, train_split, label_mode=config.labels)
     if dataset_has_split(source, "val"):
         val_labels = "majority" if config.labels == "soft" else config.labels
-        val = load_dataset(source, "val", labels=val_labels, label_names=train.label_names)
+        val = load_dataset(source, "val", label_mode=val_labels, label_names=train.label_names)
     else:
         idx_train, idx_val = train_test_split(np.arange(len(train)), test_size=config.val_fraction,
                                               stratify=train.labels, random_state=config.seed)
