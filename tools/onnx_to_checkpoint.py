@@ -26,8 +26,9 @@ from torch import nn
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.preprocessing import prepare_crops
+from emolens.training.checkpoint import save_checkpoint
 from emolens.training.config import TrainConfig
-from emolens.training.trainer import build_model
+from emolens.training.model import build_model
 
 
 def onnx_weights(path: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
@@ -112,8 +113,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4096, help="training faces for the BatchNorm statistics")
     args = parser.parse_args()
     checkpoint = recover(args.model, args.data, TrainConfig.load(args.config), args.samples)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, args.out)
+    save_checkpoint(checkpoint, args.out)
     print(f"wrote {args.out}")
 
 

@@ -46,8 +46,8 @@ def load_dataset(source: str | Path, split: str | None = None, label_mode: Label
             return load_fer2013_csv(source, canonical)
         ferplus_csv = source.with_name("fer2013new.csv")
         if not ferplus_csv.is_file():
-            raise DatasetError(f"{source}: label_mode {label_mode!r} needs FER+ votes, but there is no {ferplus_csv.name} "
-                               "beside it (label_mode 'fer2013' reads the CSV's own labels)")
+            raise DatasetError(f"{source}: label_mode {label_mode!r} needs FER+ votes, but there is no "
+                               f"{ferplus_csv.name} beside it (label_mode 'fer2013' reads the CSV's own labels)")
         return load_ferplus_csv(source, ferplus_csv, canonical, label_mode=label_mode)
     if canonical is not None and is_ferplus_folder(source) and label_mode in VOTE_MODES:
         return load_ferplus_folder(source, canonical, label_mode=label_mode)

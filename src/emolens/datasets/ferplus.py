@@ -57,7 +57,8 @@ def votes_to_targets(votes: np.ndarray, label_mode: LabelMode) -> tuple[np.ndarr
     return labels, soft
 
 
-def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str], label_mode: LabelMode) -> FaceDataset:
+def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str],
+                label_mode: LabelMode) -> FaceDataset:
     labels, soft = votes_to_targets(votes, label_mode)
     keep = np.flatnonzero(labels >= 0)
     return FaceDataset(
