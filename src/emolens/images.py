@@ -58,7 +58,8 @@ def from_pil(image: Image.Image, name: str, max_pixels: int = MAX_PIXELS, owned:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
-def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS, keep_gray: bool = False) -> np.ndarray:
+def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS,
+                 keep_gray: bool = False) -> np.ndarray:
     """Decode encoded image bytes (JPEG, PNG, WebP, ...) to BGR (grey HxW with ``keep_gray``), checking content,
     not the file name."""
     if not data:
