@@ -42,8 +42,8 @@ def main() -> None:
     print(f"model: {classifier.model_path} {json.dumps(classifier.model_info.info, sort_keys=True)}")
     print("| labels | TTA | n | accuracy | macro F1 |")
     print("| --- | --- | ---: | ---: | ---: |")
-    for name, labels, tta in CASES:
-        summary = evaluate(args.data, classifier, split="test", label_mode=labels, tta=tta)
+    for name, label_mode, tta in CASES:
+        summary = evaluate(args.data, classifier, split="test", label_mode=label_mode, tta=tta)
         case = f"{name}_{'tta' if tta else 'no_tta'}"
         write_report(summary, args.out / case, title=f"privatetest, {name} labels, TTA {'on' if tta else 'off'}")
         print(f"| {name} | {'on' if tta else 'off'} | {summary['n']} | {summary['accuracy']:.4f} | "
