@@ -55,6 +55,8 @@ def test_based_configs_read_as_their_full_settings(name: str) -> None:
     ('stages = [{ unfreeze = "everything", epochs = 1, lr = 1e-3 }]', ["stages[0].unfreeze", "'head', 'top' or 'all'"]),
     ('stages = [{ unfreeze = "all", epochs = 1, lr = 1e-3, momentum = 0.9 }]', ["stages[0].momentum: unknown key"]),
     ('[augment]\nrotate = 10.0', ["augment.rotate: unknown key", "rotate_deg"]),
+    ('stages = [{ unfreeze = "all", epochs = 1 }]', ["stages[0].lr: missing"]),
+    ('input_size = 96\ninput_size = 80', ["not a valid TOML file"]),
 ])
 def test_a_bad_setting_is_named_with_what_it_allows(tmp_path: Path, setting: str, words: list[str]) -> None:
     path = tmp_path / "bad.toml"

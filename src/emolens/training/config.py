@@ -123,6 +123,8 @@ def _describe(error: Any) -> str:
         owner = _NESTED.get(loc[0], TrainConfig) if len(loc) > 1 else TrainConfig
         allowed = [f.name for f in fields(owner)] + ([BASE_KEY] if owner is TrainConfig else [])
         return f"{key}: unknown key (known: {', '.join(allowed)})"
+    if error["type"] in ("missing", "missing_argument"):
+        return f"{key}: missing (every stage needs unfreeze, epochs and lr)" if "stages" in loc else f"{key}: missing"
     if error["type"] == "literal_error":
         return f"{key}: must be {error['ctx']['expected']}, not {error['input']!r}"
     return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]}, not {error['input']!r}"
