@@ -25,8 +25,8 @@ CASES = [("ferplus", "majority", True), ("ferplus", "majority", False), ("fer201
 def label_agreement(data: Path) -> float:
     """FER2013 accuracy of a perfect FER+ predictor on privatetest: the most-voted FER+ emotion of each image
     scored against its original label. No model trained on FER+ labels can expect much more."""
-    original = load_dataset(data, "test", labels="fer2013")
-    votes = load_dataset(data, "test", labels="soft")
+    original = load_dataset(data, "test", label_mode="fer2013")
+    votes = load_dataset(data, "test", label_mode="soft")
     by_source = dict(zip(original.sources, original.labels))
     agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.labels))
     return agree / len(original)
@@ -42,8 +42,8 @@ def main() -> None:
     print(f"model: {analyzer.model_path} {json.dumps(analyzer.model_info.info, sort_keys=True)}")
     print("| labels | TTA | n | accuracy | macro F1 |")
     print("| --- | --- | ---: | ---: | ---: |")
-    for name, labels, tta in CASES:
-        summary = evaluate(args.data, analyzer, split="test", labels=labels, tta=tta)
+    for name, label_mode, tta in CASES:
+        summary = evaluate(args.data, analyzer, split="test", label_mode=label_mode, tta=tta)
         case = f"{name}_{'tta' if tta else 'no_tta'}"
         write_report(summary, args.out / case, title=f"privatetest, {name} labels, TTA {'on' if tta else 'off'}")
         print(f"| {name} | {'on' if tta else 'off'} | {summary['n']} | {summary['accuracy']:.4f} | "

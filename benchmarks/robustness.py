@@ -40,7 +40,7 @@ def main() -> None:
     if args.source_size is not None:  # a what-if on the preprocessing; the model file is not changed
         prep = dataclasses.replace(classifier.preprocessing, source_size=args.source_size)
         classifier.model_info = dataclasses.replace(classifier.model_info, preprocessing=prep)
-    data = load_dataset(args.data, args.split, labels="majority", label_names=classifier.labels)
+    data = load_dataset(args.data, args.split, label_mode="majority", label_names=classifier.labels)
     started = time.perf_counter()
     raw = probabilities_under_shifts(classifier, data.images, tta=args.tta, calibrated=False)
     probs = {name: classifier.model_info.calibration.apply(p) for name, p in raw.items()}

@@ -23,7 +23,7 @@ LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 @pytest.fixture(scope="module")
 def publictest_probs(fer_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """The bundled model's own (uncalibrated) probabilities on 1,500 publictest faces, and their labels."""
-    data = load_dataset(fer_dir, "val", labels="majority")
+    data = load_dataset(fer_dir, "val", label_mode="majority")
     pick = np.random.default_rng(7).choice(len(data), 1500, replace=False)
     probs = EmotionClassifier().predict_proba([data.images[i] for i in pick], calibrated=False)
     return probs, data.labels[pick]
@@ -82,7 +82,7 @@ def test_logit_bias_undoes_a_class_pushed_up(publictest_probs: tuple[np.ndarray,
 
 def test_calibrate_command_stores_a_calibration(fer_dir: Path, tmp_path: Path) -> None:
     """`emolens calibrate` on a small folder of real publictest faces writes a model that carries the fit."""
-    data = load_dataset(fer_dir, "val", labels="majority")
+    data = load_dataset(fer_dir, "val", label_mode="majority")
     pick = np.random.default_rng(3).choice(len(data), 300, replace=False)
     for i in pick:
         folder = tmp_path / "faces" / data.label_names[data.labels[i]]

@@ -1,4 +1,5 @@
-"""The dataset loaders on the real FER2013 / FER+ data, in all three layouts, and their errors."""
+"""The dataset loaders on the real FER2013 / FER+ data, in all three layouts, their checked options (split
+names, label modes) and errors, and their image decoding (the runtime's, EXIF orientation included)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from PIL import Image
 
+from emolens.cli.main import cli
 from emolens.datasets import DatasetError, load_dataset
 from emolens.datasets.ferplus import votes_to_targets
+from emolens.errors import ConfigError
 from emolens.labels import FER2013_LABELS
+from emolens.pipeline.images import load_image
 
 REFERENCE_COUNTS_PUBLICTEST = [467, 56, 496, 895, 653, 415, 607]  # from ../shared/data/fer2013/README.md
 
@@ -55,8 +61,8 @@ def test_reference_folder_fer2013_labels(fer_dir: Path) -> None:
 
 
 def test_ferplus_majority_and_soft(fer_dir: Path) -> None:
-    majority = load_dataset(fer_dir, "val", labels="majority")
-    soft = load_dataset(fer_dir, "val", labels="soft")
+    majority = load_dataset(fer_dir, "val", label_mode="majority")
+    soft = load_dataset(fer_dir, "val", label_mode="soft")
     assert 3000 < len(majority) < len(soft) <= 3589
     assert soft.soft_labels is not None and np.allclose(soft.soft_labels.sum(axis=1), 1)
     assert (soft.soft_labels.argmax(axis=1) == soft.labels).all()
@@ -101,7 +107,7 @@ def test_fer2013_csv_and_ferplus_join(tmp_path: Path, fer_dir: Path) -> None:
         f.write("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n")
         for i in range(6):
             f.write(f"x,fer{i}.png,1,{9 if i < 3 else 0},0,{0 if i < 3 else 9},0,0,0,0,0,0\n")
-    plus = load_dataset(tmp_path / "fer2013.csv", "train", labels="soft")
+    plus = load_dataset(tmp_path / "fer2013.csv", "train", label_mode="soft")
     assert plus.labels.tolist() == [3, 3, 3] and plus.soft_labels[0, 6] == pytest.approx(0.1)
 
 
@@ -119,7 +125,7 @@ def test_empty_class_is_named(tmp_path: Path, folder_tree: Path) -> None:
 def test_unreadable_image_is_named(folder_tree: Path) -> None:
     bad = folder_tree / "train" / "Happy" / "broken.png"
     bad.write_bytes(b"not a png at all")
-    with pytest.raises(DatasetError, match="broken.png: cannot decode image"):
+    with pytest.raises(DatasetError, match="broken.png: not an image file"):
         load_dataset(folder_tree, "train")
 
 
@@ -135,3 +141,61 @@ def test_bad_csv_row_names_the_line(tmp_path: Path, row: str, message: str) -> N
     path.write_text(f"emotion,pixels,Usage\n0,0 0 0 0,Training\n{row}\n")
     with pytest.raises(DatasetError, match=f"fer2013.csv:3: {message}"):
         load_dataset(path)
+
+
+def test_an_unknown_label_mode_is_an_error_not_fer2013_labels(fer_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="label_mode must be one of fer2013, majority, soft, not 'Majority'"):
+        load_dataset(fer_dir, "val", label_mode="Majority")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="label_mode must be one of majority, soft, not 'fer2013'"):
+        votes_to_targets(np.ones((1, 10)), "fer2013")
+    result = CliRunner().invoke(cli, ["evaluate", str(fer_dir), "--split", "test", "--label-mode", "Majority"])
+    assert result.exit_code == 2 and "'Majority' is not one of 'fer2013', 'majority', 'soft'" in result.output
+
+
+def test_votes_asked_of_a_csv_without_them_is_an_error(tmp_path: Path, fer_dir: Path) -> None:
+    write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, [(3, real_pngs(fer_dir, "happy", 1)[0], "Training")])
+    assert load_dataset(tmp_path / "fer2013.csv", "train").labels.tolist() == [3]
+    with pytest.raises(DatasetError, match="label_mode 'majority' needs FER\\+ votes, but there is no fer2013new.csv"):
+        load_dataset(tmp_path / "fer2013.csv", "train", label_mode="majority")
+
+
+def test_split_aliases_mean_the_same_split_everywhere(tmp_path: Path, fer_dir: Path, folder_tree: Path) -> None:
+    pngs = real_pngs(fer_dir, "happy", 4)
+    write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, [(3, p, u) for p, u in zip(pngs, ["Training", "PublicTest",
+                                                                                         "PrivateTest", "PublicTest"])])
+    assert load_dataset(tmp_path / "fer2013.csv", "PublicTest").sources == load_dataset(tmp_path / "fer2013.csv", "val").sources
+    assert len(load_dataset(tmp_path / "fer2013.csv", "privatetest")) == 1
+    assert len(load_dataset(fer_dir, "publictest", label_mode="majority")) == len(load_dataset(fer_dir, "val", label_mode="majority"))
+    (folder_tree / "val").rename(folder_tree / "Validation")
+    assert len(load_dataset(folder_tree, "val")) == 15
+    with pytest.raises(ConfigError, match="split must be one of train, training, val, .* not 'dev'"):
+        load_dataset(tmp_path / "fer2013.csv", "dev")
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_dataset_images_are_decoded_like_the_runtime_s_upright(tmp_path: Path, photos_dir: Path, orientation: int) -> None:
+    """A phone photo stores its pixels sideways with an EXIF orientation tag: the dataset loader turns it upright,
+    exactly as the runtime's loader does (cv2.imread-style decoding would keep it sideways)."""
+    photo = Image.open(photos_dir / "deepface_img1.jpg").convert("RGB")
+    stored = photo.transpose({3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90,
+                              8: Image.Transpose.ROTATE_270}[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    path = tmp_path / "faces" / "happy" / "phone.jpg"
+    path.parent.mkdir(parents=True)
+    stored.save(path, quality=95, exif=exif)
+    image = load_dataset(tmp_path / "faces").images[0]
+    assert np.array_equal(image, load_image(path))
+    upright = cv2.cvtColor(np.asarray(photo), cv2.COLOR_RGB2BGR)
+    assert image.shape == upright.shape
+    assert np.abs(image.astype(int) - upright).mean() < 3  # the photo as taken, up to JPEG re-encoding
+
+
+def test_a_16_bit_png_is_scaled_not_clipped(tmp_path: Path, fer_dir: Path) -> None:
+    face = cv2.imread(str(real_pngs(fer_dir, "sad", 1)[0]), cv2.IMREAD_GRAYSCALE)
+    path = tmp_path / "faces" / "sad" / "face16.png"
+    path.parent.mkdir(parents=True)
+    cv2.imwrite(str(path), face.astype(np.uint16) * 257)
+    image = load_dataset(tmp_path / "faces").images[0]
+    assert image.shape == face.shape and np.abs(image.astype(int) - face).max() <= 1
+    assert np.array_equal(load_image(path), cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))

@@ -28,7 +28,7 @@ def test_bundled_model_metadata() -> None:
 
 def test_bundled_model_accuracy_floor_on_privatetest_sample(fer_dir: Path) -> None:
     """A fixed 1,000-image sample of FER2013 privatetest with FER+ majority labels, whole crops, no TTA."""
-    data = load_dataset(fer_dir, "test", labels="majority")
+    data = load_dataset(fer_dir, "test", label_mode="majority")
     sample = np.random.default_rng(SAMPLE_SEED).choice(len(data), SAMPLE_SIZE, replace=False)
     classifier = EmotionClassifier()
     probs = classifier.predict_proba([data.images[i] for i in sample])

@@ -15,7 +15,7 @@ from emolens.evaluation.shifts import SHIFTS, shifted
 
 @pytest.fixture(scope="module")
 def faces(fer_dir: Path) -> list[np.ndarray]:
-    data = load_dataset(fer_dir, "test", labels="majority")
+    data = load_dataset(fer_dir, "test", label_mode="majority")
     return data.images[:12]
 
 

@@ -26,8 +26,9 @@ from torch import nn
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.preprocessing import prepare_crops
+from emolens.training.checkpoint import save_checkpoint
 from emolens.training.config import TrainConfig
-from emolens.training.trainer import build_model
+from emolens.training.model import build_model
 
 
 def onnx_weights(path: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
@@ -79,7 +80,7 @@ def recover(onnx_path: Path, data: Path, config: TrainConfig, samples: int) -> d
         acc = stats.setdefault(conv, [torch.zeros(out.shape[1], dtype=torch.float64)] * 3)
         stats[conv] = [acc[0] + z.shape[1], acc[1] + z.sum(1), acc[2] + (z * z).sum(1)]
 
-    faces = load_dataset(data, "train", labels="majority")
+    faces = load_dataset(data, "train", label_mode="majority")
     pick = np.random.default_rng(0).choice(len(faces), min(samples, len(faces)), replace=False)
     x = torch.from_numpy(prepare_crops([faces.images[i] for i in pick], info.preprocessing))
     hooks = [conv.register_forward_hook(record) for conv, _ in pairs]
@@ -112,8 +113,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4096, help="training faces for the BatchNorm statistics")
     args = parser.parse_args()
     checkpoint = recover(args.model, args.data, TrainConfig.load(args.config), args.samples)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, args.out)
+    save_checkpoint(checkpoint, args.out)
     print(f"wrote {args.out}")
 
 

@@ -8,24 +8,25 @@ from pathlib import Path
 import click
 
 from emolens.cli.errors import user_errors
+from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 
 
 @click.command("calibrate")
 @click.argument("model_path", type=click.Path(path_type=Path))
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True, help="ONNX file to write.")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="val", show_default=True,
+@click.option("--split", type=click.Choice(SPLIT_NAMES, case_sensitive=False), default="val", show_default=True,
               help="Split to fit on (never the one you report).")
-@click.option("--labels", type=click.Choice(["fer2013", "majority"]), default="majority", show_default=True,
-              help="For FER+ sources: the original FER2013 labels, or FER+ majority votes.")
+@click.option("--label-mode", type=click.Choice(LABEL_MODES), default="majority", show_default=True,
+              help="For FER+ sources: the original FER2013 labels, or the FER+ votes (majority, or soft: ties kept).")
 @click.option("--bias/--no-bias", default=True, show_default=True,
               help="Also fit a per-class logit bias that maximises accuracy under the robustness shifts.")
 @user_errors
-def command(model_path: Path, data_dir: Path, out_path: Path, split: str, labels: str, bias: bool) -> None:
+def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_mode: str, bias: bool) -> None:
     """Calibrate MODEL_PATH on DATA_DIR: the scores it shows become honest probabilities (temperature scaling),
     and no class wins by default under real-photo shifts (logit bias). Prints what was fitted as JSON."""
     try:
         from emolens.training.calibrate import calibrate
     except ImportError as exc:
         raise click.ClickException(f"calibrate needs the [train] extra: pip install 'emolens[train]' ({exc})")
-    click.echo(json.dumps(calibrate(model_path, data_dir, out_path, split=split, labels=labels, bias=bias), indent=2))
+    click.echo(json.dumps(calibrate(model_path, data_dir, out_path, split=split, label_mode=label_mode, bias=bias), indent=2))

@@ -9,16 +9,17 @@ import click
 
 from emolens.cli.errors import user_errors
 from emolens.cli.options import detector_option
+from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 
 
 @click.command("evaluate")
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="ONNX model (default: the bundled model).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
+@click.option("--split", type=click.Choice(SPLIT_NAMES, case_sensitive=False), default=None,
               help="Split of a source that has them (FER+ folder, FER2013 CSV, train/ val/ test/ folders).")
-@click.option("--labels", type=click.Choice(["fer2013", "majority"]), default="fer2013", show_default=True,
-              help="For FER+ sources: the original FER2013 labels, or FER+ majority votes.")
+@click.option("--label-mode", type=click.Choice(LABEL_MODES), default="fer2013", show_default=True,
+              help="For FER+ sources: the original FER2013 labels, or the FER+ votes (majority, or soft: ties kept).")
 @click.option("--crops", is_flag=True, help="Images are face crops already; skip face detection.")
 @detector_option(help_text="Face detector, when the images are not crops.")
 @click.option("--tta/--no-tta", default=True, show_default=True, help="Test-time augmentation.")
@@ -28,7 +29,7 @@ from emolens.cli.options import detector_option
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Also write summary.json, confusion_matrix.png and per_class.md here.")
 @user_errors
-def command(data_dir: Path, model_path: Path | None, split: str | None, labels: str, crops: bool,
+def command(data_dir: Path, model_path: Path | None, split: str | None, label_mode: str, crops: bool,
             detector: str, tta: bool, present_labels: bool, report_dir: Path | None) -> None:
     """Evaluate the emotion model on DATA_DIR (DATA_DIR/<label>/*.png, or any training source) and print a
     JSON summary: protocol, n, accuracy, macro_f1, per_class, confusion, no_face, skipped (and present_labels)."""
@@ -38,8 +39,8 @@ def command(data_dir: Path, model_path: Path | None, split: str | None, labels: 
     from emolens.pipeline.options import AnalyzerOptions
 
     with Analyzer.create_from_options(AnalyzerOptions(model_path, detector, tta=tta)) as analyzer:
-        summary = evaluate(data_dir, analyzer, split=split, labels=labels, find_faces=not crops,
+        summary = evaluate(data_dir, analyzer, split=split, label_mode=label_mode, find_faces=not crops,
                            progress=True, present_labels=present_labels)
     click.echo(json.dumps(summary, indent=2))
     if report_dir is not None:
-        write_report(summary, report_dir, title=f"{data_dir.name} ({labels} labels, TTA {'on' if tta else 'off'})")
+        write_report(summary, report_dir, title=f"{data_dir.name} ({label_mode} labels, TTA {'on' if tta else 'off'})")

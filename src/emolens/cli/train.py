@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
+from typing import Iterator
 
 import click
 
 from emolens.cli.errors import user_errors
+
+
+@contextlib.contextmanager
+def epoch_lines() -> Iterator[None]:
+    """Show the trainer's log (one line per epoch) on stderr while training runs."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("emolens.training")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @click.command("train")
@@ -33,7 +50,9 @@ def command(source: Path, config_path: Path, out_dir: Path, resume: bool, stop_a
         from emolens.training.trainer import train
     except ImportError as exc:
         raise click.ClickException(f"training needs the [train] extra: pip install 'emolens[train]' ({exc})")
-    result = train(source, TrainConfig.load(config_path), out_dir, resume=resume, stop_after=stop_after)
+    config = TrainConfig.load(config_path)
+    with epoch_lines():
+        result = train(source, config, out_dir, resume=resume, stop_after=stop_after)
     click.echo(f"best validation accuracy {result.best_val_accuracy:.4f} after {result.epochs_done} epochs: "
                f"{result.best_checkpoint}")
     if export_path is not None:

@@ -9,40 +9,51 @@ from pathlib import Path
 
 from emolens.datasets.base import DatasetError, FaceDataset
 from emolens.datasets.fer2013_csv import load_fer2013_csv
-from emolens.datasets.ferplus import LabelMode, is_ferplus_folder, load_ferplus_csv, load_ferplus_folder
+from emolens.datasets.ferplus import VOTE_MODES, is_ferplus_folder, load_ferplus_csv, load_ferplus_folder
 from emolens.datasets.folder import find_split, has_splits, load_folder
+from emolens.datasets.options import LABEL_MODES, LabelMode, canonical_split, check_choice
 
-__all__ = ["DatasetError", "FaceDataset", "load_dataset", "load_folder", "load_fer2013_csv",
+__all__ = ["DatasetError", "FaceDataset", "LabelMode", "load_dataset", "load_folder", "load_fer2013_csv",
            "load_ferplus_folder", "load_ferplus_csv", "dataset_has_split"]
 
 
-def load_dataset(source: str | Path, split: str | None = None, labels: str = "fer2013",
+def load_dataset(source: str | Path, split: str | None = None, label_mode: LabelMode = "fer2013",
                  label_names: tuple[str, ...] | None = None) -> FaceDataset:
     """Load labelled faces from ``source``.
 
     Args:
         source: a FER+ reference folder (``labels.csv`` with votes), a FER2013 CSV (a ``fer2013new.csv``
             beside it adds FER+ votes), or a folder-per-class tree, with or without split folders.
-        split: ``train``, ``val`` or ``test``; None takes all of a CSV, or the folder itself.
-        labels: for FER+ sources, ``majority``, ``soft`` or ``fer2013`` (the original labels).
+        split: ``train``, ``val`` or ``test``, or another name of one (``publictest``, ``validation``...; see
+            :mod:`emolens.datasets.options`); None takes all of a CSV, or the folder itself.
+        label_mode: for FER+ sources, ``fer2013`` (the original labels), ``majority`` or ``soft`` (FER+ votes);
+            a FER2013 CSV without FER+ votes beside it only has ``fer2013``. Folder trees have one label per
+            image and no votes, so it does not apply to them.
         label_names: fixed class order for folder trees (others are skipped).
+
+    Raises :class:`~emolens.errors.ConfigError` for an unknown split or label mode, :class:`DatasetError` for
+    data that cannot be read.
     """
+    check_choice("label_mode", label_mode, LABEL_MODES)
+    canonical = None if split is None else canonical_split(split)
     source = Path(source)
     if not source.exists():
         raise DatasetError(f"{source}: no such file or folder")
     if source.is_file():
         if source.suffix.lower() != ".csv":
             raise DatasetError(f"{source}: expected a FER2013 CSV or a folder of images")
+        if label_mode not in VOTE_MODES:
+            return load_fer2013_csv(source, canonical)
         ferplus_csv = source.with_name("fer2013new.csv")
-        if labels in ("majority", "soft") and ferplus_csv.is_file():
-            return load_ferplus_csv(source, ferplus_csv, split, mode=labels)  # type: ignore[arg-type]
-        return load_fer2013_csv(source, split)
-    if is_ferplus_folder(source) and split is not None:
-        if labels in ("majority", "soft"):
-            return load_ferplus_folder(source, split, mode=labels)  # type: ignore[arg-type]
-    if split is not None and has_splits(source):
-        return load_folder(source, split, label_names)
-    if split not in (None, "train") and not has_splits(source):
+        if not ferplus_csv.is_file():
+            raise DatasetError(f"{source}: label_mode {label_mode!r} needs FER+ votes, but there is no "
+                               f"{ferplus_csv.name} beside it (label_mode 'fer2013' reads the CSV's own labels)")
+        return load_ferplus_csv(source, ferplus_csv, canonical, label_mode=label_mode)
+    if canonical is not None and is_ferplus_folder(source) and label_mode in VOTE_MODES:
+        return load_ferplus_folder(source, canonical, label_mode=label_mode)
+    if canonical is not None and has_splits(source):
+        return load_folder(source, canonical, label_names)
+    if canonical not in (None, "train"):
         raise DatasetError(f"{source}: has no split folders, so it has no '{split}' split")
     return load_folder(source, None, label_names)
 
@@ -52,4 +63,4 @@ def dataset_has_split(source: str | Path, split: str) -> bool:
     source = Path(source)
     if source.is_file() or is_ferplus_folder(source):
         return True
-    return source.is_dir() and find_split(source, split) is not None
+    return source.is_dir() and find_split(source, canonical_split(split)) is not None

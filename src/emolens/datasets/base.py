@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from emolens.errors import DatasetError
+from emolens.errors import DatasetError, InputError
+from emolens.images import decode_image
 
 
 @dataclass
@@ -49,15 +49,11 @@ class FaceDataset:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Read an image file as uint8 grey or BGR, raising :class:`DatasetError` naming the file."""
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    if data is None:
+    """Read an image file as uint8 grey (HxW) or BGR, upright by its EXIF orientation, with the runtime's decoder
+    (:mod:`emolens.images`); raises :class:`DatasetError` naming the file."""
+    if not path.is_file():
         raise DatasetError(f"{path}: no such image file")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise DatasetError(f"{path}: cannot decode image (unreadable or not an image)")
-    if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
+    try:
+        return decode_image(path.read_bytes(), str(path), keep_gray=True)
+    except InputError as exc:
+        raise DatasetError(str(exc)) from None

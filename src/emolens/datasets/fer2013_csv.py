@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from emolens.datasets.base import DatasetError, FaceDataset
+from emolens.datasets.options import FER2013_USAGE, Split
 from emolens.labels import FER2013_LABELS
-
-USAGE_BY_SPLIT = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 
 
 def parse_pixels(text: str, where: str) -> np.ndarray:
@@ -53,12 +52,12 @@ def read_fer2013_rows(path: Path) -> list[tuple[int, np.ndarray, str, str]]:
     return rows
 
 
-def load_fer2013_csv(path: str | Path, split: str | None = None) -> FaceDataset:
+def load_fer2013_csv(path: str | Path, split: Split | None = None) -> FaceDataset:
     """Load FER2013 from its CSV; ``split`` is ``train``, ``val`` (PublicTest) or ``test`` (PrivateTest)."""
     path = Path(path)
     rows = read_fer2013_rows(path)
     if split is not None:
-        usage = USAGE_BY_SPLIT[split]
+        usage = FER2013_USAGE[split]
         rows = [r for r in rows if r[2] == usage]
         if not rows:
             raise DatasetError(f"{path}: no rows with Usage={usage}")

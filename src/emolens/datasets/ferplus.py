@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from emolens.datasets.base import DatasetError, FaceDataset, read_image
-from emolens.datasets.fer2013_csv import USAGE_BY_SPLIT, read_fer2013_rows
+from emolens.datasets.fer2013_csv import read_fer2013_rows
+from emolens.datasets.options import FER2013_USAGE, LabelMode, Split, check_choice
 from emolens.labels import FER2013_LABELS, FERPLUS_TO_FER2013, FERPLUS_VOTE_COLUMNS
 
-LabelMode = Literal["majority", "soft"]
+VOTE_MODES: tuple[LabelMode, ...] = ("majority", "soft")
+"""The label modes that read FER+ votes."""
 
 FERPLUS_EXCLUDED = "ferplus_excluded"
 """Key in :attr:`FaceDataset.skipped` counting images the FER+ protocol leaves out (ties, non-emotions)."""
@@ -28,7 +29,7 @@ _EMOTION_COLUMNS = np.array([FERPLUS_VOTE_COLUMNS.index(k) for k in sorted(
     FERPLUS_TO_FER2013, key=lambda k: FER2013_LABELS.index(FERPLUS_TO_FER2013[k]))])
 
 
-def votes_to_targets(votes: np.ndarray, mode: LabelMode) -> tuple[np.ndarray, np.ndarray]:
+def votes_to_targets(votes: np.ndarray, label_mode: LabelMode) -> tuple[np.ndarray, np.ndarray]:
     """FER+ votes (N, 10) -> (hard labels (N,), soft labels (N, 7)) in FER2013 class order.
 
     ``majority``: the label is the most-voted of all 10 columns; rows with a tie for the top, or whose top is
@@ -36,6 +37,7 @@ def votes_to_targets(votes: np.ndarray, mode: LabelMode) -> tuple[np.ndarray, np
     ``soft``: the label distribution is the 7 emotion votes normalised; rows with no emotion votes, or whose
     top vote is unknown or not-a-face, get -1. The hard label is the most-voted emotion.
     """
+    check_choice("label_mode", label_mode, VOTE_MODES)
     votes = np.asarray(votes, dtype=np.float64)
     emotion_votes = votes[:, _EMOTION_COLUMNS]
     totals = emotion_votes.sum(axis=1, keepdims=True)
@@ -43,7 +45,7 @@ def votes_to_targets(votes: np.ndarray, mode: LabelMode) -> tuple[np.ndarray, np
     top = votes.argmax(axis=1)
     non_emotion = {FERPLUS_VOTE_COLUMNS.index(c) for c in ("unknown", "NF")}
     bad_top = np.isin(top, list(non_emotion))
-    if mode == "majority":
+    if label_mode == "majority":
         tied = (votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1
         bad = tied | bad_top | (top == FERPLUS_VOTE_COLUMNS.index("contempt"))
         column_to_class = {int(col): cls for cls, col in enumerate(_EMOTION_COLUMNS)}
@@ -55,15 +57,16 @@ def votes_to_targets(votes: np.ndarray, mode: LabelMode) -> tuple[np.ndarray, np
     return labels, soft
 
 
-def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str], mode: LabelMode) -> FaceDataset:
-    labels, soft = votes_to_targets(votes, mode)
+def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str],
+                label_mode: LabelMode) -> FaceDataset:
+    labels, soft = votes_to_targets(votes, label_mode)
     keep = np.flatnonzero(labels >= 0)
     return FaceDataset(
         images=[images[i] for i in keep],
         labels=labels[keep],
         label_names=FER2013_LABELS,
         sources=[sources[i] for i in keep],
-        soft_labels=soft[keep] if mode == "soft" else None,
+        soft_labels=soft[keep] if label_mode == "soft" else None,
         skipped={FERPLUS_EXCLUDED: int(len(labels) - len(keep))},
     )
 
@@ -74,10 +77,10 @@ def is_ferplus_folder(root: Path) -> bool:
     return "fp_neutral" in header and "path" in header
 
 
-def load_ferplus_folder(root: str | Path, split: str, mode: LabelMode = "majority") -> FaceDataset:
-    """Load one split (``train``, ``val``/``publictest``, ``test``/``privatetest``) of the reference folder."""
+def load_ferplus_folder(root: str | Path, split: Split, label_mode: LabelMode = "majority") -> FaceDataset:
+    """Load one split (``train``, ``val`` = PublicTest, ``test`` = PrivateTest) of the reference folder."""
     root = Path(root)
-    usage = USAGE_BY_SPLIT.get(split, {"publictest": "PublicTest", "privatetest": "PrivateTest"}.get(split, split))
+    usage = FER2013_USAGE[split]
     labels_csv = root / "labels.csv"
     if not labels_csv.is_file():
         raise DatasetError(f"{labels_csv}: no such file (expected a FER+ folder with labels.csv)")
@@ -95,11 +98,11 @@ def load_ferplus_folder(root: str | Path, split: str, mode: LabelMode = "majorit
             sources.append(str(path))
     if not images:
         raise DatasetError(f"{labels_csv}: no rows with usage={usage}")
-    return _from_parts(images, np.array(votes), sources, mode)
+    return _from_parts(images, np.array(votes), sources, label_mode)
 
 
-def load_ferplus_csv(fer2013_csv: str | Path, ferplus_csv: str | Path, split: str | None = None,
-                     mode: LabelMode = "majority") -> FaceDataset:
+def load_ferplus_csv(fer2013_csv: str | Path, ferplus_csv: str | Path, split: Split | None = None,
+                     label_mode: LabelMode = "majority") -> FaceDataset:
     """Join ``fer2013.csv`` with FER+ ``fer2013new.csv`` (same row order) and keep ``split``."""
     fer2013_csv, ferplus_csv = Path(fer2013_csv), Path(ferplus_csv)
     rows = read_fer2013_rows(fer2013_csv)
@@ -115,5 +118,5 @@ def load_ferplus_csv(fer2013_csv: str | Path, ferplus_csv: str | Path, split: st
                 raise DatasetError(f"{ferplus_csv}:{line}: bad or missing vote columns") from None
     if len(votes) != len(rows):
         raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, but {fer2013_csv} has {len(rows)}; they must match row for row")
-    keep = [i for i, r in enumerate(rows) if split is None or r[2] == USAGE_BY_SPLIT[split]]
-    return _from_parts([rows[i][1] for i in keep], np.array(votes)[keep], [rows[i][3] for i in keep], mode)
+    keep = [i for i, r in enumerate(rows) if split is None or r[2] == FER2013_USAGE[split]]
+    return _from_parts([rows[i][1] for i in keep], np.array(votes)[keep], [rows[i][3] for i in keep], label_mode)

@@ -7,24 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from emolens.datasets.base import DatasetError, FaceDataset, read_image
+from emolens.datasets.options import SPLIT_ALIASES, Split
+from emolens.images import IMAGE_SUFFIXES
 from emolens.labels import canonical_order
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 
-SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
-    "train": ("train", "training"),
-    "val": ("val", "valid", "validation", "publictest"),
-    "test": ("test", "testing", "privatetest"),
-}
-
-
-def find_split(root: Path, split: str) -> Path | None:
-    """The sub-folder of ``root`` that holds ``split`` (e.g. ``val`` or ``validation``), if any."""
-    for name in SPLIT_ALIASES.get(split, (split,)):
-        for candidate in (root / name, root / name.capitalize(), root / name.upper()):
-            if candidate.is_dir():
-                return candidate
-    return None
+def find_split(root: Path, split: Split) -> Path | None:
+    """The sub-folder of ``root`` that holds ``split`` (``val``, ``Validation``, ``PublicTest``...), if any."""
+    names = SPLIT_ALIASES[split]
+    found = sorted(d for d in root.iterdir() if d.is_dir() and d.name.lower() in names) if root.is_dir() else []
+    return min(found, key=lambda d: names.index(d.name.lower())) if found else None
 
 
 def has_splits(root: Path) -> bool:
@@ -36,7 +28,7 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def load_folder(root: str | Path, split: str | None = None, label_names: tuple[str, ...] | None = None) -> FaceDataset:
+def load_folder(root: str | Path, split: Split | None = None, label_names: tuple[str, ...] | None = None) -> FaceDataset:
     """Load ``root/<label>/*`` (or ``root/<split>/<label>/*`` when ``split`` is given).
 
     ``label_names`` fixes the class order (e.g. a model's labels); images of other classes are skipped and
@@ -49,7 +41,7 @@ def load_folder(root: str | Path, split: str | None = None, label_names: tuple[s
     if split is not None:
         found = find_split(root, split)
         if found is None:
-            raise DatasetError(f"{root}: no '{split}' split folder (looked for {', '.join(SPLIT_ALIASES.get(split, (split,)))})")
+            raise DatasetError(f"{root}: no '{split}' split folder (looked for {', '.join(SPLIT_ALIASES[split])})")
         folder = found
     class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from emolens.datasets import load_dataset
+from emolens.datasets import LabelMode, load_dataset
 from emolens.datasets.ferplus import FERPLUS_EXCLUDED
 from emolens.evaluation.metrics import summarize
 
@@ -26,7 +26,7 @@ class Classifies(Protocol):
     def predict_proba(self, crops: Sequence[np.ndarray], tta: bool = False, calibrated: bool = True) -> np.ndarray: ...
 
 
-def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, labels: str = "fer2013",
+def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, label_mode: LabelMode = "fer2013",
              tta: Optional[bool] = None, find_faces: bool = False, batch_size: int = 256, progress: bool = False,
              present_labels: bool = False) -> dict[str, Any]:
     """Classify every labelled image of ``source`` and summarise the result.
@@ -36,7 +36,8 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
             the FER+ reference folder).
         analyzer: an image-mode analyzer (the model, and the detector when ``find_faces``).
         split: ``train``, ``val`` or ``test`` of a source that has splits; None for a plain folder.
-        labels: for FER+ sources, ``majority`` (FER+ votes) or ``fer2013`` (original labels).
+        label_mode: for FER+ sources, ``fer2013`` (original labels), ``majority`` or ``soft`` (FER+ votes; see
+            :data:`emolens.datasets.options.LabelMode`).
         tta: average predictions over test-time augmented views (None: the analyzer's setting).
         find_faces: classify the largest face the analyzer finds in each image (its one analysis path,
             :meth:`~emolens.pipeline.analyzer.Analyzer.analyze` with ``largest_only``); False: every image is a
@@ -50,7 +51,7 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
     and ``labels``.
     """
     tta = analyzer.tta if tta is None else tta
-    dataset = load_dataset(source, split, labels=labels, label_names=analyzer.labels)
+    dataset = load_dataset(source, split, label_mode=label_mode, label_names=analyzer.labels)
     model_index = {name.lower(): i for i, name in enumerate(analyzer.labels)}
     data_to_model = np.array([model_index.get(n.lower(), -1) for n in dataset.label_names])
     skipped = sum(count for reason, count in dataset.skipped.items() if reason != FERPLUS_EXCLUDED)

@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Iterable
 
 from emolens.errors import InputError
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
-"""Files with these suffixes are picked up from folders (files named explicitly are always tried)."""
+from emolens.images import IMAGE_SUFFIXES  # files named explicitly are always tried
 
 
 def collect_images(paths: Iterable[Path]) -> list[tuple[Path, Path]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import onnx
 
-from emolens.datasets import load_dataset
+from emolens.datasets import LabelMode, load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.metadata import Calibration, ModelInfo
 from emolens.evaluation.calibration import expected_calibration_error, fit_logit_bias, fit_temperature
@@ -26,11 +26,11 @@ def write_model_info(model_path: str | Path, out: str | Path, model_info: ModelI
 
 
 def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: str = "val",
-              labels: str = "majority", bias: bool = True) -> dict[str, Any]:
+              label_mode: LabelMode = "majority", bias: bool = True) -> dict[str, Any]:
     """Fit and store the calibration of ``model_path`` on ``split`` of ``data``; returns what was fitted and
     the ECE of the clean split before and after."""
     classifier = EmotionClassifier(model_path)
-    faces = load_dataset(data, split, labels=labels, label_names=classifier.labels)
+    faces = load_dataset(data, split, label_mode=label_mode, label_names=classifier.labels)
     shifts = ALL_SHIFTS if bias else ("clean",)
     probs = probabilities_under_shifts(classifier, faces.images, shifts=shifts, calibrated=False)
     logit_bias = fit_logit_bias(list(probs.values()), faces.labels) if bias else ()

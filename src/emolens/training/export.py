@@ -12,21 +12,8 @@ import torch
 from onnx import numpy_helper
 
 from emolens.emotion.metadata import ModelInfo
-from emolens.training.config import TrainConfig
+from emolens.training.checkpoint import load_checkpoint
 from emolens.training.onnx_metadata import set_model_info
-from emolens.training.model import EmotionNet
-from emolens.training.trainer import build_model, preprocessing_of, read_checkpoint
-
-
-def load_checkpoint(path: str | Path) -> tuple[EmotionNet, TrainConfig, tuple[str, ...], dict]:
-    """Model (eval mode), config, labels and the raw checkpoint dict of a training checkpoint."""
-    checkpoint = read_checkpoint(path)
-    config = TrainConfig.from_dict(checkpoint["config"])
-    labels = tuple(checkpoint["label_names"])
-    model = build_model(config, len(labels), pretrained=False)
-    model.load_state_dict(checkpoint["model"])
-    model.eval()
-    return model, config, labels, checkpoint
 
 
 def git_commit() -> str:
@@ -64,7 +51,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, crop_margin: float | No
     ``crop_margin`` and ``source_size`` override the preprocessing the checkpoint's config gives.
     """
     model, config, labels, raw = load_checkpoint(checkpoint)
-    prep = preprocessing_of(config)
+    prep = config.preprocessing
     if crop_margin is not None:
         prep = dataclasses.replace(prep, crop_margin=crop_margin)
     if source_size is not None:

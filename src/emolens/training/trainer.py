@@ -1,14 +1,21 @@
 """The training loop: staged unfreezing, one-cycle learning rate per stage, class-weighted soft-label loss,
-per-epoch checkpoints with ``--resume``, best model chosen on the validation split, curves saved as PNG."""
+per-epoch checkpoints with ``--resume``, best model chosen on the validation split, curves saved as PNG.
+
+Laid out like timm's ``train.py``: :func:`prepare` builds the run, then each epoch is :func:`train_one_epoch`,
+:func:`validate` and :func:`save`. Progress goes to tqdm bars and one log line per epoch (``logging``, logger
+``emolens.training.trainer``; ``emolens train`` shows it).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,11 +25,14 @@ from tqdm import tqdm
 
 from emolens.datasets import FaceDataset, dataset_has_split, load_dataset
 from emolens.emotion.preprocessing import Preprocessing, normalize
+from emolens.emotion.tta import tta_views
+from emolens.errors import ConfigError
 from emolens.training.augment import augment_batch
+from emolens.training.checkpoint import BEST, LAST, config_of, read_checkpoint, save_checkpoint
 from emolens.training.config import TrainConfig
-from emolens.training.model import EmotionNet
+from emolens.training.model import EmotionNet, build_model
 
-LAST, BEST = "last.pt", "best.pt"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,18 +45,31 @@ class TrainResult:
     epochs_done: int
 
 
-def preprocessing_of(config: TrainConfig) -> Preprocessing:
-    return Preprocessing(input_size=config.input_size, color=config.color, crop_margin=config.crop_margin,  # type: ignore[arg-type]
-                         source_size=config.source_size)
+@dataclass
+class Run:
+    """Everything an epoch needs, built by :func:`prepare`; ``state`` (epoch, best accuracy, history) is what a
+    checkpoint carries besides the weights."""
+
+    config: TrainConfig
+    out_dir: Path
+    label_names: tuple[str, ...]
+    x_train: np.ndarray
+    y_train: torch.Tensor
+    x_val: np.ndarray
+    y_val: np.ndarray
+    class_weights: torch.Tensor
+    model: EmotionNet
+    optimizer: torch.optim.AdamW
+    state: dict[str, Any]
 
 
 def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
     """Train and validation datasets; the validation split is held out of train if the source has none."""
     train_split = "train" if dataset_has_split(source, "train") else None
-    train = load_dataset(source, train_split, labels=config.labels)
+    train = load_dataset(source, train_split, label_mode=config.label_mode)
     if dataset_has_split(source, "val"):
-        val_labels = "majority" if config.labels == "soft" else config.labels
-        val = load_dataset(source, "val", labels=val_labels, label_names=train.label_names)
+        val_mode = "majority" if config.label_mode == "soft" else config.label_mode
+        val = load_dataset(source, "val", label_mode=val_mode, label_names=train.label_names)
     else:
         idx_train, idx_val = train_test_split(np.arange(len(train)), test_size=config.val_fraction,
                                               stratify=train.labels, random_state=config.seed)
@@ -58,22 +81,25 @@ def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, F
     return train, val
 
 
-def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path) -> np.ndarray:
+def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path, progress: bool = False) -> np.ndarray:
     """The dataset resized to model input as one uint8 array, cached on disk for the next run or resume."""
     key = hashlib.sha1(json.dumps([prep.input_size, prep.color, prep.source_size, dataset.sources]).encode()).hexdigest()[:16]
     path = cache_dir / f"images-{key}.npy"
     if path.is_file():
         return np.load(path)
-    arrays = np.stack([prep.resize(im) for im in dataset.images])
+    arrays = np.stack([prep.resize(im) for im in tqdm(dataset.images, desc="resizing", unit="image",
+                                                       disable=not progress, leave=False)])
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, arrays)
     return arrays
 
 
 def class_weights(labels: np.ndarray, num_classes: int, config: TrainConfig) -> torch.Tensor:
-    """Balanced class weights (n / (C * count)), raised to ``class_weight_power``; ones when off."""
+    """Balanced class weights (n / (C * count)), raised to ``class_weight_power``; ones for ``none``."""
     if config.class_weighting == "none":
         return torch.ones(num_classes)
+    if config.class_weighting != "balanced":
+        raise ConfigError(f"class_weighting must be 'balanced' or 'none', not {config.class_weighting!r}")
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     weights = len(labels) / (num_classes * np.maximum(counts, 1))
     return torch.tensor(weights ** config.class_weight_power, dtype=torch.float32)
@@ -112,16 +138,16 @@ def one_cycle_lr(peak: float, progress: float, warmup: float) -> float:
 
 
 def predict(model: EmotionNet, x: np.ndarray, prep: Preprocessing, tta: bool, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for uint8 model-size images, optionally averaged with their mirror images."""
+    """Class probabilities for uint8 model-size images; with ``tta``, averaged over the runtime's TTA views
+    (:func:`emolens.emotion.tta.tta_views`), as the ONNX classifier averages them."""
     model.eval()
     out = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            batch = torch.from_numpy(normalize(x[start:start + batch_size], prep))
-            probs = F.softmax(model(batch), dim=1)
-            if tta:
-                probs = (probs + F.softmax(model(batch.flip(3)), dim=1)) / 2
-            out.append(probs.numpy())
+            batch = normalize(x[start:start + batch_size], prep)
+            views = tta_views(batch) if tta else [batch]
+            probs = [F.softmax(model(torch.from_numpy(np.ascontiguousarray(v))), dim=1) for v in views]
+            out.append(torch.stack(probs).mean(dim=0).numpy())
     return np.concatenate(out)
 
 
@@ -148,25 +174,121 @@ def save_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """A checkpoint written by :func:`train` (model and optimizer state, config, labels, history)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def build_model(config: TrainConfig, num_classes: int, pretrained: bool = True) -> EmotionNet:
-    return EmotionNet(config.backbone, num_classes, config.input_size, config.dropout, pretrained=pretrained,
-                      backbone_weights=config.backbone_weights)
-
-
 def make_optimizer(model: EmotionNet, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW; no weight decay on biases and normalisation parameters."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=config.stages[0].lr)
+
+
+def _initial_model(config: TrainConfig, label_names: tuple[str, ...]) -> EmotionNet:
+    """The network, with ImageNet backbone weights, or all weights from ``init_from``."""
+    model = build_model(config, len(label_names), pretrained=not config.init_from)
+    if config.init_from:
+        init = read_checkpoint(config.init_from)
+        if tuple(init["label_names"]) != label_names:
+            raise ConfigError(f"init_from {config.init_from} has labels {init['label_names']}, the data {label_names}")
+        model.load_state_dict(init["model"])
+    return model.to(memory_format=torch.channels_last) if config.channels_last else model
+
+
+def _resume(run: Run, resume: bool) -> None:
+    """Load ``last.pt`` into ``run`` when resuming; refuse to overwrite a run otherwise."""
+    last = run.out_dir / LAST
+    if not last.is_file():
+        return
+    if not resume:
+        raise FileExistsError(f"{run.out_dir} already holds a run; pass --resume to continue it or choose another "
+                              "--out")
+    checkpoint = read_checkpoint(last)
+    if config_of(checkpoint, last).to_dict() != run.config.to_dict():  # keys added since: defaults
+        raise ConfigError(f"{last} was made with another config; resume with the same config or a new --out")
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    run.state = {k: checkpoint[k] for k in run.state}
+
+
+def prepare(source: str | Path, config: TrainConfig, out_dir: Path, resume: bool, progress: bool = False) -> Run:
+    """Load and cache the data, build the model and optimiser, and pick up ``last.pt`` when resuming."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    prep = config.preprocessing
+    train_set, val_set = load_splits(source, config)
+    model = _initial_model(config, train_set.label_names)
+    run = Run(config, out_dir, train_set.label_names,
+              x_train=cached_arrays(train_set, prep, out_dir / "cache", progress),
+              y_train=torch.from_numpy(targets_of(train_set)),
+              x_val=cached_arrays(val_set, prep, out_dir / "cache", progress), y_val=val_set.labels,
+              class_weights=class_weights(train_set.labels, len(train_set.label_names), config),
+              model=model, optimizer=make_optimizer(model, config),
+              state={"epoch": 0, "best_val_accuracy": -1.0, "history": []})
+    _resume(run, resume)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def train_one_epoch(run: Run, epoch: int, generator: torch.Generator, progress: bool = False) -> dict[str, float]:
+    """One pass over the shuffled, augmented training images; returns ``train_loss`` and ``train_accuracy``."""
+    config, model, optimizer = run.config, run.model, run.optimizer
+    stage_index, epoch_in_stage = stage_at(config, epoch)
+    stage = config.stages[stage_index]
+    model.set_stage(stage.unfreeze, config.top_blocks)
+    model.train()
+    steps = math.ceil(len(run.x_train) / config.batch_size)
+    order = torch.randperm(len(run.x_train), generator=generator)
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs} [{stage.unfreeze}]", disable=not progress,
+               unit="batch")
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = one_cycle_lr(stage.lr, (epoch_in_stage * steps + step) / (stage.epochs * steps),
+                                       config.warmup_fraction)
+        idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+        if len(idx) < 2:  # BatchNorm needs two samples
+            continue
+        x = augment_batch(torch.from_numpy(normalize(run.x_train[idx.numpy()], config.preprocessing)),
+                          config.augment, generator)
+        if config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        targets = run.y_train[idx]
+        logits = model(x)
+        loss = weighted_soft_ce(logits, targets, run.class_weights, config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(idx)
+        correct += (logits.argmax(1) == targets.argmax(1)).sum().item()
+        seen += len(idx)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    bar.close()
+    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+
+
+def validate(run: Run) -> dict[str, float]:
+    """``val_loss`` and ``val_accuracy`` on the validation split, under the runtime's TTA when ``tta_val``."""
+    probs = predict(run.model, run.x_val, run.config.preprocessing, tta=run.config.tta_val)
+    loss = F.nll_loss(torch.log(torch.from_numpy(probs) + 1e-8), torch.from_numpy(run.y_val))
+    return {"val_loss": float(loss), "val_accuracy": float((probs.argmax(1) == run.y_val).mean())}
+
+
+def save(run: Run, record: dict[str, Any]) -> None:
+    """Add the epoch's ``record`` to the history; write ``last.pt`` (and ``best.pt`` when it is the best yet),
+    ``history.json`` and ``curves.png``."""
+    state = run.state
+    state["history"].append(record)
+    state["epoch"] = record["epoch"]
+    is_best = record["val_accuracy"] > state["best_val_accuracy"]
+    if is_best:
+        state["best_val_accuracy"] = record["val_accuracy"]
+    checkpoint = {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                  "config": run.config.to_dict(), "label_names": list(run.label_names), **state}
+    if is_best:
+        save_checkpoint(checkpoint, run.out_dir / BEST)
+    save_checkpoint(checkpoint, run.out_dir / LAST)
+    (run.out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
+    save_curves(state["history"], run.out_dir / "curves.png")
 
 
 def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: bool = False,
@@ -176,90 +298,16 @@ def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: 
     ``stop_after`` ends this call after that many epochs, so a long schedule can run in several sittings
     (continue with ``resume=True``).
     """
-    out_dir = Path(out_dir)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    prep = preprocessing_of(config)
-    train_set, val_set = load_splits(source, config)
-    num_classes = len(train_set.label_names)
-    x_train = cached_arrays(train_set, prep, out_dir / "cache")
-    x_val = cached_arrays(val_set, prep, out_dir / "cache")
-    y_train = torch.from_numpy(targets_of(train_set))
-    weights = class_weights(train_set.labels, num_classes, config)
-
-    model = build_model(config, num_classes, pretrained=not config.init_from)
-    if config.init_from:
-        init = read_checkpoint(config.init_from)
-        if tuple(init["label_names"]) != train_set.label_names:
-            raise ValueError(f"{config.init_from} has labels {init['label_names']}, the data {train_set.label_names}")
-        model.load_state_dict(init["model"])
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, config)
-    state = {"epoch": 0, "best_val_accuracy": -1.0, "history": []}
-    last = out_dir / LAST
-    if resume and last.is_file():
-        checkpoint = read_checkpoint(last)
-        if TrainConfig.from_dict(checkpoint["config"]).to_dict() != config.to_dict():  # keys added since: defaults
-            raise ValueError(f"{last} was made with another config; resume with the same config or a new --out")
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        state = {k: checkpoint[k] for k in state}
-    elif last.is_file():
-        raise FileExistsError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    generator = torch.Generator().manual_seed(config.seed + state["epoch"])
-    steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    end = config.epochs if stop_after is None else min(config.epochs, state["epoch"] + stop_after)
-    for epoch in range(state["epoch"], end):
-        stage_index, epoch_in_stage = stage_at(config, epoch)
-        stage = config.stages[stage_index]
-        model.set_stage(stage.unfreeze, config.top_blocks)  # type: ignore[arg-type]
-        model.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs} [{stage.unfreeze}]",
-                   disable=not progress, unit="batch")
+    config = config.checked()
+    run = prepare(source, config, Path(out_dir), resume, progress)
+    generator = torch.Generator().manual_seed(config.seed + run.state["epoch"])
+    end = config.epochs if stop_after is None else min(config.epochs, run.state["epoch"] + stop_after)
+    for epoch in range(run.state["epoch"], end):
         started = time.time()
-        for step in bar:
-            progress_in_stage = (epoch_in_stage * steps_per_epoch + step) / (stage.epochs * steps_per_epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = one_cycle_lr(stage.lr, progress_in_stage, config.warmup_fraction)
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples
-                continue
-            x = augment_batch(torch.from_numpy(normalize(x_train[idx.numpy()], prep)), config.augment, generator)
-            if config.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            targets = y_train[idx]
-            logits = model(x)
-            loss = weighted_soft_ce(logits, targets, weights, config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(idx)
-            correct += (logits.argmax(1) == targets.argmax(1)).sum().item()
-            seen += len(idx)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        bar.close()
-        val_probs = predict(model, x_val, prep, tta=config.tta_val)
-        val_loss = float(F.nll_loss(torch.log(torch.from_numpy(val_probs) + 1e-8), torch.from_numpy(val_set.labels)))
-        val_accuracy = float((val_probs.argmax(1) == val_set.labels).mean())
-        state["history"].append({"epoch": epoch + 1, "stage": stage.unfreeze, "train_loss": total_loss / max(seen, 1),
-                                 "train_accuracy": correct / max(seen, 1), "val_loss": val_loss,
-                                 "val_accuracy": val_accuracy, "seconds": round(time.time() - started, 1)})
-        state["epoch"] = epoch + 1
-        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": config.to_dict(),
-                      "label_names": list(train_set.label_names), **state}
-        if val_accuracy > state["best_val_accuracy"]:
-            state["best_val_accuracy"] = checkpoint["best_val_accuracy"] = val_accuracy
-            torch.save(checkpoint, out_dir / BEST)
-        torch.save(checkpoint, out_dir / (LAST + ".tmp"))
-        (out_dir / (LAST + ".tmp")).replace(last)
-        (out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
-        save_curves(state["history"], out_dir / "curves.png")
-        print(f"epoch {epoch + 1}/{config.epochs} stage={stage.unfreeze} train_loss={total_loss / max(seen, 1):.4f} "
-              f"val_loss={val_loss:.4f} val_accuracy={val_accuracy:.4f} best={state['best_val_accuracy']:.4f}", flush=True)
-    return TrainResult(out_dir, out_dir / BEST, state["best_val_accuracy"], state["epoch"])
+        record = {"epoch": epoch + 1, "stage": config.stages[stage_at(config, epoch)[0]].unfreeze,
+                  **train_one_epoch(run, epoch, generator, progress), **validate(run)}
+        save(run, {**record, "seconds": round(time.time() - started, 1)})
+        log.info("epoch %d/%d stage=%s train_loss=%.4f val_loss=%.4f val_accuracy=%.4f best=%.4f", epoch + 1,
+                 config.epochs, record["stage"], record["train_loss"], record["val_loss"], record["val_accuracy"],
+                 run.state["best_val_accuracy"])
+    return TrainResult(run.out_dir, run.out_dir / BEST, run.state["best_val_accuracy"], run.state["epoch"])
