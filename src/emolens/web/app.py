@@ -13,7 +13,7 @@ from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import Storage, make_engine, upgrade
 from emolens.web import api, pages
 from emolens.web.config import load_config
-from emolens.web.services import Services
+from emolens.web.services import Services, make_analyzer
 
 CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
        "style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -30,11 +30,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     timeout_s = float(app.config["STORAGE_TIMEOUT_S"])
     engine = make_engine(app.config["DATABASE_URL"], timeout_s)
     upgrade(engine)
-    if analyzer is None:
-        analyzer = Analyzer(model_path=app.config["MODEL_PATH"], tta=bool(app.config["TTA"]),
-                            threads=int(app.config["ONNX_THREADS"]), max_pixels=int(app.config["MAX_PIXELS"]),
-                            **({"detector": app.config["DETECTOR"]} if app.config["DETECTOR"] else {}),
-                            **app.config["DETECTOR_OPTIONS"])
+    analyzer = analyzer or make_analyzer(app.config)
     app.extensions["emolens"] = Services(analyzer, Storage(engine, timeout_s),
                                          int(float(app.config["LIVE_WINDOW_S"]) * 1000),
                                          int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))
