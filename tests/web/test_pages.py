@@ -174,6 +174,16 @@ def test_drop_outside_the_zone_keeps_the_page(server: str, browser: Chrome, phot
     assert browser.find_elements(By.CSS_SELECTOR, ".result[data-state='done']")
 
 
+@pytest.mark.parametrize("page", ["/", "/live"])
+def test_settings_offer_only_what_the_server_allows(server: str, browser: Chrome, page: str) -> None:
+    browser.get(f"{server}{page}")
+    select = browser.find_element(By.ID, "detector")
+    WebDriverWait(browser, 10).until(lambda _: select.find_elements(By.TAG_NAME, "option"))
+    assert [o.get_attribute("value") for o in select.find_elements(By.TAG_NAME, "option")] == ["blazeface-multi"]
+    assert not select.is_enabled()  # the default server allows its own detector only
+    assert browser.find_element(By.ID, "min-score").get_attribute("max") == "0.95"
+
+
 def test_phone_says_choose_photos(server: str, browser: Chrome) -> None:
     set_viewport(browser, 390, 844)
     browser.get(f"{server}/")

@@ -166,3 +166,20 @@ def test_history_without_thumbnails_says_so_and_points_to_upload_and_live(browse
         assert links == {"/", "/live"}
         assert "EMOLENS_STORE_THUMBNAILS" in browser.find_element(By.ID, "thumbs-off").text
         no_console_errors(browser)
+
+
+def test_dashboard_and_history_show_the_file_name(server: str, browser: Chrome, face_photo: Path,
+                                                  tmp_path: Path) -> None:
+    named = tmp_path / f"Ümit's birthday — {'very ' * 12}long name (1).jpg"
+    named.write_bytes(face_photo.read_bytes())
+    fresh(browser, f"{server}/")
+    upload(browser, named)
+    newest = analyses(server)["items"][0]
+    assert newest["filename"] == named.name
+    for page, table in (("dashboard", "recent"), ("history", "history")):
+        browser.get(f"{server}/{page}")
+        cell = WebDriverWait(browser, 10).until(lambda d: d.find_element(
+            By.CSS_SELECTOR, f"#{table} tr[data-analysis='{newest['id']}'] td.file"))
+        assert cell.get_attribute("title") == named.name  # the whole name, where the cell cuts it
+        assert cell.text == named.name and cell.size["width"] <= 16 * 16 + 1  # cut on screen to 16rem
+    no_console_errors(browser)
