@@ -49,7 +49,12 @@ const emolensAnalyses = (() => {
     thumb: (a) => (a.has_thumbnail ? storedImage(`/api/v1/analyses/${a.id}/thumbnail`, "", "thumb") : ""),
     id: (a, opened, redraw) => opener(a, opened, redraw),
     time: (a) => new Date(a.created_at).toLocaleString(),
-    file: (a) => a.filename || (a.source === "webcam" ? "live window" : "–"),
+    file: (a) => {
+      const name = document.createElement("span");
+      name.className = "cut";
+      name.textContent = a.filename || (a.source === "webcam" ? "live window" : "–");
+      return name;
+    },
     source: (a) => a.source,
     session: (a) => a.session || "",
     frames: (a) => String(a.frames),
