@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from emolens.errors import ConfigError
 from emolens.web import create_app
 from emolens.web.schemas import AnalysesPage, AnalyzeResponse, ErrorOut, SettingsOut
 from emolens.web.uploads import MAX_FILENAME, clean_filename
@@ -83,6 +84,11 @@ def test_settings_list_the_allowed_detectors(analyzer, database_url: str, tmp_pa
         settings = SettingsOut.model_validate(other.get("/api/v1/settings").json)
     assert settings.detectors == [analyzer.detector_name, "haar", "blazeface"] and settings.store_thumbnails
     assert "/api/v1/settings" in client.get("/api/v1/openapi.json").json["paths"]
+
+
+def test_unknown_allowed_detector_stops_the_app_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ALLOWED_DETECTORS: unknown detector nope"):
+        create_app({"DATA_DIR": str(tmp_path), "ALLOWED_DETECTORS": "haar,nope"})
 
 
 @pytest.mark.parametrize(("fields", "words"), [

@@ -46,7 +46,7 @@ const emolensSettings = (() => {
 
   minScore.addEventListener("input", showScore);
   for (const el of [detector, minScore, tta]) el.addEventListener("change", save);
-  const ready = load();
+  load();
 
-  return { params, ready };
+  return { params };
 })();
