@@ -279,7 +279,7 @@ def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, brow
     assert any(s.startswith("live-") for s in sessions)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) >= 3
     browser.execute_script("document.getElementById('auto').click()")  # no refresh while the row is read
-    group = f"//table[@id='recent']//tr[td[3][text()='upload'] and td[4][text()='{GROUP}'] and td[7][text()='6']]"
+    group = f"//table[@id='recent']//tr[td[3][text()='upload'] and td[4][.='{GROUP}'] and td[7][text()='6']]"
     upload_row = browser.find_element(By.XPATH, group)
     upload_row.find_element(By.TAG_NAME, "button").click()
     detail = browser.find_element(By.CSS_SELECTOR, "#recent tr.detail")
