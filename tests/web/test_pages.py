@@ -76,6 +76,37 @@ def test_group_photo_has_separate_numbered_badges_linked_to_the_list(server: str
     no_console_errors(browser)
 
 
+def overlap(a: tuple[float, ...], b: tuple[float, ...], tolerance: float = 0.5) -> bool:
+    return min(a[2], b[2]) - max(a[0], b[0]) > tolerance and min(a[3], b[3]) - max(a[1], b[1]) > tolerance
+
+
+@pytest.mark.parametrize("size", [(390, 844), (1366, 900)], ids=["phone", "desktop"])
+def test_badges_sit_beside_small_faces_never_over_them(server: str, browser: Chrome, photos_dir: Path,
+                                                       size: tuple[int, int]) -> None:
+    """On a phone the six faces of the group photo are about 28 px wide: each badge sits next to its face, covering
+    no face and no other badge."""
+    set_viewport(browser, *size)
+    [card] = upload(browser, server, photos_dir / GROUP)
+    canvas = card.find_element(By.CSS_SELECTOR, ".figure canvas")
+    left, top = canvas.rect["x"], canvas.rect["y"]
+    scale = canvas.rect["width"] / cv2.imread(str(photos_dir / GROUP)).shape[1]
+    result = browser.execute_async_script(
+        "fetch('/api/v1/analyses?limit=1&source=upload').then(r => r.json()).then(p => arguments[0](p.items[0].result))")
+    boxes = sorted(((left + x * scale, top + y * scale, left + (x + w) * scale, top + (y + h) * scale)
+                    for x, y, w, h in (f["box"] for f in result)), key=lambda b: b[0] + b[2])  # numbered so
+    badges = [rect(b) for b in card.find_elements(By.CSS_SELECTOR, ".figure .badge")]
+    assert len(badges) == len(boxes) == 6
+    if size[0] < 600:
+        assert max(b[2] - b[0] for b in boxes) < 40  # small faces indeed
+    for i, badge in enumerate(badges):
+        assert not any(overlap(badge, box) for box in boxes), (i + 1, badge, boxes)
+        assert not any(overlap(badge, other) for other in badges[i + 1:]), (i + 1, badge, badges)
+        box = boxes[i]  # next to its own face: within a badge's size of its box
+        gap = max(box[0] - badge[2], badge[0] - box[2], box[1] - badge[3], badge[1] - box[3])
+        assert gap <= badge[2] - badge[0], (i + 1, badge, box)
+    set_viewport(browser, 1366, 900)
+
+
 def test_group_result_is_compact_on_a_phone(server: str, browser: Chrome, photos_dir: Path) -> None:
     set_viewport(browser, 390, 844)
     [card] = upload(browser, server, photos_dir / GROUP)
@@ -141,6 +172,16 @@ def test_drop_outside_the_zone_keeps_the_page(server: str, browser: Chrome, phot
         "document.querySelector('h1').dispatchEvent(e); return e.defaultPrevented;")
     assert prevented
     assert browser.find_elements(By.CSS_SELECTOR, ".result[data-state='done']")
+
+
+@pytest.mark.parametrize("page", ["/", "/live"])
+def test_settings_offer_only_what_the_server_allows(server: str, browser: Chrome, page: str) -> None:
+    browser.get(f"{server}{page}")
+    select = browser.find_element(By.ID, "detector")
+    WebDriverWait(browser, 10).until(lambda _: select.find_elements(By.TAG_NAME, "option"))
+    assert [o.get_attribute("value") for o in select.find_elements(By.TAG_NAME, "option")] == ["blazeface-multi"]
+    assert not select.is_enabled()  # the default server allows its own detector only
+    assert browser.find_element(By.ID, "min-score").get_attribute("max") == "0.95"
 
 
 def test_phone_says_choose_photos(server: str, browser: Chrome) -> None:
@@ -238,7 +279,7 @@ def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, brow
     assert any(s.startswith("live-") for s in sessions)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr")) >= 3
     browser.execute_script("document.getElementById('auto').click()")  # no refresh while the row is read
-    group = "//table[@id='recent']//tr[td[3][text()='upload'] and td[6][text()='6']]"  # the six-face photo
+    group = f"//table[@id='recent']//tr[td[3][text()='upload'] and td[4][.='{GROUP}'] and td[7][text()='6']]"
     upload_row = browser.find_element(By.XPATH, group)
     upload_row.find_element(By.TAG_NAME, "button").click()
     detail = browser.find_element(By.CSS_SELECTOR, "#recent tr.detail")

@@ -1,4 +1,4 @@
-"""Accessibility of the three pages in real Chromium: axe-core finds no WCAG 2.2 A/AA violation on a desktop
+"""Accessibility of the four pages in real Chromium: axe-core finds no WCAG 2.2 A/AA violation on a desktop
 and a phone viewport, dark and light, with results on screen; screenshots of each go to
 test-artifacts/screenshots/."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from selenium.webdriver import Chrome
@@ -13,12 +14,19 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import axe_violations, no_console_errors, set_viewport
+from emolens.web.testing import axe_violations, no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 GROUP = "facenet_multiface.jpg"
 """A photo of six people."""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """``emolens serve`` keeping thumbnails, so that the history page shows them."""
+    with serving(env={"EMOLENS_STORE_THUMBNAILS": "true"}) as url:
+        yield url
 
 
 def show_results(browser: Chrome, photo: Path) -> None:
@@ -33,16 +41,20 @@ def start_camera(browser: Chrome) -> None:
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("page", ["upload", "live", "dashboard"])
+@pytest.mark.parametrize("page", ["upload", "live", "dashboard", "history"])
 def test_pages_have_no_wcag_aa_violations(server: str, browser: Chrome, photos_dir: Path, axe_js: str,
                                           screenshots: Path, page: str, size: str, theme: str) -> None:
     set_viewport(browser, *SIZES[size], light=theme == "light")
-    browser.get(f"{server}{ {'upload': '/', 'live': '/live', 'dashboard': '/dashboard'}[page] }")
-    if page == "upload":
+    browser.get(f"{server}{ {'upload': '/', 'live': '/live', 'dashboard': '/dashboard', 'history': '/'}[page] }")
+    if page in ("upload", "history"):
         show_results(browser, photos_dir / GROUP)
+    if page == "history":  # with a result opened
+        browser.get(f"{server}/history")
+        WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#history tbody button"))
+        browser.find_element(By.CSS_SELECTOR, "#history tbody button").click()
     elif page == "live":
         start_camera(browser)
-    else:
+    elif page == "dashboard":
         WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "t-faces").text not in ("", "–"))
         time.sleep(0.3)
     violations = axe_violations(browser, axe_js)

@@ -29,6 +29,19 @@ def test_migrations_build_the_models_schema(database_url: str) -> None:
     engine.dispose()
 
 
+def test_migration_0003_keeps_stored_analyses(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO analyses (created_ms, source, frames, faces, elapsed_ms, tta, model, "
+                             "detector) VALUES (1000, 'upload', 1, 2, 5.0, false, 'm.onnx', 'det')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT source, faces, filename, thumbnail FROM analyses").all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("upload", 2, None, None)]
+
+
 def frame(created_ms: int, session: str = "s", tta: bool = False) -> AnalysisRecord:
     tally = repository.Tally()
     tally.add("happy", SCORES)

@@ -36,6 +36,11 @@ class Analysis(Base):
     image: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
     """The uploaded bytes, only when image storage is turned on."""
     image_type: Mapped[Optional[str]] = mapped_column(String(64))
+    filename: Mapped[Optional[str]] = mapped_column(String(255))
+    """The uploaded file's base name, sanitised (see :func:`emolens.web.uploads.clean_filename`); null when the
+    image came as a raw request body, and for live windows."""
+    thumbnail: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    """A small JPEG of the uploaded image, only when thumbnail storage is turned on."""
     live_window: Mapped[Optional[str]] = mapped_column(String(400))
     """Live windows only: the key that each frame's counts are upserted into (see
     :func:`~emolens.storage.repository.add_live_frame`); null for single analyses."""

@@ -61,6 +61,8 @@ class AnalysisRecord:
     result: Optional[list[dict[str, Any]]] = None
     image: Optional[bytes] = None
     image_type: Optional[str] = None
+    filename: Optional[str] = None
+    thumbnail: Optional[bytes] = None
     created_ms: int = field(default_factory=now_ms)
 
 
@@ -68,7 +70,8 @@ def record(engine: Engine, rec: AnalysisRecord) -> int:
     """Store one analysis with its tallies in one transaction; returns its id."""
     values = {"created_ms": rec.created_ms, "source": rec.source, "session": rec.session, "frames": rec.frames,
               "faces": rec.tally.faces, "elapsed_ms": rec.elapsed_ms, "tta": rec.tta, "model": rec.model,
-              "detector": rec.detector, "result": rec.result, "image": rec.image, "image_type": rec.image_type}
+              "detector": rec.detector, "result": rec.result, "image": rec.image, "image_type": rec.image_type,
+              "filename": rec.filename, "thumbnail": rec.thumbnail}
     with engine.begin() as conn:
         analysis_id = conn.execute(insert(Analysis).values(**values)).inserted_primary_key[0]
         rows = rec.tally.rows(analysis_id)
@@ -137,10 +140,11 @@ class Filters:
 
 def recent(engine: Engine, filters: Filters, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
     """Total matching analyses and one page of them, newest first (by time), each with its emotion counts."""
-    columns = [c for c in Analysis.__table__.c if c.name not in ("image", "live_window")]
+    columns = [c for c in Analysis.__table__.c if c.name not in ("image", "thumbnail", "live_window")]
+    flags = [Analysis.image.is_not(None).label("has_image"), Analysis.thumbnail.is_not(None).label("has_thumbnail")]
     with engine.connect() as conn:
         total = conn.execute(filters.apply(select(func.count()).select_from(Analysis))).scalar_one()
-        query = (filters.apply(select(*columns, (Analysis.image.is_not(None)).label("has_image")))
+        query = (filters.apply(select(*columns, *flags))
                  .order_by(Analysis.created_ms.desc(), Analysis.id.desc()).limit(limit).offset(offset))
         page = conn.execute(query).mappings().all()
         ids = [row["id"] for row in page]
@@ -159,6 +163,12 @@ def stored_image(engine: Engine, analysis_id: int) -> Optional[tuple[bytes, Opti
     with engine.connect() as conn:
         row = conn.execute(select(Analysis.image, Analysis.image_type).where(Analysis.id == analysis_id)).first()
     return None if row is None or row.image is None else (row.image, row.image_type)
+
+
+def stored_thumbnail(engine: Engine, analysis_id: int) -> Optional[bytes]:
+    """The stored JPEG thumbnail of one analysis; None when there is none."""
+    with engine.connect() as conn:
+        return conn.execute(select(Analysis.thumbnail).where(Analysis.id == analysis_id)).scalar()
 
 
 def _grouped(conn: Any, filters: Filters, key: Any = None) -> dict[Any, dict[str, Any]]:

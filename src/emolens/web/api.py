@@ -1,4 +1,5 @@
-"""The versioned REST API (``/api/v1``): analyze, stats, analyses, health and the OpenAPI document."""
+"""The versioned REST API (``/api/v1``): analyze, stats, analyses (list, CSV, stored image and thumbnail), the
+settings a page may offer, health and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import hmac
 import io
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Optional, TypeVar
 
@@ -15,12 +17,14 @@ from werkzeug.datastructures import MultiDict
 
 from emolens import __version__
 from emolens.errors import StorageError
+from emolens.pipeline.analyzer import Analyzer
 from emolens.pipeline.images import decode_image
 from emolens.storage import (AnalysisRecord, Filters, Tally, add_live_frame, now_ms, recent, record, stats,
-                             stored_image)
+                             stored_image, stored_thumbnail)
 from emolens.web.openapi import openapi_document
 from emolens.web.schemas import AnalysesParams, AnalyzeParams, Params, RangeParams, StatsParams
 from emolens.web.services import services
+from emolens.web.uploads import clean_filename, thumbnail_jpeg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
@@ -75,8 +79,9 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _read_upload() -> tuple[bytes, str, Optional[str], MultiDict]:
-    """The image bytes, a name for messages, the declared type and the non-file parameters."""
+def _read_upload() -> tuple[bytes, Optional[str], Optional[str], MultiDict]:
+    """The image bytes, the file's name as the client gave it (None for a raw body), the declared type and
+    the non-file parameters."""
     params = MultiDict(request.args)
     if request.mimetype == "multipart/form-data":
         extra_files = sorted(set(request.files) - {"image"})
@@ -91,13 +96,46 @@ def _read_upload() -> tuple[bytes, str, Optional[str], MultiDict]:
         for key, items in request.form.lists():
             for item in items:
                 params.add(key, item)
-        return upload.read(), upload.filename or "image", upload.mimetype, params
+        return upload.read(), upload.filename, upload.mimetype, params
     if request.mimetype == "application/x-www-form-urlencoded":
         raise ApiError(400, "send the image as multipart field 'image' or as the raw request body")
     data = request.get_data(cache=False)
     if not data:
         raise ApiError(400, "missing image: send multipart field 'image' or the raw image as the request body")
-    return data, "body", request.mimetype or None, params
+    return data, None, request.mimetype or None, params
+
+
+@dataclass
+class _Analysed:
+    """One image's faces (as the API returns them), its size, an optional thumbnail, and the analysis time."""
+
+    faces: list[dict[str, Any]]
+    tally: Tally
+    width: int
+    height: int
+    thumbnail: Optional[bytes]
+    analyze_ms: float
+
+
+def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, tta: bool) -> _Analysed:
+    """Decode and analyse one image in an analysis slot; faces the detector scored below ``min_score`` are
+    left out (of the answer and of what is stored)."""
+    with services().analysis_slot():
+        image = decode_image(data, name, current_app.config["MAX_PIXELS"])
+        height, width = image.shape[:2]
+        keep_thumbnail = current_app.config["STORE_THUMBNAILS"] and params.source != "webcam"
+        thumbnail = thumbnail_jpeg(image) if keep_thumbnail else None
+        start = time.perf_counter()
+        explained = analyzer.explain(image, tta=tta) if params.explain else None
+        faces = [e.face for e in explained] if explained is not None else analyzer.analyze(image, tta=tta)
+        analyze_ms = (time.perf_counter() - start) * 1000
+        del image
+    keep = [i for i, face in enumerate(faces) if face.detection_score >= (params.min_score or 0.0)]
+    tally = Tally()
+    for i in keep:
+        tally.add(faces[i].emotion, faces[i].scores)
+    shown = [(explained[i] if explained is not None else faces[i]).to_dict() for i in keep]
+    return _Analysed(shown, tally, width, height, thumbnail, analyze_ms)
 
 
 @bp.post("/analyze")
@@ -109,40 +147,38 @@ def analyze() -> Response:
     created_ms = now_ms()
     svc = services()
     svc.storage.check()
-    data, name, mimetype, values = _read_upload()
+    data, filename, mimetype, values = _read_upload()
     params = parse(AnalyzeParams, values)
-    with svc.analysis_slot():
-        image = decode_image(data, name, current_app.config["MAX_PIXELS"])
-        height, width = image.shape[:2]
-        decoded = time.perf_counter()
-        tta = bool(current_app.config["TTA"]) if params.tta is None else params.tta
-        explained = svc.analyzer.explain(image, tta=tta) if params.explain else None
-        faces = [e.face for e in explained] if explained is not None else svc.analyzer.analyze(image, tta=tta)
-        del image
+    analyzer = svc.analyzer_for(params.detector)
+    tta = bool(current_app.config["TTA"]) if params.tta is None else params.tta
+    filename = clean_filename(filename)
+    done = _analyse(analyzer, data, filename or "body", params, tta)
     analyzed = time.perf_counter()
-    face_dicts = [face.to_dict() for face in faces]
-    tally = Tally()
-    for face in faces:
-        tally.add(face.emotion, face.scores)
     live = params.source == "webcam"
     keep = current_app.config["STORE_IMAGES"] and not live
     rec = AnalysisRecord(source=params.source, session=params.session, model=svc.model_name,
-                         detector=svc.analyzer.detector_name, tta=tta, elapsed_ms=(analyzed - decoded) * 1000,
-                         tally=tally, result=None if live else face_dicts, image=data if keep else None,
-                         image_type=mimetype if keep else None, created_ms=created_ms)
+                         detector=analyzer.detector_name, tta=tta, elapsed_ms=done.analyze_ms, tally=done.tally,
+                         result=None if live else [_stored(face) for face in done.faces],
+                         image=data if keep else None, image_type=mimetype if keep else None,
+                         filename=None if live else filename, thumbnail=done.thumbnail, created_ms=created_ms)
     analysis_id = None
     if live:
         svc.storage.call(add_live_frame, rec, svc.live_window_ms)
     else:
         analysis_id = svc.storage.call(record, rec)
-    done = time.perf_counter()
+    end = time.perf_counter()
     return jsonify(
-        id=analysis_id, created_at=_iso(created_ms),
-        source=params.source, session=params.session, width=width, height=height, tta=tta,
-        model=rec.model, detector=rec.detector,
-        faces=face_dicts if explained is None else [e.to_dict() for e in explained],
-        timing={"decode_ms": round((decoded - start) * 1000, 2), "analyze_ms": round(rec.elapsed_ms, 2),
-                "store_ms": round((done - analyzed) * 1000, 2), "total_ms": round((done - start) * 1000, 2)})
+        id=analysis_id, created_at=_iso(created_ms), filename=rec.filename,
+        source=params.source, session=params.session, width=done.width, height=done.height, tta=tta,
+        model=rec.model, detector=rec.detector, faces=done.faces,
+        timing={"decode_ms": round((analyzed - start) * 1000 - done.analyze_ms, 2),
+                "analyze_ms": round(done.analyze_ms, 2), "store_ms": round((end - analyzed) * 1000, 2),
+                "total_ms": round((end - start) * 1000, 2)})
+
+
+def _stored(face: dict[str, Any]) -> dict[str, Any]:
+    """A face as stored: without its explanation (not stored)."""
+    return {key: value for key, value in face.items() if key != "explanation"}
 
 
 def _filters(params: RangeParams) -> Filters:
@@ -193,13 +229,21 @@ def get_analyses() -> Response:
 
 
 CSV_PAGE = 500
-CSV_COLUMNS = ("id", "created_at", "source", "session", "frames", "faces", "elapsed_ms", "tta", "model", "detector")
+CSV_COLUMNS = ("id", "created_at", "filename", "source", "session", "frames", "faces", "elapsed_ms", "tta", "model",
+               "detector")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these is a formula to a spreadsheet; a file name is quoted with ' instead."""
 
 
 def _csv_line(values: list[Any]) -> str:
     out = io.StringIO()
     csv.writer(out).writerow(values)
     return out.getvalue()
+
+
+def _csv_text(value: Optional[str]) -> str:
+    """A client-chosen text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    return "" if value is None else f"'{value}" if value.startswith(FORMULA_START) else value
 
 
 @bp.get("/analyses.csv")
@@ -217,7 +261,8 @@ def get_analyses_csv() -> Response:
         while True:
             _, page = svc.storage.call(recent, filters, CSV_PAGE, offset)
             for row in page:
-                values = {**row, "created_at": _iso(row["created_ms"]), "session": row["session"] or ""}
+                values = {**row, "created_at": _iso(row["created_ms"]), "session": row["session"] or "",
+                          "filename": _csv_text(row["filename"])}
                 counts = [row["counts"].get(label, 0) for label in labels]
                 yield _csv_line([values[c] for c in CSV_COLUMNS] + counts)
             if len(page) < CSV_PAGE:
@@ -238,6 +283,24 @@ def get_image(analysis_id: int) -> Response:
     safe = declared in IMAGE_TYPES
     return Response(data, mimetype=declared if safe else "application/octet-stream",
                     headers=None if safe else {"Content-Disposition": "attachment"})
+
+
+@bp.get("/analyses/<int(max=2147483647):analysis_id>/thumbnail")
+def get_thumbnail(analysis_id: int) -> Response:
+    """The small JPEG thumbnail of one analysis, when thumbnail storage was on."""
+    found = services().storage.call(stored_thumbnail, analysis_id)
+    if found is None:
+        raise ApiError(404, f"analysis {analysis_id} has no thumbnail (thumbnail storage is off by default)")
+    return Response(found, mimetype="image/jpeg")
+
+
+@bp.get("/settings")
+def get_settings() -> Response:
+    """What a page may offer: the detectors a request may choose (the default first), the default TTA, and
+    whether photos and thumbnails are kept."""
+    config = current_app.config
+    return jsonify(detectors=services().detectors, tta=bool(config["TTA"]),
+                   store_images=bool(config["STORE_IMAGES"]), store_thumbnails=bool(config["STORE_THUMBNAILS"]))
 
 
 @bp.get("/health")

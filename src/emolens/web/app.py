@@ -12,8 +12,8 @@ from emolens.errors import BusyError, InputError, StorageError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import Storage, make_engine, upgrade
 from emolens.web import api, pages
-from emolens.web.config import analyzer_options, load_config
-from emolens.web.services import Services
+from emolens.web.config import load_config
+from emolens.web.services import Services, make_analyzer
 
 CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
        "style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -31,7 +31,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     engine = make_engine(app.config["DATABASE_URL"], timeout_s)
     upgrade(engine)
     if analyzer is None:
-        analyzer = Analyzer.create_from_options(analyzer_options(app.config))
+        analyzer = make_analyzer(app.config)
     app.extensions["emolens"] = Services(analyzer, Storage(engine, timeout_s),
                                          int(float(app.config["LIVE_WINDOW_S"]) * 1000),
                                          int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))

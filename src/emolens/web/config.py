@@ -9,16 +9,16 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``MAX_UPLOAD_MB``: largest request body (default 10)
 - ``MAX_PIXELS``: largest decoded image, in pixels (default 40 million; guards against decompression bombs)
 - ``STORE_IMAGES``: also store uploaded image bytes (default false; webcam frames are never stored)
+- ``STORE_THUMBNAILS``: also store a small JPEG thumbnail (longest side 160 px) of each uploaded image, for the
+  history page (default false, for privacy; webcam frames never)
 - ``ALLOWED_HOSTS``: host names (or addresses) the server answers to, others get 400 (default: any; ``emolens
   serve`` on a loopback address: local names only, against DNS rebinding)
 - ``API_TOKEN``: when set, the API (but health and the OpenAPI document) needs ``Authorization: Bearer <token>``
 - ``MODEL_PATH``, ``DETECTOR``, ``TTA``: the analyzer's model, face detector and test-time augmentation
-- ``DETECTOR_OPTIONS``: the detector's own options, e.g. ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
+- ``ALLOWED_DETECTORS``: detectors a request may choose besides ``DETECTOR`` (default: none, only ``DETECTOR``)
+- ``DETECTOR_OPTIONS``: the options of ``DETECTOR`` (other allowed detectors run with their defaults), e.g.
+  ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
 - ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)
-
-``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``ONNX_THREADS`` and ``MAX_PIXELS`` become the
-analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked there: an unknown
-detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError` naming what is allowed.
 - ``LIVE_WINDOW_S``: seconds of webcam frames aggregated into one stored row (default 10)
 - ``STORAGE_TIMEOUT_S``: limit for a database connect, statement, lock wait or call (default 5); beyond it the
   request gets 503
@@ -26,6 +26,10 @@ detector or option, or a value of the wrong type, is a :class:`~emolens.errors.C
 - ``QUEUE_TIMEOUT_S``: how long a request waits for a free slot before a 503 with Retry-After (default 10)
 - ``READ_TIMEOUT_S``: a client must send each part of its request body within this many seconds (default 10),
   else 408
+
+``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``ONNX_THREADS`` and ``MAX_PIXELS`` become the
+analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked there: an unknown
+detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError` naming what is allowed.
 """
 
 from __future__ import annotations
@@ -50,11 +54,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_MB": 10,
     "MAX_PIXELS": 40_000_000,
     "STORE_IMAGES": False,
+    "STORE_THUMBNAILS": False,
     "API_TOKEN": None,
     "ALLOWED_HOSTS": None,
     "MODEL_PATH": None,
     "DETECTOR": DEFAULT_DETECTOR,
     "TTA": False,
+    "ALLOWED_DETECTORS": [],
     "DETECTOR_OPTIONS": {},
     "ONNX_THREADS": DEFAULT_THREADS,
     "LIVE_WINDOW_S": 10.0,

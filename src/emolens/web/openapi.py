@@ -12,8 +12,10 @@ from emolens import __version__
 from emolens.web import schemas
 
 REF = "#/components/schemas/{model}"
-RESPONSES = (schemas.AnalyzeResponse, schemas.StatsResponse, schemas.AnalysesPage, schemas.Health,
-             schemas.ErrorOut)
+ANALYSIS_ID = {"name": "analysis_id", "in": "path", "required": True,
+               "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
+RESPONSES = (schemas.AnalyzeResponse, schemas.StatsResponse, schemas.AnalysesPage, schemas.SettingsOut,
+             schemas.Health, schemas.ErrorOut)
 
 
 def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -58,7 +60,8 @@ def openapi_document() -> dict[str, Any]:
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
                                                        "properties": {"image": image, **analyze_fields}}},
                     "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
-                "responses": {"200": _ok(schemas.AnalyzeResponse, "faces found"), **_errors(400, 401, 403, 413)}}},
+                "responses": {"200": _ok(schemas.AnalyzeResponse, "faces found"),
+                              **_errors(400, 401, 403, 408, 413, 503)}}},
             "/api/v1/stats": {"get": {
                 "summary": "Aggregated emotions over a time range",
                 "parameters": _query(schemas.StatsParams),
@@ -69,7 +72,8 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
             "/api/v1/analyses.csv": {"get": {
                 "summary": "Every analysis matching the filters, newest first, as CSV (streamed)",
-                "description": "Columns: id, created_at, source, session, frames, faces, elapsed_ms, tta, model, "
+                "description": "Columns: id, created_at, filename (a name starting with =, +, -, @, tab or CR gets a "
+                               "leading ' so that spreadsheets do not run it), source, session, frames, faces, elapsed_ms, tta, model, "
                                "detector, then the faces per top emotion, one column per label of the model.",
                 "parameters": _query(schemas.RangeParams),
                 "responses": {"200": {"description": "CSV with a header row",
@@ -77,9 +81,17 @@ def openapi_document() -> dict[str, Any]:
                               **_errors(400, 401)}}},
             "/api/v1/analyses/{analysis_id}/image": {"get": {
                 "summary": "The uploaded image of one analysis (only stored when image storage is on)",
-                "parameters": [{"name": "analysis_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}],
+                "parameters": [ANALYSIS_ID],
                 "responses": {"200": {"description": "the image as uploaded", "content": {"image/*": {"schema": image}}},
                               **_errors(401, 404)}}},
+            "/api/v1/analyses/{analysis_id}/thumbnail": {"get": {
+                "summary": "A small JPEG of the uploaded image (longest side 160 px; only when thumbnail storage is on)",
+                "parameters": [ANALYSIS_ID],
+                "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {"schema": image}}},
+                              **_errors(401, 404)}}},
+            "/api/v1/settings": {"get": {
+                "summary": "What a page may offer: allowed detectors, the default TTA, what is kept",
+                "responses": {"200": _ok(schemas.SettingsOut, "settings"), **_errors(401)}}},
             "/api/v1/health": {"get": {
                 "summary": "Model, detector, database and version", "security": [{}],
                 "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},

@@ -1,4 +1,4 @@
-"""The pages: upload (``/``), live webcam (``/live``) and dashboard (``/dashboard``)."""
+"""The pages: upload (``/``), live webcam (``/live``), dashboard (``/dashboard``) and history (``/history``)."""
 
 from __future__ import annotations
 
@@ -34,3 +34,9 @@ def live() -> str:
 def dashboard() -> str:
     """Charts and a table of what the server has seen."""
     return _page("dashboard.html", "dashboard")
+
+
+@bp.get("/history")
+def history() -> str:
+    """Every stored analysis, newest first, each opening its stored result."""
+    return _page("history.html", "history")

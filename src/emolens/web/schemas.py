@@ -22,12 +22,19 @@ class Params(BaseModel):
 
 
 class AnalyzeParams(Params):
-    tta: Optional[bool] = Field(None, description="Test-time augmentation (flip); default: the server's setting.")
+    tta: Optional[bool] = Field(None, description="Test-time augmentation (flips and shifts); default: the server's "
+                                                   "setting.")
     source: Source = Field("api", description="Where the image comes from; webcam frames are aggregated, "
                                               "never stored one by one, and their images never kept.")
     session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Groups analyses, e.g. a live session.")
     explain: bool = Field(False, description="Why this emotion? Add an occlusion grid to each face (see FaceOut."
                                              "explanation); about 16 extra model runs per face, not stored.")
+    detector: Optional[str] = Field(None, pattern=r"^[a-z0-9-]{1,32}$",
+                                    description="Face detector, one of those GET /api/v1/settings lists; default: the "
+                                                "server's. Any other is refused (400).")
+    min_score: Optional[float] = Field(None, ge=0.0, le=1.0,
+                                       description="Leave out faces the detector scored below this (0 to 1); the "
+                                                   "detector's own minimum still applies below it.")
 
 
 class RangeParams(Params):
@@ -82,9 +89,14 @@ class Timing(BaseModel):
     total_ms: float
 
 
+FILENAME = Field(description="The uploaded file's base name (folders, control and format characters removed, at "
+                           "most 255 characters); null for a raw body and for webcam frames.")
+
+
 class AnalyzeResponse(BaseModel):
     id: Optional[int] = Field(description="Stored analysis id; null for webcam frames (aggregated per window).")
     created_at: datetime
+    filename: Optional[str] = FILENAME
     source: Source
     session: Optional[str]
     width: int
@@ -122,6 +134,7 @@ class StatsResponse(BaseModel):
 class AnalysisItem(BaseModel):
     id: int
     created_at: datetime
+    filename: Optional[str] = FILENAME
     source: Source
     session: Optional[str]
     frames: int
@@ -130,7 +143,8 @@ class AnalysisItem(BaseModel):
     tta: bool
     model: str
     detector: str
-    has_image: bool
+    has_image: bool = Field(description="Whether GET /api/v1/analyses/{id}/image has the uploaded image.")
+    has_thumbnail: bool = Field(description="Whether GET /api/v1/analyses/{id}/thumbnail has a small JPEG of it.")
     counts: dict[str, int]
     result: Optional[list[FaceOut]] = Field(description="The faces; null for aggregated webcam windows.")
 
@@ -140,6 +154,14 @@ class AnalysesPage(BaseModel):
     limit: int
     offset: int
     items: list[AnalysisItem]
+
+
+class SettingsOut(BaseModel):
+    detectors: list[str] = Field(min_length=1, description="Face detectors a request may choose; the first is the "
+                                                           "default.")
+    tta: bool = Field(description="Whether test-time augmentation is on when a request does not say.")
+    store_images: bool = Field(description="Whether uploaded images are kept (not webcam frames).")
+    store_thumbnails: bool = Field(description="Whether a small thumbnail of each uploaded image is kept.")
 
 
 class Database(BaseModel):

@@ -1,18 +1,43 @@
-"""What the app holds for its lifetime: the analyzer (loaded once), storage, and the analysis slots.
+"""What the app holds for its lifetime: the analyzers (each loaded once), storage, and the analysis slots.
 Nothing about requests or sessions is kept here: the database is the only shared state."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator, Mapping, Optional
 
 from flask import current_app
 
-from emolens.errors import BusyError
+from emolens.errors import BusyError, ConfigError, InputError
+from emolens.faces import DETECTORS
 from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import Storage
+from emolens.web.config import analyzer_options
+
+
+def make_analyzer(config: Mapping[str, Any], detector: Optional[str] = None) -> Analyzer:
+    """The analyzer the settings describe (:func:`~emolens.web.config.analyzer_options`), with ``detector``
+    (default: ``DETECTOR``). ``DETECTOR_OPTIONS`` belong to ``DETECTOR``; another detector gets its own defaults."""
+    options = analyzer_options(config)
+    allowed_detectors(config, options.detector)  # a wrong ALLOWED_DETECTORS fails at start, not on a request
+    if detector and detector != options.detector:
+        options = dataclasses.replace(options, detector=detector, detector_options={})
+    return Analyzer.create_from_options(options)
+
+
+def allowed_detectors(config: Mapping[str, Any], default: str) -> list[str]:
+    """``default`` first, then the other detectors ``ALLOWED_DETECTORS`` lets a request choose (a list, or
+    names separated by commas); an unknown name is a :class:`ConfigError`."""
+    extra = config.get("ALLOWED_DETECTORS") or []
+    names = [n.strip() for n in extra.split(",")] if isinstance(extra, str) else [str(n) for n in extra]
+    unknown = sorted(set(names) - set(DETECTORS))
+    if unknown:
+        raise ConfigError(f"ALLOWED_DETECTORS: unknown detector {', '.join(unknown)}; "
+                          f"choose from {', '.join(DETECTORS)}")
+    return [default, *dict.fromkeys(n for n in names if n and n != default)]
 
 
 @dataclass
@@ -31,9 +56,31 @@ class Services:
     slots: int = 2
     queue_s: float = 10.0
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+    _analyzers: dict[str, Analyzer] = field(init=False, repr=False)
+    _loading: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.slots)
+        self._analyzers = {self.analyzer.detector_name: self.analyzer}
+
+    @property
+    def detectors(self) -> list[str]:
+        """The detectors a request may choose, the default first."""
+        return allowed_detectors(current_app.config, self.analyzer.detector_name)
+
+    def analyzer_for(self, detector: Optional[str]) -> Analyzer:
+        """The analyzer with ``detector`` (None: the default one), loaded on first use and kept; a detector the
+        server does not allow is an :class:`InputError`."""
+        if detector is None:
+            return self.analyzer
+        allowed = self.detectors
+        if detector not in allowed:
+            raise InputError(f"detector {detector!r} is not allowed on this server; choose one of: "
+                             f"{', '.join(allowed)}")
+        with self._loading:
+            if detector not in self._analyzers:
+                self._analyzers[detector] = make_analyzer(current_app.config, detector)
+            return self._analyzers[detector]
 
     @property
     def model_name(self) -> str:

@@ -9,7 +9,6 @@
   const PAGE = 20;
   const sessions = new Set();
   const opened = new Set(); // ids of the analyses whose result is shown
-  const images = new Map(); // id -> Promise of an object URL of its stored photo
   let offset = 0;
   let timer = null;
   let busy = false;
@@ -175,66 +174,10 @@
     }
   }
 
-  function cell(text) {
-    const td = document.createElement("td");
-    td.textContent = text;
-    return td;
-  }
-
-  /** The stored result of one analysis: each face (left to right) and the photo when image storage kept it. */
-  function detail(a) {
-    const td = document.createElement("td");
-    td.colSpan = 8;
-    const list = document.createElement("ol");
-    list.className = "detail-faces";
-    if (a.result) {
-      for (const f of emolensResults.numbered(a.result)) {
-        const [first, second] = emolensResults.ranked(f);
-        const li = document.createElement("li");
-        li.textContent = `${first} ${pct(f.scores[first])}${second ? `, then ${second} ${pct(f.scores[second])}` : ""}`
-          + ` · box ${f.box.join(", ")}`;
-        list.append(li);
-      }
-    }
-    const note = document.createElement("p");
-    note.textContent = a.result ? (a.result.length ? "" : "No face found.")
-      : `A live window: ${a.frames} frames, ${a.faces} faces summed over them; frames are never stored.`;
-    td.append(note, list);
-    if (a.has_image) {
-      const img = document.createElement("img");
-      img.className = "stored";
-      img.alt = `The photo of analysis ${a.id}`;
-      if (!images.has(a.id)) images.set(a.id, apiBlob(`/api/v1/analyses/${a.id}/image`).then(URL.createObjectURL));
-      images.get(a.id).then((url) => { img.src = url; }, () => img.remove());
-      td.prepend(img);
-    }
-    const tr = document.createElement("tr");
-    tr.className = "detail";
-    tr.append(td);
-    return tr;
-  }
+  const COLUMNS = ["id", "time", "source", "file", "session", "frames", "faces", "top", "ms"];
 
   function drawTable(page) {
-    const rows = page.items.flatMap((a) => {
-      const tr = document.createElement("tr");
-      const top = Object.entries(a.counts).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} ×${n}`).slice(0, 2);
-      const open = document.createElement("button");
-      open.type = "button";
-      open.className = "small";
-      open.textContent = `${a.id}`;
-      open.setAttribute("aria-label", `Analysis ${a.id}: show its result`);
-      open.setAttribute("aria-expanded", String(opened.has(a.id)));
-      open.addEventListener("click", () => {
-        if (opened.has(a.id)) opened.delete(a.id); else opened.add(a.id);
-        drawTable(page);
-      });
-      const first = document.createElement("td");
-      first.append(open);
-      tr.append(first, cell(new Date(a.created_at).toLocaleString()), cell(a.source), cell(a.session || ""),
-        cell(a.frames), cell(a.faces), cell(top.join(", ") || "–"), cell(a.elapsed_ms.toFixed(1)));
-      return opened.has(a.id) ? [tr, detail(a)] : [tr];
-    });
-    $("recent").tBodies[0].replaceChildren(...rows);
+    emolensAnalyses.fill($("recent").tBodies[0], page.items, COLUMNS, opened, () => drawTable(page));
     const last = Math.min(page.total, offset + page.items.length);
     $("page").textContent = page.total ? `${offset + 1}–${last} of ${page.total}` : "none yet";
     $("prev").disabled = offset === 0;

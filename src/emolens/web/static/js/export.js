@@ -44,16 +44,17 @@ const emolensExport = (() => {
     ctx.font = `700 ${Math.round(r * 1.2)}px system-ui, sans-serif`;
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
-    for (const f of faces) {
-      const cx = (f.box[0] + f.box[2] / 2) * scale;
-      const cy = Math.max(r, f.box[1] * scale);
+    const spots = emolensResults.placeBadges(faces.map((f) => f.box.map((v) => v * scale)), out.width, out.height,
+      2 * r);
+    faces.forEach((f, i) => {
+      const [cx, cy] = spots[i];
       ctx.fillStyle = "#0b1030";
       ctx.beginPath();
       ctx.arc(cx, cy, r, 0, 2 * Math.PI);
       ctx.fill();
       ctx.fillStyle = "#ffffff";
       ctx.fillText(String(f.number), cx, cy);
-    }
+    });
     return new Promise((resolve) => out.toBlob(resolve, "image/png"));
   }
 

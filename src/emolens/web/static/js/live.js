@@ -97,7 +97,8 @@
     let blob = await frameBlob();
     while (running) {
       const sent = performance.now();
-      const answer = api(`/api/v1/analyze?source=webcam&session=${session}`, {
+      const settings = new URLSearchParams({ source: "webcam", session, ...emolensSettings.params() });
+      const answer = api(`/api/v1/analyze?${settings}`, {
         method: "POST", body: blob, headers: { "Content-Type": "image/jpeg" },
       });
       const next = frameBlob();

@@ -1,5 +1,5 @@
 // One analysed photo on the page: the photo with its face boxes and numbered badges (DOM buttons carrying
-// data-face), and beside it the faces, numbered left to right, each with a thumbnail, its top emotions and the full
+// data-face, each beside its face: never over a face or another badge where the photo leaves room), and beside it the faces, numbered left to right, each with a thumbnail, its top emotions and the full
 // distribution on demand. Hovering or focusing a badge or a list entry highlights both.
 "use strict";
 
@@ -99,18 +99,63 @@ const emolensResults = (() => {
     return entry;
   }
 
-  function badge(face, width, height) {
+  /** Where each face's badge goes: the centres, in the units of `boxes` ([x, y, w, h] in a `width` x `height`
+   * picture), of square badges `size` wide. Each badge sits just outside its own face, above it where there is
+   * room, else below, beside or at a corner of it: the first of these places, inside the picture, that covers no
+   * face and no badge placed before it; failing that, the place that overlaps least (badges weigh more than faces). */
+  function placeBadges(boxes, width, height, size) {
+    const half = size / 2;
+    const gap = size * 0.15;
+    const rect = ([cx, cy]) => [cx - half, cy - half, cx + half, cy + half];
+    const overlap = (a, b) => Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]))
+      * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+    const clamp = ([cx, cy]) => [Math.min(Math.max(cx, half), Math.max(half, width - half)),
+      Math.min(Math.max(cy, half), Math.max(half, height - half))];
+    const faces = boxes.map(([x, y, w, h]) => [x, y, x + w, y + h]);
+    const placed = [];
+    return boxes.map(([x, y, w, h]) => {
+      const [left, top, right, bottom] = [x - gap - half, y - gap - half, x + w + gap + half, y + h + gap + half];
+      const spots = [[x + w / 2, top], [x + w / 2, bottom], [left, y + h / 2], [right, y + h / 2],
+        [left, top], [right, top], [left, bottom], [right, bottom]].map(clamp);
+      let best = spots[0];
+      let least = Infinity;
+      for (const spot of spots) {
+        const r = rect(spot);
+        const cost = faces.reduce((sum, f) => sum + overlap(r, f), 0)
+          + 4 * placed.reduce((sum, p) => sum + overlap(r, p), 0);
+        if (cost < least) [best, least] = [spot, cost];
+        if (cost === 0) break;
+      }
+      placed.push(rect(best));
+      return best;
+    });
+  }
+
+  function badge(face) {
     const button = document.createElement("button");
-    const [x, y, w] = face.box;
     button.type = "button";
     button.className = "badge";
     button.dataset.face = String(face.number);
     button.textContent = String(face.number);
-    button.style.left = `${(100 * (x + w / 2)) / width}%`;
-    button.style.top = `${(100 * Math.max(0, y)) / height}%`;
     button.style.setProperty("--face-colour", colour(face.emotion));
     button.setAttribute("aria-label", `Face ${face.number}: ${face.emotion} ${pct(face.scores[face.emotion])}`);
     return button;
+  }
+
+  /** Put the figure's badges beside their faces, as the photo is shown now (the canvas letterboxes it). */
+  function layoutBadges(figure, faces, width, height) {
+    const canvas = figure.querySelector("canvas");
+    const badges = [...figure.querySelectorAll(".badge")];
+    const [boxW, boxH] = [canvas.clientWidth, canvas.clientHeight];
+    if (!boxW || !boxH || !badges.length) return;
+    const scale = Math.min(boxW / width, boxH / height);
+    const [dx, dy] = [(boxW - width * scale) / 2, (boxH - height * scale) / 2];
+    const size = Math.max(...badges.map((b) => Math.max(b.offsetWidth, b.offsetHeight)));
+    const spots = placeBadges(faces.map((f) => f.box.map((v) => v * scale)), width * scale, height * scale, size);
+    spots.forEach(([cx, cy], i) => {
+      badges[i].style.left = `${(100 * (dx + cx)) / boxW}%`;
+      badges[i].style.top = `${(100 * (dy + cy)) / boxH}%`;
+    });
   }
 
   /** Highlight face `n` in both the photo and the list while either is hovered or focused; a badge opens its entry. */
@@ -156,7 +201,8 @@ const emolensResults = (() => {
     const n = faces.length;
     const ms = result.timing.analyze_ms.toFixed(0);
     card.querySelector(".summary").textContent = (n
-      ? `${n} face${n === 1 ? "" : "s"}, numbered left to right · analysed in ${ms} ms` : "No face found.")
+      ? `${n} face${n === 1 ? "" : "s"}, numbered left to right · ${result.detector} · analysed in ${ms} ms`
+      : `No face found (${result.detector}).`)
       + (bitmap ? "" : " This browser cannot display this image format, so only the results are shown.");
     if (bitmap) {
       const figure = card.querySelector(".figure");
@@ -169,8 +215,9 @@ const emolensResults = (() => {
       drawExplanations(ctx, faces, canvas.width / result.width);
       drawBoxes(ctx, faces, canvas.width / result.width);
       canvas.setAttribute("aria-label", text);
-      figure.append(...faces.map((f) => badge(f, result.width, result.height)));
+      figure.append(...faces.map(badge));
       figure.hidden = false;
+      new ResizeObserver(() => layoutBadges(figure, faces, result.width, result.height)).observe(canvas);
     }
     for (const face of faces) {
       const entry = faceEntry(face);
@@ -186,5 +233,5 @@ const emolensResults = (() => {
     return { faces, text };
   }
 
-  return { numbered, ranked, render };
+  return { numbered, ranked, placeBadges, render };
 })();

@@ -10,7 +10,6 @@
   const template = document.getElementById("result-template");
   const status = document.getElementById("status");
   const batchCsv = document.getElementById("batch-csv");
-  const tta = document.getElementById("tta");
   const explainBox = document.getElementById("explain");
   const PARALLEL = 2;
   const queue = [];
@@ -36,7 +35,7 @@
     const form = new FormData();
     form.append("image", file, file.name);
     form.append("source", "upload");
-    if (tta.checked) form.append("tta", "true");
+    for (const [key, value] of Object.entries(emolensSettings.params())) form.append(key, value);
     if (explainBox.checked) form.append("explain", "true");
     try {
       const result = await api("/api/v1/analyze", { method: "POST", body: form });
