@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from emolens.errors import ConfigError
 from emolens.faces.base import Detection, FaceDetector
 
 
@@ -119,7 +120,7 @@ class BlazeFaceModel:
 
     def __init__(self, variant: str, threads: int = 1) -> None:
         if variant not in VARIANTS:
-            raise ValueError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+            raise ConfigError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
         self.variant = VARIANTS[variant]
         path = Path(str(resources.files("emolens.faces") / "models" / self.variant.file))
         options = ort.SessionOptions()

@@ -34,35 +34,67 @@ from typing import Any, Mapping, Optional
 import yaml
 from flask import Config
 from platformdirs import user_data_dir
+from pydantic import (BaseModel, ConfigDict, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
+                      ValidationError, field_validator)
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from emolens.errors import ConfigError
+from emolens.faces import DETECTORS
 
 PREFIX = "EMOLENS"
 
-DEFAULTS: dict[str, Any] = {
-    "DATA_DIR": None,
-    "DATABASE_URL": None,
-    "MAX_UPLOAD_MB": 10,
-    "MAX_PIXELS": 40_000_000,
-    "STORE_IMAGES": False,
-    "API_TOKEN": None,
-    "ALLOWED_HOSTS": None,
-    "MODEL_PATH": None,
-    "DETECTOR": None,
-    "TTA": False,
-    "DETECTOR_OPTIONS": {},
-    "ONNX_THREADS": 1,
-    "LIVE_WINDOW_S": 10.0,
-    "STORAGE_TIMEOUT_S": 5.0,
-    "ANALYSIS_SLOTS": 2,
-    "QUEUE_TIMEOUT_S": 10.0,
-    "READ_TIMEOUT_S": 10.0,
-}
+
+class Settings(BaseModel):
+    """The server's own keys, their defaults and their allowed values (see the module docs); other keys (Flask's
+    own, say) pass through unchecked."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    DATA_DIR: Optional[str] = None
+    DATABASE_URL: Optional[str] = None
+    MAX_UPLOAD_MB: PositiveFloat = 10
+    MAX_PIXELS: PositiveInt = 40_000_000
+    STORE_IMAGES: bool = False
+    API_TOKEN: Optional[str] = None
+    ALLOWED_HOSTS: Optional[list[str]] = None
+    MODEL_PATH: Optional[str] = None
+    DETECTOR: Optional[str] = None
+    TTA: bool = False
+    DETECTOR_OPTIONS: dict[str, Any] = {}
+    ONNX_THREADS: NonNegativeInt = 1
+    LIVE_WINDOW_S: PositiveFloat = 10.0
+    STORAGE_TIMEOUT_S: PositiveFloat = 5.0
+    ANALYSIS_SLOTS: PositiveInt = 2
+    QUEUE_TIMEOUT_S: NonNegativeFloat = 10.0
+    READ_TIMEOUT_S: PositiveFloat = 10.0
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_database(cls, url: Optional[str]) -> Optional[str]:
+        if url is not None:
+            try:
+                make_url(url).get_dialect()
+            except (ArgumentError, NoSuchModuleError) as exc:
+                raise ValueError(f"not a database URL SQLAlchemy can use ({exc})") from None
+        return url
+
+    @field_validator("DETECTOR")
+    @classmethod
+    def _known_detector(cls, name: Optional[str]) -> Optional[str]:
+        if name is not None and name not in DETECTORS:
+            raise ValueError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")
+        return name
+
+
+DEFAULTS: dict[str, Any] = Settings().model_dump()
 
 
 def _read_file(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: settings file must hold a table of keys")
+        raise ConfigError(f"{path}: settings file must hold a table of keys")
     return {key.upper(): value for key, value in data.items()}
 
 
@@ -74,7 +106,19 @@ def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -
         config.from_mapping(_read_file(Path(settings_file)))
     config.from_prefixed_env(PREFIX)
     config.from_mapping(overrides or {})
+    config.update(_validated(config))
     data_dir = Path(config["DATA_DIR"] or user_data_dir("emolens", appauthor=False)).expanduser()
     config["DATA_DIR"] = str(data_dir)
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{data_dir / 'emolens.db'}"
     config["MAX_CONTENT_LENGTH"] = int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024)
+
+
+def _validated(config: Config) -> dict[str, Any]:
+    """The server's keys of ``config``, checked and converted; :class:`~emolens.errors.ConfigError` naming each
+    bad one."""
+    try:
+        return Settings.model_validate({key: config[key] for key in DEFAULTS}).model_dump()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())  # values may be secrets
+        raise ConfigError(f"bad server setting: {problems} (EMOLENS_* environment, settings file or "
+                          "create_app's mapping)") from None
