@@ -12,7 +12,7 @@ from emolens import __version__
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("emolens.cli.analyze", "Find the faces in image files or folders and the emotion of each."),
-    "batch": ("emolens.cli.batch", "Analyse image and video collections on Ray, into Parquet (resumable)."),
+    "batch": ("emolens.cli.batch", "Analyse image and video collections on Ray, into Parquet."),
     "calibrate": ("emolens.cli.calibrate", "Calibrate a model's scores into honest probabilities."),
     "evaluate": ("emolens.cli.evaluate", "Evaluate the emotion model on a labelled data set."),
     "export": ("emolens.cli.export", "Export a training checkpoint to ONNX with its metadata."),
