@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import subprocess
 import sys
@@ -254,6 +255,16 @@ def test_concurrent_clients_each_analysis_recorded_once(app, face_jpeg: bytes) -
     assert page["total"] == 40 and sorted(item["id"] for item in page["items"]) == sorted(ids)
     stats = app.test_client().get("/api/v1/stats").json
     assert stats["totals"]["analyses"] == 40 and sum(stats["totals"]["counts"].values()) == 40
+
+
+def test_creating_apps_registers_no_exit_hooks(make_app) -> None:
+    """Apps keep nothing to flush at exit (live windows are upserted per frame), so a process that makes many
+    apps (a test run, say) does not collect one exit hook per app."""
+    make_app()  # whatever the first import registers
+    before = atexit._ncallbacks()
+    for _ in range(3):
+        make_app()
+    assert atexit._ncallbacks() == before
 
 
 def test_serve_master_loads_no_onnxruntime() -> None:
