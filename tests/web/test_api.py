@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import io
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from werkzeug.test import TestResponse
 
 from emolens.errors import ConfigError, ModelError
+from emolens.web import create_app
 from emolens.web.schemas import AnalysesPage, AnalyzeResponse, ErrorOut, Health, StatsResponse
 
 
@@ -265,6 +267,16 @@ def test_creating_apps_registers_no_exit_hooks(make_app) -> None:
     for _ in range(3):
         make_app()
     assert atexit._ncallbacks() == before
+
+
+def test_an_app_closes_its_database_connections_when_it_goes(analyzer, tmp_path: Path) -> None:
+    app = create_app({"DATA_DIR": str(tmp_path)}, analyzer=analyzer)
+    engine = app.extensions["emolens"].storage.engine
+    assert app.test_client().get("/api/v1/stats").status_code == 200
+    assert engine.pool.checkedin() >= 1  # pooled, open
+    del app
+    gc.collect()
+    assert engine.pool.checkedin() == 0
 
 
 def test_serve_master_loads_no_onnxruntime() -> None:

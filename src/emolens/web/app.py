@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     timeout_s = float(app.config["STORAGE_TIMEOUT_S"])
     engine = make_engine(app.config["DATABASE_URL"], timeout_s)
     upgrade(engine)
+    weakref.finalize(app, engine.dispose)  # the pool's connections are closed with the app, not left to the GC
     if analyzer is None:
         analyzer = Analyzer(model_path=app.config["MODEL_PATH"], tta=bool(app.config["TTA"]),
                             threads=int(app.config["ONNX_THREADS"]), max_pixels=int(app.config["MAX_PIXELS"]),
