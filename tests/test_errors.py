@@ -132,3 +132,13 @@ def test_serve_with_a_bad_detector_option_stops_with_the_reason(tmp_path: Path) 
 
 def _clean_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("EMOLENS_")}
+
+
+def test_a_damaged_detector_model_is_a_model_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from emolens.faces import blazeface
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "blazeface_full.onnx").write_bytes(b"\0" * 100)  # a truncated download, say
+    monkeypatch.setattr(blazeface.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ModelError, match="blazeface_full.onnx: cannot load the BlazeFace model"):
+        create_detector("blazeface")
