@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -88,6 +89,19 @@ def server() -> Iterator[str]:
     """``emolens serve`` for the browser tests of one module, live windows of 2 s."""
     with serving(env={"EMOLENS_LIVE_WINDOW_S": "2"}) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def store() -> Callable[[str, bytes, str], None]:
+    """Stores an image on a running server through its API, ``store(url, image_bytes, "source=upload")``, so that a
+    browser test finds the data it needs whatever ran before it."""
+
+    def post(url: str, image: bytes, query: str) -> None:
+        request = urllib.request.Request(f"{url}/api/v1/analyze?{query}", data=image,
+                                         headers={"Content-Type": "application/octet-stream"})
+        urllib.request.urlopen(request, timeout=60).close()  # raises on any status but 2xx
+
+    return post
 
 
 @pytest.fixture(scope="module")

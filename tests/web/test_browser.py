@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -52,12 +51,10 @@ def test_live_page_shows_face_from_fake_camera(server: str, browser: Chrome, scr
 
 
 @pytest.fixture()
-def seeded(server: str, face_jpeg: bytes) -> str:
-    """``server`` holding one uploaded photo and one live window, stored through the API by this fixture."""
+def seeded(server: str, face_jpeg: bytes, store) -> str:
+    """``server`` holding one uploaded photo and one live window of two frames, stored by this fixture."""
     for query in ("source=upload", "source=webcam&session=seeded", "source=webcam&session=seeded"):
-        request = urllib.request.Request(f"{server}/api/v1/analyze?{query}", data=face_jpeg,
-                                         headers={"Content-Type": "image/jpeg"})
-        urllib.request.urlopen(request, timeout=60).close()  # raises on any status but 2xx
+        store(server, face_jpeg, query)
     return server
 
 
