@@ -142,3 +142,23 @@ def test_a_damaged_detector_model_is_a_model_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(blazeface.resources, "files", lambda package: tmp_path)
     with pytest.raises(ModelError, match="blazeface_full.onnx: cannot load the BlazeFace model"):
         create_detector("blazeface")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("max_upload = 20\n", ("unknown setting(s) MAX_UPLOAD", "MAX_UPLOAD_MB")),
+    ("- a list\n", ("must hold a table of keys",)),
+    ("analysis_slots = -1\n", ("ANALYSIS_SLOTS", "greater than 0")),
+])
+def test_a_bad_settings_file_is_a_config_error(tmp_path: Path, text: str, words: tuple[str, ...]) -> None:
+    from flask import Config
+
+    from emolens.web.config import load_config
+
+    path = tmp_path / ("settings.yaml" if text.startswith("-") else "settings.toml")
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(Config(""), {"CONFIG": str(path)})
+    for word in words:
+        assert word in str(raised.value)
+    if "-1" in text:
+        assert "-1" not in str(raised.value)  # values are never repeated: they may be secrets

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import yaml
-from flask import Config
+from flask import Config, Flask
 from platformdirs import user_data_dir
 from pydantic import (BaseModel, ConfigDict, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
                       ValidationError, field_validator)
@@ -49,7 +49,7 @@ class Settings(BaseModel):
     """The server's own keys, their defaults and their allowed values (see the module docs); other keys (Flask's
     own, say) pass through unchecked."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(coerce_numbers_to_str=True)  # EMOLENS_API_TOKEN=1234 is parsed as JSON, a number
 
     DATA_DIR: Optional[str] = None
     DATABASE_URL: Optional[str] = None
@@ -95,7 +95,12 @@ def _read_file(path: Path) -> dict[str, Any]:
     data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: settings file must hold a table of keys")
-    return {key.upper(): value for key, value in data.items()}
+    settings = {key.upper(): value for key, value in data.items()}
+    unknown = sorted(set(settings) - set(DEFAULTS) - set(Flask.default_config))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are {', '.join(DEFAULTS)} "
+                          "(and Flask's own)")
+    return settings
 
 
 def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -> None:
@@ -119,6 +124,7 @@ def _validated(config: Config) -> dict[str, Any]:
     try:
         return Settings.model_validate({key: config[key] for key in DEFAULTS}).model_dump()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())  # values may be secrets
+        # the values are left out: they may be secrets
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"bad server setting: {problems} (EMOLENS_* environment, settings file or "
                           "create_app's mapping)") from None
