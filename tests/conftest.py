@@ -3,9 +3,11 @@ with a clear reason where it is absent (a user's fresh clone). CI treats such sk
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -32,6 +34,18 @@ def write_photo_video(path: Path, photos_dir: Path) -> Path:
         writer.write(many)
     writer.release()
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _multipart_bodies_in_memory() -> Iterator[None]:
+    """Werkzeug's test client spools a multipart body over 500 KB to a temporary file that it never closes, a
+    ResourceWarning, which fails tests here (filterwarnings in pyproject.toml); build such bodies in memory."""
+    import werkzeug.test
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(werkzeug.test, "stream_encode_multipart",
+                      functools.partial(werkzeug.test.stream_encode_multipart, use_tempfile=False))
+        yield
 
 
 def require(condition: bool, reason: str) -> None:

@@ -142,8 +142,9 @@ class Node:
                    "--num-cpus", "1", "--disable-usage-stats", "--temp-dir", self.temp_dir, *args,
                    *(x for name in ports for x in (f"--{name}", str(_free_port())))]
         self.log = Path(self.temp_dir) / "node.log"
-        self.process = subprocess.Popen(command, env=env, start_new_session=True, stdout=self.log.open("w"),
-                                        stderr=subprocess.STDOUT)
+        with self.log.open("w") as log:  # the node writes to its own copy of the file descriptor
+            self.process = subprocess.Popen(command, env=env, start_new_session=True, stdout=log,
+                                            stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
         """The node and everything it started, at once (a machine lost)."""

@@ -28,8 +28,11 @@ def blazeface():
 
 @pytest.fixture(scope="module")
 def default():
-    assert DEFAULT_DETECTOR == "blazeface-multi"
     return create_detector()
+
+
+def test_default_detector_is_multiscale_blazeface(default) -> None:
+    assert DEFAULT_DETECTOR == "blazeface-multi" and default.name == "blazeface-multi"
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 from flask import Flask
@@ -47,9 +48,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture()
-def app(analyzer, database_url: str, tmp_path: Path) -> Flask:
-    return create_app({"DATA_DIR": str(tmp_path), "DATABASE_URL": database_url, "TESTING": True},
-                      analyzer=analyzer)
+def make_app(analyzer, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """``create_app`` with the shared analyzer and a throw-away data folder; the apps' database connections are
+    closed after the test (an open one fails it: see filterwarnings in pyproject.toml)."""
+    made: list[Flask] = []
+
+    def make(**config: Any) -> Flask:
+        made.append(create_app({"DATA_DIR": str(tmp_path), "TESTING": True, **config}, analyzer=analyzer))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["emolens"].storage.engine.dispose()
+
+
+@pytest.fixture()
+def app(make_app: Callable[..., Flask], database_url: str) -> Flask:
+    return make_app(DATABASE_URL=database_url)
 
 
 @pytest.fixture()
@@ -74,6 +89,19 @@ def server() -> Iterator[str]:
     """``emolens serve`` for the browser tests of one module, live windows of 2 s."""
     with serving(env={"EMOLENS_LIVE_WINDOW_S": "2"}) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def store() -> Callable[[str, bytes, str], None]:
+    """Stores an image on a running server through its API, ``store(url, image_bytes, "source=upload")``, so that a
+    browser test finds the data it needs whatever ran before it."""
+
+    def post(url: str, image: bytes, query: str) -> None:
+        request = urllib.request.Request(f"{url}/api/v1/analyze?{query}", data=image,
+                                         headers={"Content-Type": "application/octet-stream"})
+        urllib.request.urlopen(request, timeout=60).close()  # raises on any status but 2xx
+
+    return post
 
 
 @pytest.fixture(scope="module")

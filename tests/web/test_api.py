@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import io
 import subprocess
 import sys
@@ -9,12 +11,15 @@ import zlib
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pytest
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
-from PIL import Image
+from pydantic import BaseModel
+from werkzeug.test import TestResponse
 
+from emolens.errors import ConfigError, ModelError
 from emolens.web import create_app
 from emolens.web.schemas import AnalysesPage, AnalyzeResponse, ErrorOut, Health, StatsResponse
 
@@ -24,9 +29,18 @@ def post_image(client: FlaskClient, data: bytes, name: str = "photo.jpg", **fiel
                        content_type="multipart/form-data")
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def valid(response: TestResponse, model: type[M]) -> M:
+    """A 200 answer's body as ``model``, which must declare every key of it (so the schema cannot drift)."""
+    assert response.status_code == 200, response.data
+    return model.model_validate(response.json, extra="forbid")
+
+
 def assert_error(response, status: int, *words: str) -> None:
     assert response.status_code == status, response.data
-    body = ErrorOut.model_validate(response.json)
+    body = ErrorOut.model_validate(response.json, extra="forbid")
     assert body.status == status
     assert "Traceback" not in body.error
     for word in words:
@@ -34,9 +48,7 @@ def assert_error(response, status: int, *words: str) -> None:
 
 
 def test_analyze_multipart_real_photo(client: FlaskClient, face_photo: Path) -> None:
-    response = post_image(client, face_photo.read_bytes(), source="upload", session="s-1")
-    assert response.status_code == 200, response.json
-    body = AnalyzeResponse.model_validate(response.json)
+    body = valid(post_image(client, face_photo.read_bytes(), source="upload", session="s-1"), AnalyzeResponse)
     assert body.id is not None and body.source == "upload" and body.session == "s-1"
     assert len(body.faces) == 1
     face = body.faces[0]
@@ -46,27 +58,25 @@ def test_analyze_multipart_real_photo(client: FlaskClient, face_photo: Path) -> 
 
 
 def test_analyze_raw_body(client: FlaskClient, face_jpeg: bytes) -> None:
-    response = client.post("/api/v1/analyze?tta=true", data=face_jpeg, content_type="image/jpeg")
-    assert response.status_code == 200, response.json
-    body = AnalyzeResponse.model_validate(response.json)
+    body = valid(_raw(client, face_jpeg, "?tta=true"), AnalyzeResponse)
     assert body.tta and body.source == "api" and (body.width, body.height) == (640, 480)
     assert len(body.faces) == 1
 
 
 def test_results_are_stored_listed_and_counted(client: FlaskClient, face_jpeg: bytes) -> None:
     ids = [post_image(client, face_jpeg, source=source).json["id"] for source in ("upload", "api", "api")]
-    page = AnalysesPage.model_validate(client.get("/api/v1/analyses?limit=2").json)
+    page = valid(client.get("/api/v1/analyses?limit=2"), AnalysesPage)
     assert page.total == 3 and [item.id for item in page.items] == ids[::-1][:2]
     assert page.items[0].result is not None and not page.items[0].has_image
-    second = AnalysesPage.model_validate(client.get("/api/v1/analyses?limit=2&offset=2").json)
+    second = valid(client.get("/api/v1/analyses?limit=2&offset=2"), AnalysesPage)
     assert [item.id for item in second.items] == ids[:1]
-    stats = StatsResponse.model_validate(client.get("/api/v1/stats").json)
+    stats = valid(client.get("/api/v1/stats"), StatsResponse)
     assert stats.totals.analyses == 3 and stats.totals.faces == 3
     assert sum(stats.totals.counts.values()) == 3
     assert sum(stats.totals.mean_scores.values()) == pytest.approx(1.0, abs=1e-3)
     assert {k: v.analyses for k, v in stats.by_source.items()} == {"api": 2, "upload": 1}
     assert sum(b.faces for b in stats.buckets) == 3
-    only_api = StatsResponse.model_validate(client.get("/api/v1/stats?source=api&bucket=60").json)
+    only_api = valid(client.get("/api/v1/stats?source=api&bucket=60"), StatsResponse)
     assert only_api.totals.analyses == 2 and only_api.bucket_seconds == 60
 
 
@@ -75,17 +85,16 @@ def test_webcam_frames_are_aggregated_not_stored_per_frame(client: FlaskClient, 
         response = client.post("/api/v1/analyze?source=webcam&session=cam-1", data=face_jpeg,
                                content_type="image/jpeg")
         assert response.status_code == 200 and response.json["id"] is None
-    page = AnalysesPage.model_validate(client.get("/api/v1/analyses?session=cam-1").json)
+    page = valid(client.get("/api/v1/analyses?session=cam-1"), AnalysesPage)
     assert page.total == 1
     window = page.items[0]
     assert window.frames == 5 and window.faces == 5 and window.result is None and not window.has_image
-    stats = StatsResponse.model_validate(client.get("/api/v1/stats?session=cam-1").json)
+    stats = valid(client.get("/api/v1/stats?session=cam-1"), StatsResponse)
     assert stats.by_session["cam-1"].frames == 5
 
 
-def test_images_stored_only_when_turned_on(analyzer, tmp_path: Path, face_jpeg: bytes) -> None:
-    app = create_app({"DATA_DIR": str(tmp_path), "STORE_IMAGES": True}, analyzer=analyzer)
-    client = app.test_client()
+def test_images_stored_only_when_turned_on(make_app, face_jpeg: bytes) -> None:
+    client = make_app(STORE_IMAGES=True).test_client()
     post_image(client, face_jpeg)
     client.post("/api/v1/analyze?source=webcam", data=face_jpeg, content_type="image/jpeg")
     items = {item["source"]: item for item in client.get("/api/v1/analyses").json["items"]}
@@ -96,7 +105,7 @@ def test_images_stored_only_when_turned_on(analyzer, tmp_path: Path, face_jpeg: 
 
 
 def test_health_and_openapi(client: FlaskClient, analyzer) -> None:
-    health = Health.model_validate(client.get("/api/v1/health").json)
+    health = valid(client.get("/api/v1/health"), Health)
     assert health.status == "ok" and health.database.ok and health.database.revision
     assert health.model.labels == list(analyzer.labels)
     doc = client.get("/api/v1/openapi.json").json
@@ -117,46 +126,68 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("case", ["too_large", "not_image", "truncated", "bomb", "missing_field", "empty_body",
-                                  "unknown_param", "unknown_form_field", "bad_source", "bad_session", "repeated",
-                                  "two_images"])
-def test_bad_input_gets_clear_4xx_and_server_stays_healthy(client: FlaskClient, face_photo: Path,
-                                                           face_jpeg: bytes, case: str) -> None:
-    photo = face_photo.read_bytes()
-    if case == "too_large":
-        big = photo + b"\0" * (10 * 1024 * 1024)
-        assert_error(post_image(client, big), 413, "too large", "10 mb")
-    elif case == "not_image":
-        assert_error(post_image(client, b"%PDF-1.4 not a picture", "photo.jpg"), 400, "not an image")
-    elif case == "truncated":
-        assert_error(post_image(client, photo[: len(photo) // 3]), 400, "truncated")
-    elif case == "bomb":
-        assert_error(post_image(client, _png_header_only(30000, 30000), "bomb.png"), 400, "pixels")
-    elif case == "missing_field":
-        assert_error(client.post("/api/v1/analyze", data={"source": "upload"}, content_type="multipart/form-data"),
-                     400, "missing", "image")
-    elif case == "empty_body":
-        assert_error(client.post("/api/v1/analyze", data=b"", content_type="image/jpeg"), 400, "missing image")
-    elif case == "unknown_param":
-        assert_error(post_image(client, face_jpeg, colour="blue"), 400, "colour", "unknown parameter")
-    elif case == "unknown_form_field":
-        response = client.post("/api/v1/analyze", data={"image": (io.BytesIO(face_jpeg), "a.jpg"),
-                                                        "picture": (io.BytesIO(face_jpeg), "b.jpg")})
-        assert_error(response, 400, "picture")
-    elif case == "bad_source":
-        assert_error(post_image(client, face_jpeg, source="telepathy"), 400, "source")
-    elif case == "bad_session":
-        assert_error(post_image(client, face_jpeg, session="<script>"), 400, "session")
-    elif case == "two_images":
-        response = client.post("/api/v1/analyze", data={"image": [(io.BytesIO(face_jpeg), "a.jpg"),
-                                                                  (io.BytesIO(face_jpeg), "b.jpg")]})
-        assert_error(response, 400, "2 files", "one image")
-    elif case == "repeated":
-        assert_error(client.post("/api/v1/analyze?tta=1&tta=0", data=face_jpeg, content_type="image/jpeg"),
-                     400, "more than once", "tta")
+def _multipart(client: FlaskClient, **fields) -> TestResponse:
+    return client.post("/api/v1/analyze", data=fields, content_type="multipart/form-data")
+
+
+def _raw(client: FlaskClient, data: bytes, query: str = "") -> TestResponse:
+    return client.post(f"/api/v1/analyze{query}", data=data, content_type="image/jpeg")
+
+
+BadRequest = Callable[[FlaskClient, bytes, bytes], TestResponse]
+"""Sends one bad request, given the client, the original photo's bytes and a 640x480 JPEG of it."""
+
+BAD_INPUTS: dict[str, tuple[BadRequest, int, tuple[str, ...]]] = {
+    "too_large": (lambda c, photo, jpg: post_image(c, photo + b"\0" * (10 * 1024 * 1024)), 413,
+                  ("too large", "10 mb")),
+    "not_image": (lambda c, photo, jpg: post_image(c, b"%PDF-1.4 not a picture", "photo.jpg"), 400,
+                  ("not an image",)),
+    "truncated": (lambda c, photo, jpg: post_image(c, photo[: len(photo) // 3]), 400, ("truncated",)),
+    "bomb": (lambda c, photo, jpg: post_image(c, _png_header_only(30000, 30000), "bomb.png"), 400, ("pixels",)),
+    "missing_field": (lambda c, photo, jpg: _multipart(c, source="upload"), 400, ("missing", "image")),
+    "empty_body": (lambda c, photo, jpg: _raw(c, b""), 400, ("missing image",)),
+    "unknown_param": (lambda c, photo, jpg: post_image(c, jpg, colour="blue"), 400, ("colour", "unknown parameter")),
+    "unknown_form_field": (lambda c, photo, jpg: _multipart(c, image=(io.BytesIO(jpg), "a.jpg"),
+                                                            picture=(io.BytesIO(jpg), "b.jpg")), 400, ("picture",)),
+    "bad_source": (lambda c, photo, jpg: post_image(c, jpg, source="telepathy"), 400, ("source",)),
+    "bad_session": (lambda c, photo, jpg: post_image(c, jpg, session="<script>"), 400, ("session",)),
+    "repeated": (lambda c, photo, jpg: _raw(c, jpg, "?tta=1&tta=0"), 400, ("more than once", "tta")),
+    "two_images": (lambda c, photo, jpg: _multipart(c, image=[(io.BytesIO(jpg), "a.jpg"), (io.BytesIO(jpg), "b.jpg")]),
+                   400, ("2 files", "one image")),
+}
+"""Each bad request: how to send it, the status it must get, and words its message must hold."""
+
+
+@pytest.mark.parametrize("send, status, words", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_gets_clear_4xx_and_server_stays_healthy(client: FlaskClient, face_photo: Path, face_jpeg: bytes,
+                                                           send: BadRequest, status: int,
+                                                           words: tuple[str, ...]) -> None:
+    assert_error(send(client, face_photo.read_bytes(), face_jpeg), status, *words)
     assert client.get("/api/v1/analyses").json["total"] == 0
     assert client.get("/api/v1/health").status_code == 200
     assert post_image(client, face_jpeg).status_code == 200
+
+
+def test_valid_refuses_a_key_the_schema_does_not_declare(client: FlaskClient) -> None:
+    """Schema drift fails: a response with a key its model lacks is not valid()."""
+    response = client.get("/api/v1/health")
+    response.set_data(response.data.replace(b'"status":', b'"uptime": 1, "status":', 1))
+    with pytest.raises(ValueError, match="uptime"):
+        valid(response, Health)
+
+
+@pytest.mark.parametrize("error, status, words", [
+    (ConfigError("patch_cells must be between 1 and cells (5), not 9"), 400, ("patch_cells",)),
+    (ModelError("custom.onnx: cannot load ONNX model: bad graph"), 500, ("emotion model failed", "custom.onnx")),
+])
+def test_emolens_errors_during_a_request_are_json(client: FlaskClient, analyzer, face_jpeg: bytes,
+                                                  monkeypatch: pytest.MonkeyPatch, error: Exception, status: int,
+                                                  words: tuple[str, ...]) -> None:
+    def fail(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(analyzer, "analyze", fail)
+    assert_error(_raw(client, face_jpeg), status, *words)
 
 
 @pytest.mark.parametrize("query", ["stats?since=yesterday", "stats?bucket=0", "stats?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z",
@@ -174,8 +205,8 @@ def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
     assert_error(client.get("/api/v1/analyses/99999999999999999999/image"), 404)
 
 
-def test_token_protects_api_but_not_health(analyzer, tmp_path: Path, face_jpeg: bytes) -> None:
-    client = create_app({"DATA_DIR": str(tmp_path), "API_TOKEN": "s3cret"}, analyzer=analyzer).test_client()
+def test_token_protects_api_but_not_health(make_app, face_jpeg: bytes) -> None:
+    client = make_app(API_TOKEN="s3cret").test_client()
     assert_error(client.post("/api/v1/analyze", data=face_jpeg, content_type="image/jpeg"), 401, "token")
     assert_error(client.get("/api/v1/stats", headers={"Authorization": "Bearer wrong"}), 401)
     assert client.get("/api/v1/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200
@@ -194,9 +225,8 @@ def test_cross_site_post_refused(client: FlaskClient, face_jpeg: bytes, origin: 
     assert same.status_code == 200, same.json
 
 
-def test_untrusted_host_gets_a_clean_error_page(analyzer, tmp_path: Path) -> None:
-    client = create_app({"DATA_DIR": str(tmp_path), "ALLOWED_HOSTS": ["localhost", "::1"]},
-                        analyzer=analyzer).test_client()
+def test_untrusted_host_gets_a_clean_error_page(make_app) -> None:
+    client = make_app(ALLOWED_HOSTS=["localhost", "::1"]).test_client()
     page = client.get("/dashboard", headers={"Host": "rebound.example"})
     assert page.status_code == 400 and b"host name" in page.data and b"Traceback" not in page.data
     assert_error(client.get("/api/v1/stats", headers={"Host": "rebound.example:80"}), 400, "host name")
@@ -209,7 +239,8 @@ def test_pages_render_with_security_headers(client: FlaskClient) -> None:
         assert response.status_code == 200 and marker in response.data
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]
         assert b"http://" not in response.data and b"https://" not in response.data  # no CDN
-    assert client.get("/static/vendor/chartjs/chart.umd.min.js").status_code == 200
+    with client.get("/static/vendor/chartjs/chart.umd.min.js") as static:  # a file response: closed after use
+        assert static.status_code == 200
 
 
 def test_concurrent_clients_each_analysis_recorded_once(app, face_jpeg: bytes) -> None:
@@ -226,6 +257,26 @@ def test_concurrent_clients_each_analysis_recorded_once(app, face_jpeg: bytes) -
     assert page["total"] == 40 and sorted(item["id"] for item in page["items"]) == sorted(ids)
     stats = app.test_client().get("/api/v1/stats").json
     assert stats["totals"]["analyses"] == 40 and sum(stats["totals"]["counts"].values()) == 40
+
+
+def test_creating_apps_registers_no_exit_hooks(make_app) -> None:
+    """Apps keep nothing to flush at exit (live windows are upserted per frame), so a process that makes many
+    apps (a test run, say) does not collect one exit hook per app."""
+    make_app()  # whatever the first import registers
+    before = atexit._ncallbacks()
+    for _ in range(3):
+        make_app()
+    assert atexit._ncallbacks() == before
+
+
+def test_an_app_closes_its_database_connections_when_it_goes(analyzer, tmp_path: Path) -> None:
+    app = create_app({"DATA_DIR": str(tmp_path)}, analyzer=analyzer)
+    engine = app.extensions["emolens"].storage.engine
+    assert app.test_client().get("/api/v1/stats").status_code == 200
+    assert engine.pool.checkedin() >= 1  # pooled, open
+    del app
+    gc.collect()
+    assert engine.pool.checkedin() == 0
 
 
 def test_serve_master_loads_no_onnxruntime() -> None:

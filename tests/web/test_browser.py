@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from emolens.web.testing import no_console_errors
 
@@ -50,14 +50,66 @@ def test_live_page_shows_face_from_fake_camera(server: str, browser: Chrome, scr
     no_console_errors(browser)
 
 
-def test_dashboard_shows_the_analyses_just_made(server: str, browser: Chrome, screenshots: Path) -> None:
-    """Runs after the upload and live tests above, and finds what they stored."""
-    browser.get(f"{server}/dashboard")
+@pytest.fixture()
+def seeded(server: str, face_jpeg: bytes, store) -> str:
+    """``server`` holding one uploaded photo and one live window of two frames, stored by this fixture."""
+    for query in ("source=upload", "source=webcam&session=seeded", "source=webcam&session=seeded"):
+        store(server, face_jpeg, query)
+    return server
+
+
+def test_dashboard_shows_stored_photos_and_live_windows(seeded: str, browser: Chrome, screenshots: Path) -> None:
+    browser.get(f"{seeded}/dashboard")
     WebDriverWait(browser, 15).until(lambda d: {"upload", "webcam"} <= {
         cell.text for cell in d.find_elements(By.CSS_SELECTOR, "#recent tbody td:nth-child(3)")})
     assert int(browser.find_element(By.ID, "t-faces").text) >= 1  # photos
-    assert int(browser.find_element(By.ID, "t-live-faces").text) >= 1  # live, apart
+    assert int(browser.find_element(By.ID, "t-live-faces").text) >= 2  # live, apart: both frames' faces
     assert "Photos: " in browser.find_element(By.ID, "chart-dist").get_attribute("aria-label")
     time.sleep(0.5)  # let the charts finish drawing
     browser.save_screenshot(str(screenshots / "dashboard.png"))
     no_console_errors(browser)
+
+
+SLOW_STATS = """window.polls = {started: 0, inflight: 0};
+window.holdStats = true;
+window.tabHidden = false;
+for (const [name, value] of [["hidden", () => window.tabHidden],
+                             ["visibilityState", () => (window.tabHidden ? "hidden" : "visible")]]) {
+  Object.defineProperty(document, name, {get: value, configurable: true});
+}
+const realFetch = window.fetch;
+window.fetch = async (url, options) => {
+  if (!String(url).includes("/api/v1/stats")) return realFetch(url, options);
+  polls.started++;
+  polls.inflight++;
+  try {
+    while (window.holdStats) await new Promise((resolve) => setTimeout(resolve, 50));
+    return await realFetch(url, options);
+  } finally {
+    polls.inflight--;
+  }
+};"""
+"""Runs before the page's scripts: /api/v1/stats answers are held while ``holdStats``, requests are counted, and
+the tab is hidden while ``tabHidden``."""
+
+
+def test_dashboard_polls_only_when_idle_and_visible(server: str, browser: Chrome) -> None:
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SLOW_STATS})
+    try:
+        browser.get(f"{server}/dashboard")
+        polls = lambda: browser.execute_script("return window.polls")  # noqa: E731
+        WebDriverWait(browser, 10).until(lambda d: polls()["started"] == 1)
+        time.sleep(6)  # a poll is due after 5 s: skipped, the first load is still in flight
+        assert polls() == {"started": 1, "inflight": 1}
+        Select(browser.find_element(By.ID, "source")).select_by_value("upload")  # the user's change waits...
+        assert polls()["started"] == 1
+        browser.execute_script("window.holdStats = false")  # ...and runs as soon as the first load is done,
+        WebDriverWait(browser, 2).until(lambda d: polls() == {"started": 2, "inflight": 0})  # not at the next poll
+        browser.execute_script("window.tabHidden = true")
+        time.sleep(6)  # hidden: no poll
+        assert polls()["started"] == 2
+        browser.execute_script("window.tabHidden = false; document.dispatchEvent(new Event('visibilitychange'))")
+        WebDriverWait(browser, 10).until(lambda d: polls()["started"] == 3)  # shown again: loads at once
+        no_console_errors(browser)
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})

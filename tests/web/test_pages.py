@@ -15,7 +15,7 @@ from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import no_console_errors, set_viewport
+from emolens.web.testing import no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
 GROUP = "facenet_multiface.jpg"
@@ -36,12 +36,12 @@ def rect(element) -> tuple[float, float, float, float]:
     return r["x"], r["y"], r["x"] + r["width"], r["y"] + r["height"]
 
 
-def test_empty_dashboard_points_to_upload_and_live(server: str, browser: Chrome) -> None:
-    """Runs first in this module, on an empty database."""
-    browser.get(f"{server}/dashboard")
-    empty = browser.find_element(By.ID, "empty")
-    WebDriverWait(browser, 10).until(lambda _: empty.is_displayed())
-    links = {a.get_attribute("href").removeprefix(server) for a in empty.find_elements(By.TAG_NAME, "a")}
+def test_empty_dashboard_points_to_upload_and_live(browser: Chrome) -> None:
+    with serving() as fresh:  # an empty database of its own
+        browser.get(f"{fresh}/dashboard")
+        empty = browser.find_element(By.ID, "empty")
+        WebDriverWait(browser, 10).until(lambda _: empty.is_displayed())
+        links = {a.get_attribute("href").removeprefix(fresh) for a in empty.find_elements(By.TAG_NAME, "a")}
     assert links == {"/", "/live"}
     assert not browser.find_element(By.ID, "charts").is_displayed()
 
@@ -266,9 +266,12 @@ def test_live_guides_when_the_camera_is_denied_or_missing(server: str, browser: 
     assert status.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("/")
 
 
-def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, browser: Chrome,
-                                                               tmp_path: Path) -> None:
-    """Runs after the uploads and live sessions above."""
+def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, browser: Chrome, tmp_path: Path,
+                                                               photos_dir: Path, face_jpeg: bytes, store) -> None:
+    store(server, (photos_dir / GROUP).read_bytes(), "source=upload")
+    store(server, face_jpeg, "source=upload")
+    for _ in range(2):
+        store(server, face_jpeg, "source=webcam&session=live-seeded")
     set_viewport(browser, 1366, 900)
     browser.get(f"{server}/dashboard")
     WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "t-live-faces").text not in ("", "–", "0"))

@@ -129,6 +129,8 @@ def test_sigterm_drains_queued_requests(face_jpeg: bytes) -> None:
                 statuses.append(conn.getresponse().status)
             except OSError as exc:
                 statuses.append(type(exc).__name__)
+            finally:
+                conn.close()
     assert statuses == [200] * 48, statuses
 
 

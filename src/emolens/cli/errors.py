@@ -1,4 +1,4 @@
-"""Turn user-facing errors into a one-line message and a non-zero exit, never a traceback."""
+"""Turn user-facing errors into a one-line message and a non-zero exit; programming errors keep their traceback."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from emolens.datasets import DatasetError
 from emolens.errors import EmolensError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-USER_ERRORS = (EmolensError, DatasetError, FileNotFoundError, FileExistsError, ValueError)
+USER_ERRORS = (EmolensError, OSError)
+"""The emolens family, and what the system says about files, folders and devices (missing, no permission...).
+A plain ValueError, TypeError or KeyError is a bug: it keeps its traceback."""
 
 
 def user_errors(func: F) -> F:

@@ -73,7 +73,11 @@ def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str],
 
 def is_ferplus_folder(root: Path) -> bool:
     """True for a folder laid out like ``../shared/data/fer2013`` (``labels.csv`` with ``fp_*`` votes)."""
-    header = (root / "labels.csv").open().readline() if (root / "labels.csv").is_file() else ""
+    path = root / "labels.csv"
+    if not path.is_file():
+        return False
+    with path.open(encoding="utf-8") as file:
+        header = file.readline()
     return "fp_neutral" in header and "path" in header
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from emolens.emotion.metadata import ModelInfo
+from emolens.errors import ModelError
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.emotion.tta import tta_views
 
@@ -25,20 +26,21 @@ class EmotionClassifier:
 
     Args:
         model_path: an ONNX model written by ``emolens export``; defaults to the bundled model.
+            :class:`~emolens.errors.ModelError` when it is missing, not ONNX, or lacks emolens metadata.
         threads: intra-op threads for ONNX Runtime (0 = ONNX Runtime's default).
     """
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 0) -> None:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_file():
-            raise FileNotFoundError(f"{self.model_path}: no such model file")
+            raise ModelError(f"{self.model_path}: no such model file")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self._session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
-            raise ValueError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
+            raise ModelError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
         self.model_info = ModelInfo.from_properties(meta, str(self.model_path))
         self._input = self._session.get_inputs()[0].name

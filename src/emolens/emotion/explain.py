@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import numpy as np
 
 from emolens.emotion.preprocessing import normalize
+from emolens.errors import ConfigError
 
 if TYPE_CHECKING:
     from emolens.emotion.classifier import EmotionClassifier
@@ -66,7 +67,7 @@ def occlusion_maps(classifier: EmotionClassifier, crops: Sequence[np.ndarray],
     the explained class indices ``(N,)`` and the class probabilities of the whole crops ``(N, C)``.
     """
     if not 1 <= patch_cells <= cells:
-        raise ValueError(f"patch_cells must be between 1 and cells ({cells}), not {patch_cells}")
+        raise ConfigError(f"patch_cells must be between 1 and cells ({cells}), not {patch_cells}")
     prep = classifier.preprocessing
     n, size = len(crops), prep.input_size
     if n == 0:

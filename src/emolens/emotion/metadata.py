@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from emolens.emotion.preprocessing import Preprocessing
+from emolens.errors import ModelError
 
 LABELS_KEY = "emolens.labels"
 PREPROCESSING_KEY = "emolens.preprocessing"
@@ -62,11 +63,16 @@ class ModelInfo:
 
     @classmethod
     def from_properties(cls, props: dict[str, str], source: str = "model") -> "ModelInfo":
+        """Read the ``emolens.*`` metadata properties of a model file; :class:`~emolens.errors.ModelError` when
+        they are missing or malformed."""
         missing = [k for k in (LABELS_KEY, PREPROCESSING_KEY) if k not in props]
         if missing:
-            raise ValueError(f"{source}: not an emolens model (metadata lacks {', '.join(missing)}); "
+            raise ModelError(f"{source}: not an emolens model (metadata lacks {', '.join(missing)}); "
                              "export one with `emolens export`")
-        calibration = json.loads(props.get(CALIBRATION_KEY, "{}"))
-        calibration["logit_bias"] = tuple(calibration.get("logit_bias", ()))
-        return cls(tuple(json.loads(props[LABELS_KEY])), Preprocessing.from_json(props[PREPROCESSING_KEY]),
-                   json.loads(props.get(INFO_KEY, "{}")), Calibration(**calibration))
+        try:
+            calibration = json.loads(props.get(CALIBRATION_KEY, "{}"))
+            calibration["logit_bias"] = tuple(calibration.get("logit_bias", ()))
+            return cls(tuple(json.loads(props[LABELS_KEY])), Preprocessing.from_json(props[PREPROCESSING_KEY]),
+                       json.loads(props.get(INFO_KEY, "{}")), Calibration(**calibration))
+        except (ValueError, TypeError, AttributeError) as exc:  # malformed JSON, or fields of the wrong kind
+            raise ModelError(f"{source}: bad emolens metadata ({exc})") from None

@@ -10,7 +10,10 @@ from typing import Literal, Sequence
 import cv2
 import numpy as np
 
+from emolens.errors import ConfigError
+
 Color = Literal["gray", "rgb"]
+COLORS: tuple[Color, ...] = ("gray", "rgb")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,12 @@ class Preprocessing:
     std: float = 0.5
     crop_margin: float = 0.0
     source_size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.color not in COLORS:
+            raise ConfigError(f"preprocessing color must be one of {', '.join(COLORS)}, not {self.color!r}")
+        if self.input_size < 1 or self.std == 0:
+            raise ConfigError(f"preprocessing needs a positive input_size and a non-zero std, not {self}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -7,13 +7,15 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from emolens.errors import DatasetError
+
 
 def summarize(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> dict[str, Any]:
     """``n``, ``accuracy``, ``macro_f1``, ``per_class`` (precision, recall, f1, support) and ``confusion``
     (rows: true class, columns: predicted, in ``labels`` order)."""
     classes = np.arange(len(labels))
     if len(y_true) == 0:
-        raise ValueError("nothing to evaluate: no labelled faces were classified")
+        raise DatasetError("nothing to evaluate: no labelled faces were classified")
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0)
     return {

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from emolens.errors import ConfigError, ModelError
 from emolens.faces.base import Detection, FaceDetector
 
 
@@ -119,12 +120,15 @@ class BlazeFaceModel:
 
     def __init__(self, variant: str, threads: int = 1) -> None:
         if variant not in VARIANTS:
-            raise ValueError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+            raise ConfigError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
         self.variant = VARIANTS[variant]
         path = Path(str(resources.files("emolens.faces") / "models" / self.variant.file))
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime's own exception types: a missing or damaged file (a broken install)
+            raise ModelError(f"{path}: cannot load the BlazeFace model ({exc}); reinstall emolens") from None
         self._input = self._session.get_inputs()[0].name
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emolens.errors import ModelError
 from emolens.faces.base import Detection, FaceDetector
 
 
@@ -28,7 +29,7 @@ class HaarDetector(FaceDetector):
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
-            raise RuntimeError(f"{path}: cannot load the Haar cascade")
+            raise ModelError(f"{path}: cannot load the Haar cascade")
         self._lock = threading.Lock()  # CascadeClassifier is not documented as thread-safe
         self.max_side, self.min_size, self.min_neighbors = max_side, min_size, min_neighbors
 

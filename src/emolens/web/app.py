@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, InternalServerError
 
-from emolens.errors import BusyError, InputError, StorageError
+from emolens.errors import BusyError, ConfigError, InputError, ModelError, StorageError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import Storage, make_engine, upgrade
 from emolens.web import api, pages
@@ -30,6 +31,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     timeout_s = float(app.config["STORAGE_TIMEOUT_S"])
     engine = make_engine(app.config["DATABASE_URL"], timeout_s)
     upgrade(engine)
+    weakref.finalize(app, engine.dispose)  # the pool's connections are closed with the app, not left to the GC
     if analyzer is None:
         analyzer = make_analyzer(app.config)
     app.extensions["emolens"] = Services(analyzer, Storage(engine, timeout_s),
@@ -43,6 +45,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     app.after_request(_security_headers)
     app.register_error_handler(api.ApiError, lambda exc: api.error_response(exc.status, str(exc)))
     app.register_error_handler(InputError, lambda exc: api.error_response(400, str(exc)))
+    app.register_error_handler(ConfigError, lambda exc: api.error_response(400, str(exc)))
+    app.register_error_handler(ModelError, _model_error)
     app.register_error_handler(StorageError, lambda exc: _unavailable(str(exc), retry_s=5))
     app.register_error_handler(BusyError, lambda exc: _unavailable(str(exc), retry_s=1))
     app.register_error_handler(ClientDisconnected, _slow_client)
@@ -122,6 +126,12 @@ def _unavailable(message: str, retry_s: int) -> Response:
     response = api.error_response(503, message)
     response.headers["Retry-After"] = str(retry_s)
     return response
+
+
+def _model_error(exc: ModelError) -> Response:
+    """The model cannot serve this request: 500, with the reason in the log and the answer (a path, no trace)."""
+    current_app.logger.error("model error on %s %s: %s", request.method, request.path, exc)
+    return api.error_response(500, f"the emotion model failed: {exc}")
 
 
 def _slow_client(_exc: ClientDisconnected) -> Response:

@@ -40,43 +40,80 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import yaml
-from flask import Config
+from flask import Config, Flask
 from platformdirs import user_data_dir
+from pydantic import (BaseModel, ConfigDict, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
+                      ValidationError, field_validator)
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from emolens.faces import DEFAULT_DETECTOR
+from emolens.errors import ConfigError
+from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.options import DEFAULT_THREADS, AnalyzerOptions
 
 PREFIX = "EMOLENS"
 
-DEFAULTS: dict[str, Any] = {
-    "DATA_DIR": None,
-    "DATABASE_URL": None,
-    "MAX_UPLOAD_MB": 10,
-    "MAX_PIXELS": 40_000_000,
-    "STORE_IMAGES": False,
-    "STORE_THUMBNAILS": False,
-    "API_TOKEN": None,
-    "ALLOWED_HOSTS": None,
-    "MODEL_PATH": None,
-    "DETECTOR": DEFAULT_DETECTOR,
-    "TTA": False,
-    "ALLOWED_DETECTORS": [],
-    "DETECTOR_OPTIONS": {},
-    "ONNX_THREADS": DEFAULT_THREADS,
-    "LIVE_WINDOW_S": 10.0,
-    "STORAGE_TIMEOUT_S": 5.0,
-    "ANALYSIS_SLOTS": 2,
-    "QUEUE_TIMEOUT_S": 10.0,
-    "READ_TIMEOUT_S": 10.0,
-}
+
+class Settings(BaseModel):
+    """The server's own keys, their defaults and their allowed values (see the module docs); other keys (Flask's
+    own, say) pass through unchecked."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)  # EMOLENS_API_TOKEN=1234 is parsed as JSON, a number
+
+    DATA_DIR: Optional[str] = None
+    DATABASE_URL: Optional[str] = None
+    MAX_UPLOAD_MB: PositiveFloat = 10
+    MAX_PIXELS: PositiveInt = 40_000_000
+    STORE_IMAGES: bool = False
+    STORE_THUMBNAILS: bool = False
+    API_TOKEN: Optional[str] = None
+    ALLOWED_HOSTS: Optional[list[str]] = None
+    MODEL_PATH: Optional[str] = None
+    DETECTOR: str = DEFAULT_DETECTOR
+    TTA: bool = False
+    ALLOWED_DETECTORS: list[str] = []
+    DETECTOR_OPTIONS: dict[str, Any] = {}
+    ONNX_THREADS: NonNegativeInt = DEFAULT_THREADS
+    LIVE_WINDOW_S: PositiveFloat = 10.0
+    STORAGE_TIMEOUT_S: PositiveFloat = 5.0
+    ANALYSIS_SLOTS: PositiveInt = 2
+    QUEUE_TIMEOUT_S: NonNegativeFloat = 10.0
+    READ_TIMEOUT_S: PositiveFloat = 10.0
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_database(cls, url: Optional[str]) -> Optional[str]:
+        if url is not None:
+            try:
+                make_url(url).get_dialect()
+            except (ArgumentError, NoSuchModuleError) as exc:
+                raise ValueError(f"not a database URL SQLAlchemy can use ({exc})") from None
+        return url
+
+    @field_validator("ALLOWED_DETECTORS", mode="before")
+    @classmethod
+    def _known_detectors(cls, names: Any) -> Any:
+        if isinstance(names, str):  # EMOLENS_ALLOWED_DETECTORS=haar,blazeface
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(DETECTORS)) if isinstance(names, list) else []
+        if unknown:
+            raise ValueError(f"unknown face detector {', '.join(unknown)}; choose from {', '.join(DETECTORS)}")
+        return names
+
+DEFAULTS: dict[str, Any] = Settings().model_dump()
 
 
 def _read_file(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: settings file must hold a table of keys")
-    return {key.upper(): value for key, value in data.items()}
+        raise ConfigError(f"{path}: settings file must hold a table of keys")
+    settings = {key.upper(): value for key, value in data.items()}
+    unknown = sorted(set(settings) - set(DEFAULTS) - set(Flask.default_config))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are {', '.join(DEFAULTS)} "
+                          "(and Flask's own)")
+    return settings
 
 
 def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -> None:
@@ -87,6 +124,7 @@ def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -
         config.from_mapping(_read_file(Path(settings_file)))
     config.from_prefixed_env(PREFIX)
     config.from_mapping(overrides or {})
+    config.update(_validated(config))
     data_dir = Path(config["DATA_DIR"] or user_data_dir("emolens", appauthor=False)).expanduser()
     config["DATA_DIR"] = str(data_dir)
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{data_dir / 'emolens.db'}"
@@ -98,3 +136,15 @@ def analyzer_options(config: Mapping[str, Any]) -> AnalyzerOptions:
     page tracks faces in the browser)."""
     return AnalyzerOptions(config["MODEL_PATH"], config["DETECTOR"], config["DETECTOR_OPTIONS"], tta=config["TTA"],
                            threads=config["ONNX_THREADS"], max_pixels=config["MAX_PIXELS"])
+
+
+def _validated(config: Config) -> dict[str, Any]:
+    """The server's keys of ``config``, checked and converted; :class:`~emolens.errors.ConfigError` naming each
+    bad one."""
+    try:
+        return Settings.model_validate({key: config[key] for key in DEFAULTS}).model_dump()
+    except ValidationError as exc:
+        # the values are left out: they may be secrets
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"bad server setting: {problems} (EMOLENS_* environment, settings file or "
+                          "create_app's mapping)") from None

@@ -11,8 +11,7 @@ from typing import Any, Iterator, Mapping, Optional
 
 from flask import current_app
 
-from emolens.errors import BusyError, ConfigError, InputError
-from emolens.faces import DETECTORS
+from emolens.errors import BusyError, InputError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import Storage
 from emolens.web.config import analyzer_options
@@ -22,22 +21,15 @@ def make_analyzer(config: Mapping[str, Any], detector: Optional[str] = None) -> 
     """The analyzer the settings describe (:func:`~emolens.web.config.analyzer_options`), with ``detector``
     (default: ``DETECTOR``). ``DETECTOR_OPTIONS`` belong to ``DETECTOR``; another detector gets its own defaults."""
     options = analyzer_options(config)
-    allowed_detectors(config, options.detector)  # a wrong ALLOWED_DETECTORS fails at start, not on a request
     if detector and detector != options.detector:
         options = dataclasses.replace(options, detector=detector, detector_options={})
     return Analyzer.create_from_options(options)
 
 
 def allowed_detectors(config: Mapping[str, Any], default: str) -> list[str]:
-    """``default`` first, then the other detectors ``ALLOWED_DETECTORS`` lets a request choose (a list, or
-    names separated by commas); an unknown name is a :class:`ConfigError`."""
-    extra = config.get("ALLOWED_DETECTORS") or []
-    names = [n.strip() for n in extra.split(",")] if isinstance(extra, str) else [str(n) for n in extra]
-    unknown = sorted(set(names) - set(DETECTORS))
-    if unknown:
-        raise ConfigError(f"ALLOWED_DETECTORS: unknown detector {', '.join(unknown)}; "
-                          f"choose from {', '.join(DETECTORS)}")
-    return [default, *dict.fromkeys(n for n in names if n and n != default)]
+    """``default`` first, then the other detectors ``ALLOWED_DETECTORS`` lets a request choose (names checked
+    when the settings were read, :mod:`emolens.web.config`)."""
+    return [default, *dict.fromkeys(n for n in config["ALLOWED_DETECTORS"] if n != default)]
 
 
 @dataclass

@@ -123,6 +123,7 @@ class FreezableProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
+        self._sockets: list[socket.socket] = []  # closed by close()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -132,6 +133,7 @@ class FreezableProxy:
             except OSError:
                 return
             server = socket.create_connection(self.target)
+            self._sockets += [client, server]
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
@@ -148,6 +150,8 @@ class FreezableProxy:
     def close(self) -> None:
         self._closed = True
         self._listener.close()
+        for sock in self._sockets:
+            sock.close()
 
 
 def no_console_errors(driver: "Chrome", expected: str | None = None) -> None:

@@ -11,7 +11,9 @@
   const opened = new Set(); // ids of the analyses whose result is shown
   let offset = 0;
   let timer = null;
-  let busy = false;
+  let busy = false; // a load is in flight
+  let again = false; // the user asked for a load while one was in flight
+  const POLL_MS = 5000;
 
   const css = getComputedStyle(document.documentElement);
   Chart.defaults.color = css.getPropertyValue("--text").trim();
@@ -184,8 +186,14 @@
     $("next").disabled = last >= page.total;
   }
 
-  async function refresh() {
-    if (busy || document.hidden) return;
+  /** Reloads charts and table. A poll is skipped while a load is in flight or the tab is hidden; a load asked for
+   * by the user (a filter, a page) while one is in flight runs right after it, so that no change is lost. */
+  async function refresh(poll = false) {
+    if (document.visibilityState === "hidden") return;
+    if (busy) {
+      again ||= !poll;
+      return;
+    }
     busy = true;
     try {
       const [stats, page] = await Promise.all([
@@ -201,12 +209,16 @@
       status.classList.add("error");
     } finally {
       busy = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
     }
   }
 
   function schedule() {
     clearInterval(timer);
-    timer = $("auto").checked ? setInterval(refresh, 5000) : null;
+    timer = $("auto").checked ? setInterval(() => refresh(true), POLL_MS) : null;
   }
 
   async function downloadCsv() {
@@ -226,7 +238,7 @@
   $("csv").addEventListener("click", downloadCsv);
   $("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
   $("next").addEventListener("click", () => { offset += PAGE; refresh(); });
-  document.addEventListener("visibilitychange", refresh);
+  document.addEventListener("visibilitychange", () => refresh(true));
   refresh();
   schedule();
 })();

@@ -1,0 +1,76 @@
+"""Checks on the code itself: import layers (import-linter, contracts in pyproject.toml), function length, no
+print() in library code, and a command line whose --help stays light."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from emolens.cli.main import COMMANDS
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src" / "emolens"
+MAX_FUNCTION_LINES = 60
+
+
+def _sources() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+def _env() -> dict[str, str]:
+    """This checkout's code first, whatever the installed package points at."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_import_contracts_hold() -> None:
+    """faces and emotion below pipeline, pipeline below cli and web, storage free of the web, torch only in
+    training (see [tool.importlinter] in pyproject.toml)."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    done = subprocess.run([str(lint), "--no-cache", "--config", str(REPO / "pyproject.toml")], cwd=REPO,
+                          env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_no_function_is_over_60_lines() -> None:
+    long = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}() has {lines} lines")
+    assert not long, "\n".join(long)
+
+
+def test_library_code_logs_instead_of_printing() -> None:
+    """print() only in cli/, which talks to the terminal; everything else uses logging."""
+    found = [f"{path.relative_to(REPO)}:{node.lineno}" for path in _sources() if "cli" not in path.parts
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
+    assert not found, found
+
+
+def test_help_imports_neither_flask_nor_opencv() -> None:
+    code = ("import sys; from emolens.cli.main import cli\n"
+            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('loaded:', *(m for m in ('flask', 'cv2', 'gunicorn', 'onnxruntime', 'torch') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60,
+                          check=True)
+    *help_lines, loaded = done.stdout.rstrip("\n").split("\n")
+    assert loaded == "loaded:", f"emolens --help imported {loaded}"
+    listed = {line.split()[0] for line in help_lines[help_lines.index("Commands:") + 1:] if line[2] != " "}
+    assert listed == set(COMMANDS)
+
+
+def test_every_listed_command_is_its_module_command() -> None:
+    for name, (module, short_help) in COMMANDS.items():
+        command = importlib.import_module(module).command
+        assert isinstance(command, click.Command) and command.name == name
+        assert short_help.endswith(".") and len(short_help) <= 80
