@@ -82,7 +82,7 @@ def test_cli_with_a_model_without_metadata_says_so_in_one_line(tmp_path: Path) -
 
 @pytest.mark.parametrize("name, options, message", [
     ("nope", {}, "unknown face detector 'nope'; choose one of: blazeface-multi"),
-    ("haar", {"min_score": 0.5}, "detector 'haar' has no option 'min_score'; its options are: max_side"),
+    ("haar", {"min_score": 0.5}, "detector 'haar' has no option 'min_score'; its options: max_side"),
     ("blazeface", {"variant": "short"}, "has no option 'variant'"),
 ])
 def test_bad_detector_choice_is_a_config_error(name: str, options: dict, message: str) -> None:
@@ -106,7 +106,8 @@ def test_the_family_has_one_root() -> None:
 @pytest.mark.parametrize("env, words", [
     ({"EMOLENS_MAX_UPLOAD_MB": "lots"}, ("bad server setting", "MAX_UPLOAD_MB", "valid number")),
     ({"EMOLENS_ANALYSIS_SLOTS": "0"}, ("ANALYSIS_SLOTS", "greater than 0")),
-    ({"EMOLENS_DETECTOR": "sharp-eyes"}, ("DETECTOR", "unknown face detector 'sharp-eyes'")),
+    ({"EMOLENS_DETECTOR": "sharp-eyes"}, ("unknown face detector 'sharp-eyes'", "blazeface-multi")),
+    ({"EMOLENS_DETECTOR_OPTIONS": '{"min_sise": 40}'}, ("detector 'blazeface-multi' has no option 'min_sise'",)),
     ({"EMOLENS_DATABASE_URL": "mysql-ish:/nowhere"}, ("DATABASE_URL", "not a database URL")),
 ])
 def test_serve_with_a_bad_setting_exits_with_one_line(tmp_path: Path, env: dict[str, str],
@@ -120,13 +121,14 @@ def test_serve_with_a_bad_setting_exits_with_one_line(tmp_path: Path, env: dict[
         assert word in lines[0]
 
 
-def test_serve_with_a_bad_detector_option_stops_with_the_reason(tmp_path: Path) -> None:
-    """Options the worker meets when it builds the analyzer: gunicorn stops, naming the option, no traceback."""
+def test_serve_with_a_bad_model_stops_with_the_reason(tmp_path: Path) -> None:
+    """A model the worker meets when it builds the analyzer: gunicorn stops, naming the file, no traceback."""
+    model = tmp_path / "model.onnx"
+    model.write_text("not a model")
     done = subprocess.run([*EMOLENS, "serve", "--port", "0"], capture_output=True, text=True, timeout=120,
-                          env={**_clean_env(), "EMOLENS_DATA_DIR": str(tmp_path),
-                               "EMOLENS_DETECTOR_OPTIONS": '{"min_sise": 40}'})
+                          env={**_clean_env(), "EMOLENS_DATA_DIR": str(tmp_path), "EMOLENS_MODEL_PATH": str(model)})
     assert done.returncode != 0
-    assert "emolens: detector 'blazeface-multi' has no option 'min_sise'" in done.stderr
+    assert "model.onnx" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from emolens.errors import ConfigError, ModelError
 from emolens.faces.base import Detection, FaceDetector
@@ -123,6 +122,8 @@ class BlazeFaceModel:
             raise ConfigError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
         self.variant = VARIANTS[variant]
         path = Path(str(resources.files("emolens.faces") / "models" / self.variant.file))
+        import onnxruntime as ort  # here, not at the top: `emolens serve` checks detector options before it forks
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         try:
