@@ -39,9 +39,6 @@ def _errors(*statuses: int) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once)."""
     _, defs = models_json_schema([(model, "serialization") for model in RESPONSES], ref_template=REF)
-    analyze_fields = schemas.AnalyzeParams.model_json_schema(ref_template=REF)["properties"]
-    image = {"type": "string", "contentMediaType": "application/octet-stream",
-             "description": "JPEG, PNG, WebP, ... (checked by content)"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "emolens API", "version": __version__,
@@ -50,53 +47,60 @@ def openapi_document() -> dict[str, Any]:
         "components": {"schemas": defs["$defs"],
                        "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
         "security": [{}, {"token": []}],
-        "paths": {
-            "/api/v1/analyze": {"post": {
-                "summary": "Analyse one image",
-                "description": "Send multipart/form-data with field `image` (other fields as below), or the raw "
-                               "image as the body with the fields as query parameters.",
-                "parameters": _query(schemas.AnalyzeParams),
-                "requestBody": {"required": True, "content": {
-                    "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
-                                                       "properties": {"image": image, **analyze_fields}}},
-                    "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
-                "responses": {"200": _ok(schemas.AnalyzeResponse, "faces found"),
-                              **_errors(400, 401, 403, 408, 413, 503)}}},
-            "/api/v1/stats": {"get": {
-                "summary": "Aggregated emotions over a time range",
-                "parameters": _query(schemas.StatsParams),
-                "responses": {"200": _ok(schemas.StatsResponse, "statistics"), **_errors(400, 401)}}},
-            "/api/v1/analyses": {"get": {
-                "summary": "Recent analyses, newest first",
-                "parameters": _query(schemas.AnalysesParams),
-                "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
-            "/api/v1/analyses.csv": {"get": {
-                "summary": "Every analysis matching the filters, newest first, as CSV (streamed)",
-                "description": "Columns: id, created_at, filename (a name starting with =, +, -, @, tab or CR gets a "
-                               "leading ' so that spreadsheets do not run it), source, session, frames, faces, elapsed_ms, tta, model, "
-                               "detector, then the faces per top emotion, one column per label of the model.",
-                "parameters": _query(schemas.RangeParams),
-                "responses": {"200": {"description": "CSV with a header row",
-                                      "content": {"text/csv": {"schema": {"type": "string"}}}},
-                              **_errors(400, 401)}}},
-            "/api/v1/analyses/{analysis_id}/image": {"get": {
-                "summary": "The uploaded image of one analysis (only stored when image storage is on)",
-                "parameters": [ANALYSIS_ID],
-                "responses": {"200": {"description": "the image as uploaded", "content": {"image/*": {"schema": image}}},
-                              **_errors(401, 404)}}},
-            "/api/v1/analyses/{analysis_id}/thumbnail": {"get": {
-                "summary": "A small JPEG of the uploaded image (longest side 160 px; only when thumbnail storage is on)",
-                "parameters": [ANALYSIS_ID],
-                "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {"schema": image}}},
-                              **_errors(401, 404)}}},
-            "/api/v1/settings": {"get": {
-                "summary": "What a page may offer: allowed detectors, the default TTA, what is kept",
-                "responses": {"200": _ok(schemas.SettingsOut, "settings"), **_errors(401)}}},
-            "/api/v1/health": {"get": {
-                "summary": "Model, detector, database and version", "security": [{}],
-                "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
-            "/api/v1/openapi.json": {"get": {
-                "summary": "This document", "security": [{}],
-                "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
-        },
+        "paths": _paths(),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    analyze_fields = schemas.AnalyzeParams.model_json_schema(ref_template=REF)["properties"]
+    image = {"type": "string", "contentMediaType": "application/octet-stream",
+             "description": "JPEG, PNG, WebP, ... (checked by content)"}
+    return {
+        "/api/v1/analyze": {"post": {
+            "summary": "Analyse one image",
+            "description": "Send multipart/form-data with field `image` (other fields as below), or the raw "
+                           "image as the body with the fields as query parameters.",
+            "parameters": _query(schemas.AnalyzeParams),
+            "requestBody": {"required": True, "content": {
+                "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
+                                                   "properties": {"image": image, **analyze_fields}}},
+                "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
+            "responses": {"200": _ok(schemas.AnalyzeResponse, "faces found"),
+                          **_errors(400, 401, 403, 408, 413, 503)}}},
+        "/api/v1/stats": {"get": {
+            "summary": "Aggregated emotions over a time range",
+            "parameters": _query(schemas.StatsParams),
+            "responses": {"200": _ok(schemas.StatsResponse, "statistics"), **_errors(400, 401)}}},
+        "/api/v1/analyses": {"get": {
+            "summary": "Recent analyses, newest first",
+            "parameters": _query(schemas.AnalysesParams),
+            "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
+        "/api/v1/analyses.csv": {"get": {
+            "summary": "Every analysis matching the filters, newest first, as CSV (streamed)",
+            "description": "Columns: id, created_at, filename (a name starting with =, +, -, @, tab or CR gets a "
+                           "leading ' so that spreadsheets do not run it), source, session, frames, faces, elapsed_ms, tta, model, "
+                           "detector, then the faces per top emotion, one column per label of the model.",
+            "parameters": _query(schemas.RangeParams),
+            "responses": {"200": {"description": "CSV with a header row",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          **_errors(400, 401)}}},
+        "/api/v1/analyses/{analysis_id}/image": {"get": {
+            "summary": "The uploaded image of one analysis (only stored when image storage is on)",
+            "parameters": [ANALYSIS_ID],
+            "responses": {"200": {"description": "the image as uploaded", "content": {"image/*": {"schema": image}}},
+                          **_errors(401, 404)}}},
+        "/api/v1/analyses/{analysis_id}/thumbnail": {"get": {
+            "summary": "A small JPEG of the uploaded image (longest side 160 px; only when thumbnail storage is on)",
+            "parameters": [ANALYSIS_ID],
+            "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {"schema": image}}},
+                          **_errors(401, 404)}}},
+        "/api/v1/settings": {"get": {
+            "summary": "What a page may offer: allowed detectors, the default TTA, what is kept",
+            "responses": {"200": _ok(schemas.SettingsOut, "settings"), **_errors(401)}}},
+        "/api/v1/health": {"get": {
+            "summary": "Model, detector, database and version", "security": [{}],
+            "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
+        "/api/v1/openapi.json": {"get": {
+            "summary": "This document", "security": [{}],
+            "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
     }
