@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sklearn.metrics import balanced_accuracy_score
 
 from emolens.cli.main import cli
 from emolens.datasets import load_dataset
@@ -78,6 +79,27 @@ def test_logit_bias_undoes_a_class_pushed_up(publictest_probs: tuple[np.ndarray,
     assert bias[neutral] == min(bias), bias
     accuracy = lambda p: float((p.argmax(axis=1) == labels).mean())  # noqa: E731
     assert accuracy(Calibration(1.0, bias).apply(pushed)) > accuracy(pushed) + 0.01
+
+
+def test_class_balance_raises_per_class_recall(publictest_probs: tuple[np.ndarray, np.ndarray]) -> None:
+    """Fitted for every class equally common, the bias recovers more of the rare classes (mean per-class recall
+    up) and pulls neutral, the largest class, further down than a bias fitted for the data's own frequencies."""
+    probs, labels = publictest_probs
+    fitted = {balance: fit_logit_bias([probs], labels, balance) for balance in (0.0, 1.0)}
+    recall = {balance: balanced_accuracy_score(labels, Calibration(1.0, bias).apply(probs).argmax(axis=1))
+              for balance, bias in fitted.items()}
+    assert recall[1.0] > recall[0.0] + 0.01, recall
+    neutral = LABELS.index("neutral")
+    assert fitted[1.0][neutral] < fitted[0.0][neutral], fitted
+
+
+def test_temperature_does_not_move_the_bias(publictest_probs: tuple[np.ndarray, np.ndarray]) -> None:
+    """The bias is fitted on log-probabilities at temperature 1: any temperature keeps the top emotion it chose."""
+    probs, _ = publictest_probs
+    bias = (0.0, 0.5, 0.5, -0.3, 0.0, 0.2, -0.6)
+    chosen = Calibration(1.0, bias).apply(probs).argmax(axis=1)
+    for temperature in (0.5, 2.0):
+        assert (Calibration(temperature, bias).apply(probs).argmax(axis=1) == chosen).all()
 
 
 def test_calibrate_command_stores_a_calibration(fer_dir: Path, tmp_path: Path) -> None:

@@ -21,12 +21,18 @@ from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
               help="For FER+ sources: the original FER2013 labels, or the FER+ votes (majority, or soft: ties kept).")
 @click.option("--bias/--no-bias", default=True, show_default=True,
               help="Also fit a per-class logit bias that maximises accuracy under the robustness shifts.")
+@click.option("--class-balance", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="0 fits the bias for the class frequencies of DATA_DIR; towards 1, for every class equally "
+                   "common (1 maximises the mean per-class recall).")
 @user_errors
-def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_mode: str, bias: bool) -> None:
+def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_mode: str, bias: bool,
+            class_balance: float) -> None:
     """Calibrate MODEL_PATH on DATA_DIR: the scores it shows become honest probabilities (temperature scaling),
     and no class wins by default under real-photo shifts (logit bias). Prints what was fitted as JSON."""
     try:
         from emolens.training.calibrate import calibrate
     except ImportError as exc:
         raise click.ClickException(f"calibrate needs the [train] extra: pip install 'emolens[train]' ({exc})")
-    click.echo(json.dumps(calibrate(model_path, data_dir, out_path, split=split, label_mode=label_mode, bias=bias), indent=2))
+    fitted = calibrate(model_path, data_dir, out_path, split=split, label_mode=label_mode, bias=bias,
+                       class_balance=class_balance)
+    click.echo(json.dumps(fitted, indent=2))

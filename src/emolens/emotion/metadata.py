@@ -19,10 +19,11 @@ INFO_KEY = "emolens.info"
 
 @dataclass(frozen=True)
 class Calibration:
-    """How the network's probabilities p become the scores shown to people: softmax(log(p) / T + b).
+    """How the network's probabilities p become the scores shown to people: softmax((log(p) + b) / T).
 
     Attributes:
-        temperature: T, fitted on validation data so that a score of 80 % is right about 80 % of the time.
+        temperature: T, fitted on validation data so that a score of 80 % is right about 80 % of the time; it
+            never changes which emotion comes first.
         logit_bias: b, one value per label (empty: none), e.g. to keep one class from winning by default.
     """
 
@@ -33,9 +34,10 @@ class Calibration:
         """Calibrated probabilities (N, C) of raw probabilities (N, C)."""
         if self.temperature == 1.0 and not any(self.logit_bias):
             return probs
-        logits = np.log(np.clip(probs, 1e-12, None)) / self.temperature
+        logits = np.log(np.clip(probs, 1e-12, None))
         if self.logit_bias:
             logits = logits + np.asarray(self.logit_bias, dtype=logits.dtype)
+        logits = logits / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -35,17 +35,23 @@ def fit_temperature(probs: np.ndarray, y_true: np.ndarray, logit_bias: Sequence[
     return float(np.exp(minimize_scalar(nll, bounds=(-2.0, 2.0), method="bounded").x))
 
 
-def fit_logit_bias(probs_by_condition: Sequence[np.ndarray], y_true: np.ndarray, limit: float = 1.0,
-                   step: float = 0.05, sweeps: int = 3) -> tuple[float, ...]:
+def fit_logit_bias(probs_by_condition: Sequence[np.ndarray], y_true: np.ndarray, class_balance: float = 0.0,
+                   limit: float = 1.0, step: float = 0.05, sweeps: int = 3) -> tuple[float, ...]:
     """Per-class logit bias that maximises the mean accuracy over ``probs_by_condition`` (e.g. the clean crops
     and each robustness shift), by coordinate ascent on a grid in [-limit, limit] with the first class held at
-    0; returned centred on 0 (only differences matter), so a negative value pushes a class down."""
+    0; returned centred on 0 (only differences matter), so a negative value pushes a class down.
+
+    ``class_balance``: each face weighs ``1 / n_class ** class_balance``, so 0 maximises accuracy under the
+    data's own class frequencies and 1 the mean per-class recall, the accuracy if every class were equally common
+    (as in posed-expression sets); values between lean part of the way."""
     logs = [np.log(np.clip(p, 1e-12, None)) for p in probs_by_condition]
+    weights = np.bincount(y_true, minlength=logs[0].shape[1]).astype(float)[y_true] ** -class_balance
+    weights /= weights.sum()
     bias = np.zeros(logs[0].shape[1])
     grid = np.arange(-limit, limit + step / 2, step)
 
     def score(b: np.ndarray) -> float:
-        return float(np.mean([((lg + b).argmax(axis=1) == y_true).mean() for lg in logs]))
+        return float(np.mean([weights[(lg + b).argmax(axis=1) == y_true].sum() for lg in logs]))
 
     best = score(bias)
     for _ in range(sweeps):

@@ -22,7 +22,7 @@ const emolensAnalyses = (() => {
     return td;
   }
 
-  /** "happy ×3, sad ×1": the two most frequent top emotions. */
+  /** "<label> ×3, <label> ×1": the two most frequent top emotions, with their counts. */
   function top(a) {
     return Object.entries(a.counts).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} ×${n}`).slice(0, 2)
       .join(", ") || "–";
