@@ -40,14 +40,14 @@ def main() -> None:
     args = parser.parse_args()
     analyzer = Analyzer(args.model, threads=0)  # ONNX Runtime picks (up to 4), as for a plain classifier
     print(f"model: {analyzer.model_path} {json.dumps(analyzer.model_info.info, sort_keys=True)}")
-    print("| labels | TTA | n | accuracy | macro F1 |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print("| labels | TTA | n | accuracy | balanced accuracy | macro F1 |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
     for name, label_mode, tta in CASES:
         summary = evaluate(args.data, analyzer, split="test", label_mode=label_mode, tta=tta)
         case = f"{name}_{'tta' if tta else 'no_tta'}"
         write_report(summary, args.out / case, title=f"privatetest, {name} labels, TTA {'on' if tta else 'off'}")
         print(f"| {name} | {'on' if tta else 'off'} | {summary['n']} | {summary['accuracy']:.4f} | "
-              f"{summary['macro_f1']:.4f} |", flush=True)
+              f"{summary['balanced_accuracy']:.4f} | {summary['macro_f1']:.4f} |", flush=True)
     print(f"FER2013-label accuracy of a perfect FER+ predictor (label agreement): {label_agreement(args.data):.4f}")
 
 

@@ -52,15 +52,17 @@ def main() -> None:
     print(f"model: {classifier.model_path} {json.dumps(classifier.model_info.info, sort_keys=True)}")
     print(f"split {args.split} (FER+ majority, n={len(data)}), TTA {'on' if args.tta else 'off'}, "
           f"preprocessing {classifier.preprocessing}, calibration {classifier.model_info.calibration}\n")
-    print("| shift | accuracy | macro F1 | " + " | ".join(f"{label} p/t" for label in labels) + " |")
-    print("| --- | ---: | ---: |" + " ---: |" * len(labels))
+    print("| shift | accuracy | balanced | macro F1 | " + " | ".join(f"{label} p/t" for label in labels) + " |")
+    print("| --- | ---: | ---: | ---: |" + " ---: |" * len(labels))
     for name, row in summary["shifts"].items():
         ratios = " | ".join(f"{row['ratios'][label]:.2f}" for label in labels)
-        print(f"| {name} | {row['accuracy']:.4f} | {row['macro_f1']:.4f} | {ratios} |")
+        print(f"| {name} | {row['accuracy']:.4f} | {row['balanced_accuracy']:.4f} | {row['macro_f1']:.4f} | {ratios} |")
     clean = summary["shifts"]["clean"]["accuracy"]
     worst = summary["max_ratio"]
     print(f"\nclean accuracy {clean:.4f}; mean over shifts {summary['mean_shifted_accuracy']:.4f} "
-          f"({summary['mean_shifted_accuracy'] - clean:+.4f}); largest predicted/true ratio {worst['ratio']:.2f} "
+          f"({summary['mean_shifted_accuracy'] - clean:+.4f}); balanced accuracy clean "
+          f"{summary['shifts']['clean']['balanced_accuracy']:.4f}, mean over shifts "
+          f"{summary['mean_shifted_balanced_accuracy']:.4f}; largest predicted/true ratio {worst['ratio']:.2f} "
           f"({worst['label']} under {worst['shift']}); ECE (clean) {summary['ece_clean']:.4f} calibrated, "
           f"{summary['ece_clean_uncalibrated']:.4f} uncalibrated; "
           f"{time.perf_counter() - started:.0f} s")

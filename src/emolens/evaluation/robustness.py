@@ -31,17 +31,18 @@ def prediction_ratios(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) 
 
 
 def robustness_summary(probs: dict[str, np.ndarray], y_true: np.ndarray, labels: tuple[str, ...]) -> dict[str, Any]:
-    """Per shift: accuracy, macro F1 and predicted/true ratio per class; plus the mean accuracy over the
-    shifts (clean excluded) and the largest ratio anywhere."""
+    """Per shift: accuracy, balanced accuracy, macro F1 and predicted/true ratio per class; plus the mean
+    accuracy and balanced accuracy over the shifts (clean excluded) and the largest ratio anywhere."""
     per_shift = {}
     for name, p in probs.items():
         y_pred = p.argmax(axis=1)
         summary = summarize(y_true, y_pred, labels)
         ratios = prediction_ratios(y_true, y_pred, len(labels))
-        per_shift[name] = {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"],
-                           "ratios": dict(zip(labels, map(float, ratios)))}
-    shifted_only = [v["accuracy"] for k, v in per_shift.items() if k != "clean"]
+        per_shift[name] = {"accuracy": summary["accuracy"], "balanced_accuracy": summary["balanced_accuracy"],
+                           "macro_f1": summary["macro_f1"], "ratios": dict(zip(labels, map(float, ratios)))}
+    shifted_only = [v for k, v in per_shift.items() if k != "clean"]
     worst = max(((k, label, r) for k, v in per_shift.items() for label, r in v["ratios"].items()),
                 key=lambda t: t[2])
-    return {"shifts": per_shift, "mean_shifted_accuracy": float(np.mean(shifted_only)) if shifted_only else None,
-            "max_ratio": {"shift": worst[0], "label": worst[1], "ratio": worst[2]}}
+    mean = {f"mean_shifted_{key}": float(np.mean([v[key] for v in shifted_only])) if shifted_only else None
+            for key in ("accuracy", "balanced_accuracy")}
+    return {"shifts": per_shift, **mean, "max_ratio": {"shift": worst[0], "label": worst[1], "ratio": worst[2]}}
