@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import urllib.request
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 import pytest
+import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
@@ -92,14 +92,18 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def store() -> Callable[[str, bytes, str], None]:
+def store() -> Callable[..., None]:
     """Stores an image on a running server through its API, ``store(url, image_bytes, "source=upload")``, so that a
-    browser test finds the data it needs whatever ran before it."""
+    browser test finds the data it needs whatever ran before it; with ``filename=``, as a form upload of that file."""
 
-    def post(url: str, image: bytes, query: str) -> None:
-        request = urllib.request.Request(f"{url}/api/v1/analyze?{query}", data=image,
-                                         headers={"Content-Type": "application/octet-stream"})
-        urllib.request.urlopen(request, timeout=60).close()  # raises on any status but 2xx
+    def post(url: str, image: bytes, query: str, filename: Optional[str] = None) -> None:
+        target = f"{url}/api/v1/analyze?{query}"
+        if filename:
+            response = urllib3.request("POST", target, fields={"image": (filename, image)}, timeout=60)
+        else:
+            response = urllib3.request("POST", target, body=image, timeout=60,
+                                       headers={"Content-Type": "application/octet-stream"})
+        assert response.status == 200, response.data[:300]
 
     return post
 

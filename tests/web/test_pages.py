@@ -268,7 +268,7 @@ def test_live_guides_when_the_camera_is_denied_or_missing(server: str, browser: 
 
 def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, browser: Chrome, tmp_path: Path,
                                                                photos_dir: Path, face_jpeg: bytes, store) -> None:
-    store(server, (photos_dir / GROUP).read_bytes(), "source=upload")
+    store(server, (photos_dir / GROUP).read_bytes(), "source=upload", filename=GROUP)
     store(server, face_jpeg, "source=upload")
     for _ in range(2):
         store(server, face_jpeg, "source=webcam&session=live-seeded")
