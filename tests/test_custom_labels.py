@@ -10,9 +10,10 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flask import Flask
 
 from emolens import Analyzer
@@ -48,17 +49,31 @@ def tree(fer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tree(fer_dir, tmp_path_factory.mktemp("six"), {"train": 60, "test": 16})
 
 
+class SixLabelRun(NamedTuple):
+    trained: Result
+    exported: Result
+    onnx: Path
+
+
 @pytest.fixture(scope="module")
-def model(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke config trained on the six-label tree, exported to ONNX through the CLI."""
+def six_label_run(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> SixLabelRun:
+    """The smoke config trained on the six-label tree, exported to ONNX, both through the CLI."""
     out = tmp_path_factory.mktemp("run")
     runner = CliRunner()
     trained = runner.invoke(cli, ["train", str(tree), "--config", str(REPO / "configs" / "smoke.toml"),
                                   "--out", str(out / "run")])
-    assert trained.exit_code == 0, trained.output
     exported = runner.invoke(cli, ["export", str(out / "run" / "best.pt"), "--out", str(out / "six.onnx")])
-    assert exported.exit_code == 0, exported.output
-    return out / "six.onnx"
+    return SixLabelRun(trained, exported, out / "six.onnx")
+
+
+@pytest.fixture(scope="module")
+def model(six_label_run: SixLabelRun) -> Path:
+    return six_label_run.onnx
+
+
+def test_six_labels_train_and_export_through_the_cli(six_label_run: SixLabelRun) -> None:
+    assert six_label_run.trained.exit_code == 0, six_label_run.trained.output
+    assert six_label_run.exported.exit_code == 0, six_label_run.exported.output
 
 
 @pytest.fixture(scope="module")

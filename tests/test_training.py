@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 torch = pytest.importorskip("torch", reason="training tests need the [train] extra (PyTorch)")
 
@@ -141,7 +141,7 @@ def test_export_does_not_import_the_trainer() -> None:
 class SmokeRun(NamedTuple):
     out: Path
     epochs_after_first_sitting: int
-    second_sitting_output: str
+    second_sitting: Result
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +151,12 @@ def smoke_run(fer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SmokeR
     out = tmp_path_factory.mktemp("run")
     first = train(fer_dir, TrainConfig.load(SMOKE), out, progress=False, stop_after=1)
     second = CliRunner().invoke(cli, ["train", str(fer_dir), "--config", str(SMOKE), "--out", str(out), "--resume"])
-    assert second.exit_code == 0, second.output
-    return SmokeRun(out, first.epochs_done, second.output)
+    return SmokeRun(out, first.epochs_done, second)
+
+
+@pytest.mark.slow
+def test_a_run_resumes_through_the_cli(smoke_run: SmokeRun) -> None:
+    assert smoke_run.second_sitting.exit_code == 0, smoke_run.second_sitting.output
 
 
 @pytest.mark.slow
@@ -170,8 +174,8 @@ def test_run_writes_checkpoints_history_and_curves(smoke_run: SmokeRun) -> None:
 
 @pytest.mark.slow
 def test_the_cli_logs_one_line_per_epoch(smoke_run: SmokeRun) -> None:
-    assert "epoch 2/2 stage=all train_loss=" in smoke_run.second_sitting_output
-    assert "epoch 1/2 stage=head" not in smoke_run.second_sitting_output  # that one ran in the first sitting
+    assert "epoch 2/2 stage=all train_loss=" in smoke_run.second_sitting.output
+    assert "epoch 1/2 stage=head" not in smoke_run.second_sitting.output  # that one ran in the first sitting
 
 
 @pytest.mark.slow
