@@ -100,6 +100,7 @@ def test_help_does_not_import_ray() -> None:
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # starts a local Ray instance
 def test_same_faces_as_analyze_then_rerun_skips_everything(photos_dir: Path, tmp_path: Path) -> None:
     """The embedded default (Ray started in the process) on the whole photo folder, against `analyze --json`."""
     out = tmp_path / "out"

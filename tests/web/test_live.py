@@ -60,6 +60,7 @@ def test_frames_served_by_many_instances_add_up_exactly(analyzer, database_url: 
     assert sum(item["frames"] for item in analyses["items"]) == 60 and analyses["total"] <= 2  # <= 2 windows
 
 
+@pytest.mark.slow  # waits out storage timeouts
 def test_storage_failure_is_503_and_loses_nothing_acknowledged(analyzer, database_url: str, tmp_path: Path,
                                                                face_jpeg: bytes,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,6 +90,7 @@ def test_storage_failure_is_503_and_loses_nothing_acknowledged(analyzer, databas
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.slow  # waits out storage timeouts
 def test_frozen_database_costs_a_bounded_wait_and_loses_nothing(analyzer, database_url: str, tmp_path: Path,
                                                                 face_jpeg: bytes) -> None:
     """A database server that stops answering (SIGSTOP; here a frozen proxy): health answers within a second,
