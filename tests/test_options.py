@@ -101,6 +101,15 @@ def test_web_settings_become_analyzer_options(monkeypatch: pytest.MonkeyPatch, t
         analyzer_options(config)
 
 
+def test_the_web_app_refuses_a_video_mode_analyzer(tmp_path) -> None:
+    """The server keeps no state between requests, so an analyzer that tracks faces across calls has no place in it."""
+    from emolens.web import create_app
+
+    with Analyzer(running_mode=RunningMode.VIDEO) as analyzer:
+        with pytest.raises(ConfigError, match="image-mode analyzer"):
+            create_app({"DATA_DIR": str(tmp_path)}, analyzer=analyzer)
+
+
 def test_serve_refuses_bad_analyzer_settings_in_one_line(tmp_path) -> None:
     from click.testing import CliRunner
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, I
 
 from emolens.errors import BusyError, ConfigError, InputError, ModelError, StorageError
 from emolens.pipeline.analyzer import Analyzer
+from emolens.pipeline.options import RunningMode
 from emolens.storage import Storage, make_engine, upgrade
 from emolens.web import api, pages
 from emolens.web.config import load_config
@@ -24,7 +25,10 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[Analyzer] = None) -> Flask:
     """Build the app: settings (see :mod:`emolens.web.config`), the database migrated to the latest schema,
-    and the analyzer, loaded once (pass ``analyzer`` to share one between apps)."""
+    and the analyzer, loaded once (pass ``analyzer``, in image mode, to share one between apps)."""
+    if analyzer is not None and analyzer.running_mode is not RunningMode.IMAGE:
+        raise ConfigError("the web app needs an image-mode analyzer: the server keeps no state between requests "
+                          "(the live page tracks faces in the browser)")
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep scores in the model's label order
     load_config(app.config, config)
