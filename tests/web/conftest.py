@@ -108,6 +108,17 @@ def store() -> Callable[..., None]:
     return post
 
 
+@pytest.fixture(autouse=True)
+def _blank_page_after_browser_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that drove the shared browser: leave its page and drop what it logged, so that a page still
+    polling a server the test has stopped cannot put errors in the next test's console check."""
+    yield
+    if "browser" in request.fixturenames:
+        driver = request.getfixturevalue("browser")
+        driver.get("about:blank")
+        driver.get_log("browser")
+
+
 @pytest.fixture(scope="module")
 def browser(chromium: tuple[str, str], face_photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chrome]:
     """Headless Chromium whose fake camera shows ``face_photo``."""
