@@ -112,5 +112,21 @@ const emolensAnalyses = (() => {
     }));
   }
 
-  return { fill };
+  /** Set the source and live-session filters (_source_filters.html) that have a value on `params`. */
+  function filterParams(params) {
+    for (const id of ["source", "session"]) {
+      const value = document.getElementById(id).value;
+      if (value) params.set(id, value);
+    }
+    return params;
+  }
+
+  /** Add the live sessions in `names` that the session filter does not list yet, in name order. */
+  function addSessions(names) {
+    const select = document.getElementById("session");
+    const known = new Set([...select.options].map((o) => o.value));
+    for (const name of [...names].sort()) if (!known.has(name)) select.append(new Option(name, name));
+  }
+
+  return { fill, filterParams, addSessions };
 })();

@@ -7,7 +7,6 @@
   const $ = (id) => document.getElementById(id);
   const status = $("status");
   const PAGE = 20;
-  const sessions = new Set();
   const opened = new Set(); // ids of the analyses whose result is shown
   let offset = 0;
   let timer = null;
@@ -89,9 +88,8 @@
   function query(extra = {}) {
     const until = new Date();
     const since = new Date(until.getTime() - Number($("range").value) * 1000);
-    const params = new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), ...extra });
-    for (const id of ["source", "session"]) if ($(id).value) params.set(id, $(id).value);
-    return params;
+    return emolensAnalyses.filterParams(
+      new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), ...extra }));
   }
 
   function fmtTime(iso, span) {
@@ -141,8 +139,7 @@
     const empty = s.totals.analyses === 0;
     $("empty").hidden = !empty;
     $("charts").hidden = empty;
-    Object.keys(s.by_session).forEach((k) => sessions.add(k));
-    syncSessions();
+    emolensAnalyses.addSessions(Object.keys(s.by_session));
     const rings = [["Photos", photos], ["Live", live]].filter(([, g]) => g.faces > 0);
     dist.data.labels = labels;
     dist.data.datasets = rings.map(([name, g]) => ({
@@ -166,14 +163,6 @@
       data: sources.map((src) => (100 * (s.by_source[src].counts[l] || 0)) / Math.max(1, s.by_source[src].faces)),
     }));
     bySource.update();
-  }
-
-  function syncSessions() {
-    const select = $("session");
-    const known = new Set([...select.options].map((o) => o.value));
-    for (const name of [...sessions].sort()) {
-      if (!known.has(name)) select.append(new Option(name, name));
-    }
   }
 
   const COLUMNS = ["id", "time", "source", "file", "session", "frames", "faces", "top", "ms"];
@@ -231,7 +220,7 @@
   }
 
   const wanted = new URLSearchParams(window.location.search).get("session");
-  if (wanted) { sessions.add(wanted); syncSessions(); $("session").value = wanted; }
+  if (wanted) { emolensAnalyses.addSessions([wanted]); $("session").value = wanted; }
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
   for (const id of ["range", "source", "session"]) $(id).addEventListener("change", () => { offset = 0; refresh(); });
   $("auto").addEventListener("change", schedule);

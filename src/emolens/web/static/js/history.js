@@ -12,18 +12,6 @@
   const wanted = new URLSearchParams(window.location.search);
   let offset = 0;
 
-  function filters() {
-    const params = new URLSearchParams(ALL_TIME);
-    for (const id of ["source", "session"]) if ($(id).value) params.set(id, $(id).value);
-    return params;
-  }
-
-  function addSessions(names) {
-    const select = $("session");
-    const known = new Set([...select.options].map((o) => o.value));
-    for (const name of [...names].sort()) if (!known.has(name)) select.append(new Option(name, name));
-  }
-
   function draw(page) {
     const thumbs = page.items.some((a) => a.has_thumbnail);
     const columns = thumbs ? COLUMNS : COLUMNS.filter((c) => c !== "thumb");
@@ -39,7 +27,7 @@
   }
 
   async function load() {
-    const params = filters();
+    const params = emolensAnalyses.filterParams(new URLSearchParams(ALL_TIME));
     params.set("limit", PAGE);
     params.set("offset", offset);
     try {
@@ -54,7 +42,7 @@
   async function init() {
     for (const id of ["source", "session"]) {
       if (wanted.get(id)) {
-        addSessions(id === "session" ? [wanted.get(id)] : []);
+        emolensAnalyses.addSessions(id === "session" ? [wanted.get(id)] : []);
         $(id).value = wanted.get(id);
       }
       $(id).addEventListener("change", () => { offset = 0; load(); });
@@ -67,7 +55,7 @@
       const [settings, stats] = await Promise.all([
         api("/api/v1/settings"), api(`/api/v1/stats?${new URLSearchParams({ ...ALL_TIME, bucket: 2678400 })}`)]);
       $("thumbs-off").hidden = settings.store_thumbnails;
-      addSessions(Object.keys(stats.by_session));
+      emolensAnalyses.addSessions(Object.keys(stats.by_session));
     } catch (_) { /* the list says what went wrong */ }
   }
 
