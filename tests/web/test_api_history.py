@@ -87,7 +87,7 @@ def test_settings_list_the_allowed_detectors(analyzer, database_url: str, tmp_pa
 
 
 def test_unknown_allowed_detector_stops_the_app_at_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="ALLOWED_DETECTORS: .*unknown face detector nope"):
+    with pytest.raises(ConfigError, match="ALLOWED_DETECTORS: .*unknown face detector 'nope'"):
         create_app({"DATA_DIR": str(tmp_path), "ALLOWED_DETECTORS": "haar,nope"})
 
 

@@ -49,6 +49,12 @@ def allowed_options(name: str) -> tuple[str, ...]:
     return tuple(_schema(name).model_fields)
 
 
+def check_detector_name(name: str) -> None:
+    """:class:`ConfigError` naming the detectors, unless ``name`` is one of them."""
+    if name not in DETECTORS:
+        raise ConfigError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")
+
+
 def check_detector_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` for the detector called ``name``, checked (ints given for floats become floats).
 
@@ -56,8 +62,7 @@ def check_detector_options(name: str, options: Mapping[str, Any]) -> dict[str, A
         ConfigError: an unknown detector, an option it does not take, or a value of the wrong type or range; the
             message names the allowed detectors or options.
     """
-    if name not in DETECTORS:
-        raise ConfigError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")
+    check_detector_name(name)
     if not isinstance(options, Mapping):
         raise ConfigError(f"detector options must be a mapping of option names to values, got {options!r}")
     try:

@@ -71,10 +71,11 @@ class AnalyzerOptions:
             raise ConfigError(f"tta must be true or false, got {self.tta!r}")
         _check_int("threads", self.threads, 0, "0 (ONNX Runtime picks, up to 4) or more")
         _check_int("max_pixels", self.max_pixels, 1, "a positive number of pixels")
-        modes = {m.value: m for m in RunningMode}
-        mode = modes.get(self.running_mode.value if isinstance(self.running_mode, RunningMode) else self.running_mode)
-        if mode is None:
-            raise ConfigError(f"unknown running mode {self.running_mode!r}; choose one of: {', '.join(modes)}")
+        try:
+            mode = RunningMode(self.running_mode)
+        except ValueError:
+            raise ConfigError(f"unknown running mode {self.running_mode!r}; choose one of: "
+                              f"{', '.join(m.value for m in RunningMode)}") from None
         if isinstance(self.smoothing_s, bool) or not isinstance(self.smoothing_s, (int, float)) \
                 or not math.isfinite(self.smoothing_s) or self.smoothing_s < 0:
             raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")

@@ -48,7 +48,8 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from emolens.errors import ConfigError
-from emolens.faces import DEFAULT_DETECTOR, DETECTORS
+from emolens.faces import DEFAULT_DETECTOR
+from emolens.faces.options import check_detector_name
 from emolens.pipeline.options import DEFAULT_THREADS, AnalyzerOptions
 
 PREFIX = "EMOLENS"
@@ -95,9 +96,8 @@ class Settings(BaseModel):
     def _known_detectors(cls, names: Any) -> Any:
         if isinstance(names, str):  # EMOLENS_ALLOWED_DETECTORS=haar,blazeface
             names = [n.strip() for n in names.split(",") if n.strip()]
-        unknown = sorted(set(names) - set(DETECTORS)) if isinstance(names, list) else []
-        if unknown:
-            raise ValueError(f"unknown face detector {', '.join(unknown)}; choose from {', '.join(DETECTORS)}")
+        for name in names if isinstance(names, list) else []:
+            check_detector_name(name)  # a ConfigError is a ValueError: pydantic reports it with the key
         return names
 
 DEFAULTS: dict[str, Any] = Settings().model_dump()
