@@ -5,6 +5,10 @@ The stages are timed through the Analyzer's public stage methods (detect, crop, 
 call of Analyzer.analyze (its one detect -> crop -> classify -> Face path), so it is what a caller gets.
 
     python benchmarks/latency.py [--detector blazeface-multi] [--tta] [--compare blazeface ...]
+                                 [--model PATH] [--compare-models PATH ...]
+
+``--compare-models`` times other emotion models (an ensemble from ``emolens ensemble``, say) the same way, taking
+turns with ``--model`` frame by frame.
 
 Targets: median total <= 8 ms per 640x480 one-face frame; video >= 60 frames/s.
 """
@@ -45,7 +49,8 @@ def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int) -> None
                 classify_ms.append((classified - detected) * 1000)
                 total_ms.append((time.perf_counter() - classified) * 1000)
     for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times):
-        print(f"640x480 one-face frames ({len(frames)} frames x {repeats}), detector {analyzer.detector_name}:")
+        print(f"640x480 one-face frames ({len(frames)} frames x {repeats}), detector {analyzer.detector_name}, "
+              f"model {analyzer.model_name}:")
         print(f"  detect            {median_p90(detect_ms)}")
         print(f"  crop + classify   {median_p90(classify_ms)}")
         print(f"  total             {median_p90(total_ms)}")
@@ -82,12 +87,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compare", nargs="*", default=[], choices=sorted(DETECTORS),
                         help="also time these detectors per frame, taking turns with --detector")
+    parser.add_argument("--model", type=Path, default=None, help="emotion model (default: the bundled one)")
+    parser.add_argument("--compare-models", nargs="*", type=Path, default=[],
+                        help="also time these emotion models per frame, taking turns with --model")
     args = parser.parse_args()
-    options = AnalyzerOptions(detector=args.detector, tta=args.tta)
+    options = AnalyzerOptions(detector=args.detector, tta=args.tta, model_path=args.model)
     analyzer = Analyzer.create_from_options(options)
     print(f"detector {analyzer.detector_name}, model {analyzer.model_name}, tta {args.tta}")
     frames = one_face_frames()
-    others = [Analyzer.create_from_options(AnalyzerOptions(detector=name, tta=args.tta)) for name in args.compare]
+    others = [Analyzer.create_from_options(dataclasses.replace(options, detector=name)) for name in args.compare]
+    others += [Analyzer.create_from_options(dataclasses.replace(options, model_path=path))
+               for path in args.compare_models]
     frame_latency([analyzer] + others, frames, args.repeats)
     video_fps(dataclasses.replace(options, running_mode=RunningMode.VIDEO), frames)
     folder_throughput(analyzer)

@@ -57,10 +57,25 @@ def test_appearance_augmentation_keeps_shapes_and_changes_detail(faces: list[np.
 
     x = torch.from_numpy(prepare_crops(faces, Preprocessing(input_size=96)))
     for cfg in (AugmentConfig(resolution=1.0), AugmentConfig(blur_sharpen=1.0), AugmentConfig(noise=1.0),
-                AugmentConfig(gamma=1.0)):
+                AugmentConfig(gamma=1.0), AugmentConfig(jpeg=1.0)):
         y = appearance(x, cfg, torch.Generator().manual_seed(0))
         assert y.shape == x.shape and torch.isfinite(y).all()
         assert (y - x).abs().mean() > 0.005, cfg
     low = appearance(x, AugmentConfig(resolution=1.0), torch.Generator().manual_seed(0))
     detail = lambda t: (t[..., 1:] - t[..., :-1]).abs().mean()  # noqa: E731
     assert detail(low) < detail(x)
+
+
+def test_occlusion_covers_part_of_the_eyes_or_the_lower_face(faces: list[np.ndarray]) -> None:
+    torch = pytest.importorskip("torch", reason="needs the [train] extra")
+    from emolens.emotion.preprocessing import Preprocessing, prepare_crops
+    from emolens.training.augment import AugmentConfig, occlude
+
+    x = torch.from_numpy(prepare_crops(faces, Preprocessing(input_size=96)))
+    y = occlude(x, AugmentConfig(occlusion=1.0), torch.Generator().manual_seed(0))
+    changed = (y != x).any(dim=1)  # (N, H, W)
+    covered = changed.float().mean(dim=(1, 2))
+    assert ((covered > 0.02) & (covered < 0.4)).all(), covered
+    rows = torch.nonzero(changed)[:, 1].float() / 96
+    assert ((rows > 0.1) & (rows < 0.95)).float().mean() > 0.95  # never only the forehead
+    assert torch.equal(occlude(x, AugmentConfig(occlusion=0.0)), x)

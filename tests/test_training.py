@@ -21,11 +21,12 @@ from emolens.cli.main import cli  # noqa: E402
 from emolens.datasets import load_dataset  # noqa: E402
 from emolens.emotion.classifier import EmotionClassifier  # noqa: E402
 from emolens.emotion.preprocessing import prepare_crops  # noqa: E402
-from emolens.errors import ConfigError, ModelError  # noqa: E402
+from emolens.errors import ConfigError, DatasetError, ModelError  # noqa: E402
 from emolens.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
 from emolens.training.config import TrainConfig  # noqa: E402
 from emolens.training.export import export_onnx  # noqa: E402
-from emolens.training.trainer import class_weights, predict, train  # noqa: E402
+from emolens.training.targets import blend_labels, class_weights  # noqa: E402
+from emolens.training.trainer import TRAINED_WEIGHTS, predict, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "configs" / "smoke.toml"
@@ -57,6 +58,8 @@ def test_based_configs_read_as_their_full_settings(name: str) -> None:
     ('[augment]\nrotate = 10.0', ["augment.rotate: unknown key", "rotate_deg"]),
     ('stages = [{ unfreeze = "all", epochs = 1 }]', ["stages[0].lr: missing"]),
     ('input_size = 96\ninput_size = 80', ["not a valid TOML file"]),
+    ('ema_decay = 1.0', ["ema_decay", "less than 1", "1.0"]),
+    ('original_label_weight = -0.1', ["original_label_weight", "greater than or equal to 0"]),
 ])
 def test_a_bad_setting_is_named_with_what_it_allows(tmp_path: Path, setting: str, words: list[str]) -> None:
     path = tmp_path / "bad.toml"
@@ -241,6 +244,48 @@ def test_init_from_fine_tunes_at_another_input_size(smoke_run: SmokeRun, fer_dir
     for name, value in original.state_dict().items():
         if name.endswith("weight") and value.ndim > 1:
             assert torch.equal(resized.state_dict()[name], value), name
+
+
+def test_blended_targets_move_weight_to_the_original_label(fer_dir: Path) -> None:
+    """FER+ vote distributions with a quarter moved to the original FER2013 label of the same face."""
+    votes = load_dataset(fer_dir, "test", label_mode="soft")
+    original = load_dataset(fer_dir, "test", label_mode="fer2013")
+    blended = blend_labels(votes, original, 0.25)
+    rows = np.arange(len(votes))
+    label_of = dict(zip(original.sources, original.labels.tolist()))
+    original_labels = np.array([label_of[s] for s in votes.sources])
+    assert np.allclose(blended.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(blended[rows, original_labels], 0.75 * votes.soft_labels[rows, original_labels] + 0.25)
+    disagree = votes.labels != original_labels
+    assert 0.2 < disagree.mean() < 0.5  # the two labellings disagree on about a third of the faces
+    assert (blended[disagree].argmax(1) == votes.labels[disagree]).mean() > 0.6  # the votes mostly still lead (0.75)
+    with pytest.raises(DatasetError, match="no label to blend in"):
+        blend_labels(votes, original.subset(np.arange(10)), 0.25)
+
+
+def test_original_labels_cannot_blend_into_themselves(fer_dir: Path, tmp_path: Path) -> None:
+    config = TrainConfig.from_dict({**TrainConfig.load(SMOKE).to_dict(), "label_mode": "fer2013",
+                                    "original_label_weight": 0.25})
+    with pytest.raises(ConfigError, match="needs label_mode soft or majority"):
+        train(fer_dir, config, tmp_path / "run", progress=False)
+
+
+@pytest.mark.slow
+def test_an_ema_run_keeps_and_resumes_the_average(fer_dir: Path, tmp_path: Path) -> None:
+    """With ema_decay the checkpoint's ``model`` (what is validated and exported) is the moving average, and the
+    optimised weights ride beside it so that a resumed run continues both."""
+    config = TrainConfig.from_dict({**TrainConfig.load(SMOKE).to_dict(), "ema_decay": 0.9,
+                                    "original_label_weight": 0.25})
+    train(fer_dir, config, tmp_path / "run", progress=False, stop_after=1)
+    train(fer_dir, config, tmp_path / "run", resume=True, progress=False)
+    checkpoint = read_checkpoint(tmp_path / "run" / "last.pt")
+    assert checkpoint["epoch"] == 2
+    averaged, trained = checkpoint["model"], checkpoint[TRAINED_WEIGHTS]
+    assert averaged.keys() == trained.keys()
+    name = next(k for k, v in averaged.items() if v.ndim == 4)
+    assert not torch.equal(averaged[name], trained[name])
+    model, _, _, _ = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert torch.equal(model.state_dict()[name], averaged[name])
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("emolens.cli.analyze", "Find the faces in image files or folders and the emotion of each."),
     "batch": ("emolens.cli.batch", "Analyse image and video collections on Ray, into Parquet."),
     "calibrate": ("emolens.cli.calibrate", "Calibrate a model's scores into honest probabilities."),
+    "ensemble": ("emolens.cli.ensemble", "Average several exported models inside one ONNX file."),
     "evaluate": ("emolens.cli.evaluate", "Evaluate the emotion model on a labelled data set."),
     "export": ("emolens.cli.export", "Export a training checkpoint to ONNX with its metadata."),
     "serve": ("emolens.cli.serve", "Serve the web app and the REST API."),

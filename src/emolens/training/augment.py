@@ -1,7 +1,9 @@
 """Batch augmentation on normalised tensors: flip, small affine, brightness/contrast, random erasing, and the
-appearance shifts that real photos bring (lower resolution, blur or sharpening, sensor noise, gamma).
+shifts that real photos bring: lower resolution, blur or sharpening, sensor noise, gamma, JPEG artefacts, and
+things in front of the face (dark glasses, a hand).
 
-All of it runs vectorised on the whole batch, so it costs little next to the network on a 2-core CPU.
+All of it but JPEG (OpenCV's codec, image by image) runs vectorised on the whole batch, so it costs little next to
+the network on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,8 +30,11 @@ class AugmentConfig:
     erasing: float = 0.25
     resolution: float = 0.0  # probability of a downscale (to 40-90 % of the side) and upscale back
     blur_sharpen: float = 0.0  # probability of a Gaussian blur or an unsharp mask, half each
-    noise: float = 0.0  # probability of Gaussian noise (sigma up to 4 % of the pixel range)
+    noise: float = 0.0  # probability of Gaussian noise, per pixel or in 2x2 grains (a smaller photo upscaled)
+    noise_sigma: float = 0.08  # the largest noise sigma, in normalised units (0.08 = 4 % of the pixel range)
     gamma: float = 0.0  # probability of a gamma change (0.6-1.6)
+    jpeg: float = 0.0  # probability of JPEG compression at quality 15-60
+    occlusion: float = 0.0  # probability of a dark or skin-bright ellipse over the eyes or the lower face
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -52,7 +59,7 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def appearance(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Resolution, blur/sharpening, noise and gamma changes of normalised pixels (about [-1, 1])."""
+    """Resolution, blur/sharpening, noise, gamma and JPEG changes of normalised pixels (about [-1, 1])."""
     n, _, h, w = x.shape
     if cfg.resolution:
         side = int(h * float(_uniform(1, 0.4, 0.9, generator)))
@@ -65,21 +72,57 @@ def appearance(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator |
         blur = torch.rand(n, generator=generator)[:, None, None, None] < 0.5
         x = torch.where(_chosen(n, cfg.blur_sharpen, generator), torch.where(blur, blurred, sharpened), x)
     if cfg.noise:
-        sigma = _uniform(n, 0.0, 0.08, generator)[:, None, None, None]
-        noise = torch.randn(n, 1, h, w, generator=generator) * sigma
+        sigma = _uniform(n, 0.0, cfg.noise_sigma, generator)[:, None, None, None]
+        fine = torch.randn(n, 1, h, w, generator=generator)
+        grains = F.interpolate(torch.randn(n, 1, (h + 1) // 2, (w + 1) // 2, generator=generator), scale_factor=2,
+                               mode="nearest")[:, :, :h, :w]  # noise of a smaller photo, upscaled to the input
+        noise = torch.where(torch.rand(n, generator=generator)[:, None, None, None] < 0.5, fine, grains) * sigma
         x = torch.where(_chosen(n, cfg.noise, generator), x + noise, x)
     if cfg.gamma:
         g = torch.exp(_uniform(n, math.log(0.6), math.log(1.6), generator))[:, None, None, None]
         curved = ((x + 1) / 2).clamp(0, 1).pow(g) * 2 - 1
         x = torch.where(_chosen(n, cfg.gamma, generator), curved, x)
+    if cfg.jpeg:
+        x = jpeg(x, _chosen(n, cfg.jpeg, generator)[:, 0, 0, 0], generator)
     return x.clamp(-1.5, 1.5)
+
+
+def jpeg(x: torch.Tensor, chosen: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The ``chosen`` images of ``x`` (normalised, [-1, 1]) through JPEG at a random quality of 15-60."""
+    out = x.clone()
+    for i in torch.nonzero(chosen).flatten().tolist():
+        quality = int(torch.randint(15, 61, (1,), generator=generator))
+        pixels = ((x[i].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        _, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED).reshape(pixels.shape)
+        out[i] = torch.from_numpy(decoded.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)
+    return out
+
+
+def occlude(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``cfg.occlusion``, an ellipse over the eye line (dark, like sunglasses) or the lower face
+    (bright, like a hand), 15-35 % of the width across."""
+    n, _, h, w = x.shape
+    eyes = torch.rand(n, generator=generator) < 0.5
+    cy = torch.where(eyes, _uniform(n, 0.32, 0.45, generator), _uniform(n, 0.68, 0.88, generator)) * h
+    cx = _uniform(n, 0.2, 0.8, generator) * w
+    rx = _uniform(n, 0.15, 0.35, generator) * w
+    ry = rx * _uniform(n, 0.4, 0.8, generator)
+    yy = torch.arange(h, dtype=x.dtype)[None, :, None]
+    xx = torch.arange(w, dtype=x.dtype)[None, None, :]
+    inside = ((xx - cx[:, None, None]) / rx[:, None, None]) ** 2 + ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 <= 1
+    tone = torch.where(eyes, _uniform(n, -1.0, -0.7, generator), x.mean(dim=(1, 2, 3)) + _uniform(n, 0.1, 0.4, generator))
+    mask = inside & _chosen(n, cfg.occlusion, generator)[:, 0]
+    return torch.where(mask[:, None], tone[:, None, None, None].expand_as(x), x)
 
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
     """Return an augmented copy of ``x`` (N, C, H, W), normalised pixels."""
     n, _, h, w = x.shape
-    if cfg.resolution or cfg.blur_sharpen or cfg.noise or cfg.gamma:
+    if cfg.resolution or cfg.blur_sharpen or cfg.noise or cfg.gamma or cfg.jpeg:
         x = appearance(x, cfg, generator)
+    if cfg.occlusion:
+        x = occlude(x, cfg, generator)
     if cfg.hflip:
         flip = torch.rand(n, generator=generator) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(3), x)

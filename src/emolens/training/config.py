@@ -13,10 +13,10 @@ import json
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from emolens.datasets.options import LabelMode
 from emolens.emotion.preprocessing import Color, Preprocessing
@@ -35,6 +35,7 @@ RANDOM_INIT = "random"
 PATH_KEYS = ("init_from", "backbone_weights")
 """Settings that hold a path, relative to the config file that sets them."""
 BASE_KEY = "base"
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TrainConfig:
     crop_margin: float = 0.0
     source_size: int = 0  # shrink larger faces to this side first, in training and at run time (48: FER2013's)
     label_mode: LabelMode = "soft"  # FER+ sources: soft | majority | fer2013 (validation: majority for soft)
+    original_label_weight: Fraction = 0.0  # share of each FER+ target moved to the image's original FER2013 label
     val_fraction: float = 0.1  # held out of train when the source has no validation split
     batch_size: int = 64
     weight_decay: float = 0.05
@@ -68,6 +70,7 @@ class TrainConfig:
     class_weight_power: float = 1.0  # 1 = fully balanced, 0.5 = square root of balanced
     top_blocks: int = 4
     warmup_fraction: float = 0.1
+    ema_decay: Fraction = 0.0  # > 0: validate, keep and export an exponential moving average of the weights
     stages: tuple[StageConfig, ...] = (StageConfig("head", 1, 3e-3), StageConfig("top", 2, 1e-3),
                                        StageConfig("all", 12, 1e-3))
     augment: AugmentConfig = field(default_factory=AugmentConfig)

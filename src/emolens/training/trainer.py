@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from emolens.datasets import FaceDataset, dataset_has_split, load_dataset
@@ -31,8 +32,11 @@ from emolens.training.augment import augment_batch
 from emolens.training.checkpoint import BEST, LAST, config_of, read_checkpoint, save_checkpoint
 from emolens.training.config import TrainConfig
 from emolens.training.model import EmotionNet, build_model
+from emolens.training.targets import blend_labels, class_weights, targets_of, weighted_soft_ce
 
 log = logging.getLogger(__name__)
+TRAINED_WEIGHTS = "trained_model"
+"""Checkpoint key of the optimised weights when ``model`` holds their moving average (``ema_decay``)."""
 
 
 @dataclass
@@ -61,6 +65,12 @@ class Run:
     model: EmotionNet
     optimizer: torch.optim.AdamW
     state: dict[str, Any]
+    ema: AveragedModel | None = None
+
+    @property
+    def kept_model(self) -> torch.nn.Module:
+        """The weights that are validated, checkpointed as ``model`` and exported: the EMA when there is one."""
+        return self.model if self.ema is None else self.ema.module
 
 
 def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
@@ -81,6 +91,18 @@ def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, F
     return train, val
 
 
+def train_targets(source: str | Path, train: FaceDataset, config: TrainConfig) -> np.ndarray:
+    """The training label distributions, blended with the original FER2013 labels by ``original_label_weight``."""
+    if not config.original_label_weight:
+        return targets_of(train)
+    if config.label_mode == "fer2013":
+        raise ConfigError("original_label_weight blends the original labels into FER+ votes: it needs label_mode "
+                          "soft or majority")
+    split = "train" if dataset_has_split(source, "train") else None
+    original = load_dataset(source, split, label_mode="fer2013", label_names=train.label_names)
+    return blend_labels(train, original, config.original_label_weight)
+
+
 def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path, progress: bool = False) -> np.ndarray:
     """The dataset resized to model input as one uint8 array, cached on disk for the next run or resume."""
     key = hashlib.sha1(json.dumps([prep.input_size, prep.color, prep.source_size, dataset.sources]).encode()).hexdigest()[:16]
@@ -92,33 +114,6 @@ def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path, pr
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, arrays)
     return arrays
-
-
-def class_weights(labels: np.ndarray, num_classes: int, config: TrainConfig) -> torch.Tensor:
-    """Balanced class weights (n / (C * count)), raised to ``class_weight_power``; ones for ``none``."""
-    if config.class_weighting == "none":
-        return torch.ones(num_classes)
-    if config.class_weighting != "balanced":
-        raise ConfigError(f"class_weighting must be 'balanced' or 'none', not {config.class_weighting!r}")
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    weights = len(labels) / (num_classes * np.maximum(counts, 1))
-    return torch.tensor(weights ** config.class_weight_power, dtype=torch.float32)
-
-
-def targets_of(dataset: FaceDataset) -> np.ndarray:
-    """Label distributions: the soft labels if any, else one-hot."""
-    if dataset.soft_labels is not None:
-        return dataset.soft_labels.astype(np.float32)
-    return np.eye(len(dataset.label_names), dtype=np.float32)[dataset.labels]
-
-
-def weighted_soft_ce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """Cross-entropy against (smoothed) label distributions, each sample weighted by its class weight."""
-    num_classes = logits.shape[1]
-    targets = targets * (1 - smoothing) + smoothing / num_classes
-    per_sample = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1)
-    sample_weights = (targets * weights).sum(dim=1)
-    return (per_sample * sample_weights).sum() / sample_weights.sum()
 
 
 def stage_at(config: TrainConfig, epoch: int) -> tuple[int, int]:
@@ -204,7 +199,10 @@ def _resume(run: Run, resume: bool) -> None:
     checkpoint = read_checkpoint(last)
     if config_of(checkpoint, last).to_dict() != run.config.to_dict():  # keys added since: defaults
         raise ConfigError(f"{last} was made with another config; resume with the same config or a new --out")
-    run.model.load_state_dict(checkpoint["model"])
+    run.model.load_state_dict(checkpoint.get(TRAINED_WEIGHTS, checkpoint["model"]))
+    if run.ema is not None:
+        run.ema.module.load_state_dict(checkpoint["model"])
+        run.ema.n_averaged.fill_(1)  # already holds an average: the next update blends into it
     run.optimizer.load_state_dict(checkpoint["optimizer"])
     run.state = {k: checkpoint[k] for k in run.state}
 
@@ -219,11 +217,13 @@ def prepare(source: str | Path, config: TrainConfig, out_dir: Path, resume: bool
     model = _initial_model(config, train_set.label_names)
     run = Run(config, out_dir, train_set.label_names,
               x_train=cached_arrays(train_set, prep, out_dir / "cache", progress),
-              y_train=torch.from_numpy(targets_of(train_set)),
+              y_train=torch.from_numpy(train_targets(source, train_set, config)),
               x_val=cached_arrays(val_set, prep, out_dir / "cache", progress), y_val=val_set.labels,
               class_weights=class_weights(train_set.labels, len(train_set.label_names), config),
               model=model, optimizer=make_optimizer(model, config),
-              state={"epoch": 0, "best_val_accuracy": -1.0, "history": []})
+              state={"epoch": 0, "best_val_accuracy": -1.0, "history": []},
+              ema=AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+              if config.ema_decay else None)
     _resume(run, resume)
     out_dir.mkdir(parents=True, exist_ok=True)
     return run
@@ -258,6 +258,8 @@ def train_one_epoch(run: Run, epoch: int, generator: torch.Generator, progress: 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if run.ema is not None:
+            run.ema.update_parameters(model)
         total_loss += loss.item() * len(idx)
         correct += (logits.argmax(1) == targets.argmax(1)).sum().item()
         seen += len(idx)
@@ -268,7 +270,7 @@ def train_one_epoch(run: Run, epoch: int, generator: torch.Generator, progress: 
 
 def validate(run: Run) -> dict[str, float]:
     """``val_loss`` and ``val_accuracy`` on the validation split, under the runtime's TTA when ``tta_val``."""
-    probs = predict(run.model, run.x_val, run.config.preprocessing, tta=run.config.tta_val)
+    probs = predict(run.kept_model, run.x_val, run.config.preprocessing, tta=run.config.tta_val)
     loss = F.nll_loss(torch.log(torch.from_numpy(probs) + 1e-8), torch.from_numpy(run.y_val))
     return {"val_loss": float(loss), "val_accuracy": float((probs.argmax(1) == run.y_val).mean())}
 
@@ -282,8 +284,10 @@ def save(run: Run, record: dict[str, Any]) -> None:
     is_best = record["val_accuracy"] > state["best_val_accuracy"]
     if is_best:
         state["best_val_accuracy"] = record["val_accuracy"]
-    checkpoint = {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+    checkpoint = {"model": run.kept_model.state_dict(), "optimizer": run.optimizer.state_dict(),
                   "config": run.config.to_dict(), "label_names": list(run.label_names), **state}
+    if run.ema is not None:
+        checkpoint[TRAINED_WEIGHTS] = run.model.state_dict()
     if is_best:
         save_checkpoint(checkpoint, run.out_dir / BEST)
     save_checkpoint(checkpoint, run.out_dir / LAST)
