@@ -3,7 +3,7 @@ the logit bias fitted on publictest under the robustness shifts, then privatetes
 (mean per-class recall) against the FER+ majority votes and against the original FER2013 labels, and FER+
 accuracy, balanced accuracy and the largest predicted/true class ratio under the shifts (no TTA).
 
-    python benchmarks/class_balance.py runs/v2.onnx [--balances 0 0.25 0.5 0.75 1] [--split val|test]
+    python benchmarks/class_balance.py runs/v2.onnx [--balances 0 0.25 0.5 0.75 1] [--split val|test] [--max-ratio R]
 
 ``--split val`` scores publictest itself (where the bias is fitted: optimistic, but the same for every model), for
 choosing between models without looking at privatetest.
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--balances", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
     parser.add_argument("--split", choices=("val", "test"), default="test", help="the split scored")
+    parser.add_argument("--max-ratio", type=float, default=None, help="as emolens calibrate --max-ratio")
     args = parser.parse_args()
     classifier = EmotionClassifier(args.model)
     val = load_dataset(args.data, "val", label_mode="majority", label_names=classifier.labels)
@@ -56,12 +57,13 @@ def main() -> None:
     shifted = fitting if args.split == "val" else probabilities_under_shifts(
         classifier, tests["majority"].images, calibrated=False)
     scored = "privatetest" if args.split == "test" else "publictest"
-    print(f"model: {classifier.model_path}; {scored}, no TTA; bias fitted on publictest under the shifts\n")
+    cap = "" if args.max_ratio is None else f", no class predicted over {args.max_ratio:g}x its frequency"
+    print(f"model: {classifier.model_path}; {scored}, no TTA; bias fitted on publictest under the shifts{cap}\n")
     print("| class balance | FER+ accuracy | FER+ balanced | FER2013-label accuracy | FER2013-label balanced "
           "| FER+ mean over shifts | FER+ balanced over shifts | largest p/t ratio | bias |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for balance in args.balances:
-        bias = fit_logit_bias(list(fitting.values()), val.labels, balance)
+        bias = fit_logit_bias(list(fitting.values()), val.labels, balance, args.max_ratio)
         cells = []
         for name, data in tests.items():
             predicted = Calibration(1.0, bias).apply(raw[name]).argmax(axis=1)

@@ -24,9 +24,12 @@ from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 @click.option("--class-balance", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="0 fits the bias for the class frequencies of DATA_DIR; towards 1, for every class equally "
                    "common (1 maximises the mean per-class recall).")
+@click.option("--max-ratio", type=click.FloatRange(min=1.0), default=None,
+              help="No class may be predicted more than this many times as often as it occurs in DATA_DIR, "
+                   "under any of the shifts (the bundled model: 1.5).")
 @user_errors
 def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_mode: str, bias: bool,
-            class_balance: float) -> None:
+            class_balance: float, max_ratio: float | None) -> None:
     """Calibrate MODEL_PATH on DATA_DIR: the scores it shows become honest probabilities (temperature scaling),
     and no class wins by default under real-photo shifts (logit bias). Prints what was fitted as JSON."""
     try:
@@ -34,5 +37,5 @@ def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_
     except ImportError as exc:
         raise click.ClickException(f"calibrate needs the [train] extra: pip install 'emolens[train]' ({exc})")
     fitted = calibrate(model_path, data_dir, out_path, split=split, label_mode=label_mode, bias=bias,
-                       class_balance=class_balance)
+                       class_balance=class_balance, max_ratio=max_ratio)
     click.echo(json.dumps(fitted, indent=2))

@@ -36,32 +36,41 @@ def fit_temperature(probs: np.ndarray, y_true: np.ndarray, logit_bias: Sequence[
 
 
 def fit_logit_bias(probs_by_condition: Sequence[np.ndarray], y_true: np.ndarray, class_balance: float = 0.0,
-                   limit: float = 1.0, step: float = 0.05, sweeps: int = 3) -> tuple[float, ...]:
+                   max_ratio: float | None = None, limit: float = 1.0, step: float = 0.05,
+                   sweeps: int = 3) -> tuple[float, ...]:
     """Per-class logit bias that maximises the mean accuracy over ``probs_by_condition`` (e.g. the clean crops
     and each robustness shift), by coordinate ascent on a grid in [-limit, limit] with the first class held at
     0; returned centred on 0 (only differences matter), so a negative value pushes a class down.
 
     ``class_balance``: each face weighs ``1 / n_class ** class_balance``, so 0 maximises accuracy under the
     data's own class frequencies and 1 the mean per-class recall, the accuracy if every class were equally common
-    (as in posed-expression sets); values between lean part of the way."""
+    (as in posed-expression sets); values between lean part of the way.
+
+    ``max_ratio``: no class may be predicted more than this many times as often as it occurs, under any
+    condition (a bias that would is refused; one the model already exceeds without bias may only shrink)."""
     logs = [np.log(np.clip(p, 1e-12, None)) for p in probs_by_condition]
-    weights = np.bincount(y_true, minlength=logs[0].shape[1]).astype(float)[y_true] ** -class_balance
+    classes = logs[0].shape[1]
+    true_counts = np.maximum(np.bincount(y_true, minlength=classes), 1)
+    weights = true_counts.astype(float)[y_true] ** -class_balance
     weights /= weights.sum()
-    bias = np.zeros(logs[0].shape[1])
+    bias = np.zeros(classes)
     grid = np.arange(-limit, limit + step / 2, step)
 
-    def score(b: np.ndarray) -> float:
-        return float(np.mean([weights[(lg + b).argmax(axis=1) == y_true].sum() for lg in logs]))
+    def score(b: np.ndarray) -> tuple[float, float]:
+        predicted = [(lg + b).argmax(axis=1) for lg in logs]
+        worst = max((np.bincount(y, minlength=classes) / true_counts).max() for y in predicted)
+        return float(np.mean([weights[y == y_true].sum() for y in predicted])), float(worst)
 
-    best = score(bias)
+    best, worst = score(bias)
+    allowed = np.inf if max_ratio is None else max(max_ratio, worst)
     for _ in range(sweeps):
         improved = False
-        for c in range(1, len(bias)):
+        for c in range(1, classes):
             for value in grid:
                 trial = bias.copy()
                 trial[c] = value
-                s = score(trial)
-                if s > best + 1e-9:
+                s, ratio = score(trial)
+                if s > best + 1e-9 and ratio <= allowed:
                     best, bias, improved = s, trial, True
         if not improved:
             break

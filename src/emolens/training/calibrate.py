@@ -27,22 +27,24 @@ def write_model_info(model_path: str | Path, out: str | Path, model_info: ModelI
 
 def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: str = "val",
               label_mode: LabelMode = "majority", bias: bool = True,
-              class_balance: float = 0.0) -> dict[str, Any]:
+              class_balance: float = 0.0, max_ratio: float | None = None) -> dict[str, Any]:
     """Fit and store the calibration of ``model_path`` on ``split`` of ``data``; returns what was fitted and
     the ECE of the clean split before and after.
 
     ``class_balance``: 0 fits the bias for the class frequencies of ``split``; towards 1, for classes more evenly
     spread (1: the mean per-class recall), as real photos are next to FER+, where neutral is the largest class
-    (see :func:`~emolens.evaluation.calibration.fit_logit_bias`)."""
+    (see :func:`~emolens.evaluation.calibration.fit_logit_bias`); ``max_ratio`` caps how many times as often as it
+    occurs any class may be predicted, under any shift."""
     classifier = EmotionClassifier(model_path)
     faces = load_dataset(data, split, label_mode=label_mode, label_names=classifier.labels)
     shifts = ALL_SHIFTS if bias else ("clean",)
     probs = probabilities_under_shifts(classifier, faces.images, shifts=shifts, calibrated=False)
-    logit_bias = fit_logit_bias(list(probs.values()), faces.labels, class_balance) if bias else ()
+    logit_bias = fit_logit_bias(list(probs.values()), faces.labels, class_balance, max_ratio) if bias else ()
     temperature = fit_temperature(probs["clean"], faces.labels, logit_bias)
     calibration = Calibration(round(temperature, 4), logit_bias)
     info = {**classifier.model_info.info, "calibrated_on": f"{Path(data).name} {split}",
-            **({"class_balance": str(class_balance)} if bias else {})}
+            **({"class_balance": str(class_balance)} if bias else {}),
+            **({"max_ratio": str(max_ratio)} if bias and max_ratio is not None else {})}
     write_model_info(model_path, out, dataclasses.replace(classifier.model_info, calibration=calibration, info=info))
     return {"temperature": calibration.temperature, "logit_bias": dict(zip(classifier.labels, logit_bias)),
             "ece_before": expected_calibration_error(probs["clean"], faces.labels),

@@ -1,5 +1,6 @@
-"""The training loop: staged unfreezing, one-cycle learning rate per stage, class-weighted soft-label loss,
-per-epoch checkpoints with ``--resume``, best model chosen on the validation split, curves saved as PNG.
+"""The training loop: staged unfreezing, one-cycle learning rate per stage, class-weighted soft-label loss
+(:mod:`emolens.training.targets`), an optional moving average of the weights, per-epoch checkpoints with
+``--resume``, best model chosen on the validation split, curves saved as PNG.
 
 Laid out like timm's ``train.py``: :func:`prepare` builds the run, then each epoch is :func:`train_one_epoch`,
 :func:`validate` and :func:`save`. Progress goes to tqdm bars and one log line per epoch (``logging``, logger
