@@ -9,6 +9,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from emolens.emotion.metadata import Calibration
+from emolens.evaluation.robustness import prediction_ratios
 
 
 def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int = 15) -> float:
@@ -50,16 +51,18 @@ def fit_logit_bias(probs_by_condition: Sequence[np.ndarray], y_true: np.ndarray,
     condition (a bias that would is refused; one the model already exceeds without bias may only shrink)."""
     logs = [np.log(np.clip(p, 1e-12, None)) for p in probs_by_condition]
     classes = logs[0].shape[1]
-    true_counts = np.maximum(np.bincount(y_true, minlength=classes), 1)
-    weights = true_counts.astype(float)[y_true] ** -class_balance
+    weights = np.bincount(y_true, minlength=classes).astype(float)[y_true] ** -class_balance
     weights /= weights.sum()
     bias = np.zeros(classes)
     grid = np.arange(-limit, limit + step / 2, step)
 
     def score(b: np.ndarray) -> tuple[float, float]:
+        """The weighted accuracy of bias ``b`` and, when capped, its largest predicted/true class ratio."""
         predicted = [(lg + b).argmax(axis=1) for lg in logs]
-        worst = max((np.bincount(y, minlength=classes) / true_counts).max() for y in predicted)
-        return float(np.mean([weights[y == y_true].sum() for y in predicted])), float(worst)
+        accuracy = float(np.mean([weights[y == y_true].sum() for y in predicted]))
+        if max_ratio is None:
+            return accuracy, 0.0
+        return accuracy, float(max(prediction_ratios(y_true, y, classes).max() for y in predicted))
 
     best, worst = score(bias)
     allowed = np.inf if max_ratio is None else max(max_ratio, worst)
