@@ -60,6 +60,8 @@ def test_based_configs_read_as_their_full_settings(name: str) -> None:
     ('input_size = 96\ninput_size = 80', ["not a valid TOML file"]),
     ('ema_decay = 1.0', ["ema_decay", "less than 1", "1.0"]),
     ('original_label_weight = -0.1', ["original_label_weight", "greater than or equal to 0"]),
+    ('[augment]\njpeg = 1.5', ["augment.jpeg", "less than or equal to 1", "1.5"]),
+    ('[augment]\nmixup = -0.2', ["augment.mixup", "greater than or equal to 0", "-0.2"]),
 ])
 def test_a_bad_setting_is_named_with_what_it_allows(tmp_path: Path, setting: str, words: list[str]) -> None:
     path = tmp_path / "bad.toml"
@@ -273,9 +275,11 @@ def test_original_labels_cannot_blend_into_themselves(fer_dir: Path, tmp_path: P
 @pytest.mark.slow
 def test_an_ema_run_keeps_and_resumes_the_average(fer_dir: Path, tmp_path: Path) -> None:
     """With ema_decay the checkpoint's ``model`` (what is validated and exported) is the moving average, and the
-    optimised weights ride beside it so that a resumed run continues both."""
-    config = TrainConfig.from_dict({**TrainConfig.load(SMOKE).to_dict(), "ema_decay": 0.9,
-                                    "original_label_weight": 0.25})
+    optimised weights ride beside it so that a resumed run continues both (with v4's other settings on: mixup and
+    augmentation at a 24 px source detail)."""
+    smoke = TrainConfig.load(SMOKE).to_dict()
+    config = TrainConfig.from_dict({**smoke, "ema_decay": 0.9, "original_label_weight": 0.25, "source_size": 24,
+                                    "augment": {**smoke["augment"], "mixup": 0.2, "resolution": 0.5, "jpeg": 0.5}})
     train(fer_dir, config, tmp_path / "run", progress=False, stop_after=1)
     train(fer_dir, config, tmp_path / "run", resume=True, progress=False)
     checkpoint = read_checkpoint(tmp_path / "run" / "last.pt")

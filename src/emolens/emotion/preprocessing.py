@@ -52,6 +52,12 @@ class Preprocessing:
     def from_json(cls, text: str) -> "Preprocessing":
         return cls(**json.loads(text))
 
+    @property
+    def detail_scale(self) -> float:
+        """Input pixels per pixel of the faces' own detail: ``input_size / source_size`` (2 for 48 px FER2013
+        faces at 96 px), 1 when ``source_size`` is off or not smaller than the input."""
+        return self.input_size / self.source_size if 0 < self.source_size < self.input_size else 1.0
+
     def resize(self, image: np.ndarray) -> np.ndarray:
         """A uint8 face crop at this contract's colour, detail and input size (see :func:`resize_face`)."""
         return resize_face(image, self.input_size, self.color, self.source_size)

@@ -29,7 +29,7 @@ from emolens.datasets import FaceDataset, dataset_has_split, load_dataset
 from emolens.emotion.preprocessing import Preprocessing, normalize
 from emolens.emotion.tta import tta_views
 from emolens.errors import ConfigError
-from emolens.training.augment import augment_batch
+from emolens.training.augment import augment_batch, mixup
 from emolens.training.checkpoint import BEST, LAST, config_of, read_checkpoint, save_checkpoint
 from emolens.training.config import TrainConfig
 from emolens.training.model import EmotionNet, build_model
@@ -250,10 +250,12 @@ def train_one_epoch(run: Run, epoch: int, generator: torch.Generator, progress: 
         if len(idx) < 2:  # BatchNorm needs two samples
             continue
         x = augment_batch(torch.from_numpy(normalize(run.x_train[idx.numpy()], config.preprocessing)),
-                          config.augment, generator)
+                          config.augment, generator, config.preprocessing.detail_scale)
+        targets = run.y_train[idx]
+        if config.augment.mixup:
+            x, targets = mixup(x, targets, config.augment.mixup, generator)
         if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        targets = run.y_train[idx]
         logits = model(x)
         loss = weighted_soft_ce(logits, targets, run.class_weights, config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
