@@ -98,7 +98,7 @@ def write_fer2013_csv(path: Path, fer_dir: Path, rows: list[tuple[int, Path, str
 
 def test_fer2013_csv_and_ferplus_join(tmp_path: Path, fer_dir: Path) -> None:
     pngs = real_pngs(fer_dir, "happy", 3) + real_pngs(fer_dir, "sad", 3)
-    rows = [(3, p, "Training") for p in pngs[:3]] + [(4, p, "PublicTest") for p in pngs[3:]]
+    rows = [(e, p, "Training") for e, p in zip((0, 3, 3), pngs[:3])] + [(4, p, "PublicTest") for p in pngs[3:]]
     write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, rows)
     data = load_dataset(tmp_path / "fer2013.csv", "val")
     assert data.labels.tolist() == [4, 4, 4]
@@ -109,6 +109,7 @@ def test_fer2013_csv_and_ferplus_join(tmp_path: Path, fer_dir: Path) -> None:
             f.write(f"x,fer{i}.png,1,{9 if i < 3 else 0},0,{0 if i < 3 else 9},0,0,0,0,0,0\n")
     plus = load_dataset(tmp_path / "fer2013.csv", "train", label_mode="soft")
     assert plus.labels.tolist() == [3, 3, 3] and plus.soft_labels[0, 6] == pytest.approx(0.1)
+    assert plus.original_labels.tolist() == [0, 3, 3]  # the CSV's own labels ride along with the votes
 
 
 def test_missing_folder_is_named(tmp_path: Path) -> None:

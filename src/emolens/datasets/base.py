@@ -21,6 +21,8 @@ class FaceDataset:
         label_names: the class names, in model output order.
         sources: where each image came from (a path, or ``file.csv:line``).
         soft_labels: optional float32 (N, C) label distributions (e.g. FER+ votes), rows sum to 1.
+        original_labels: optional int64 (N,), for FER+ sources the original FER2013 label of each face (the
+            votes relabel the same faces), an index into ``label_names``.
     """
 
     images: list[np.ndarray]
@@ -28,6 +30,7 @@ class FaceDataset:
     label_names: tuple[str, ...]
     sources: list[str]
     soft_labels: np.ndarray | None = None
+    original_labels: np.ndarray | None = None
     skipped: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -44,6 +47,7 @@ class FaceDataset:
             label_names=self.label_names,
             sources=[self.sources[i] for i in indices],
             soft_labels=None if self.soft_labels is None else self.soft_labels[indices],
+            original_labels=None if self.original_labels is None else self.original_labels[indices],
             skipped=dict(self.skipped),
         )
 

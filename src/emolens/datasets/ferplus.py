@@ -57,7 +57,7 @@ def votes_to_targets(votes: np.ndarray, label_mode: LabelMode) -> tuple[np.ndarr
     return labels, soft
 
 
-def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str],
+def _from_parts(images: list[np.ndarray], votes: np.ndarray, original: np.ndarray, sources: list[str],
                 label_mode: LabelMode) -> FaceDataset:
     labels, soft = votes_to_targets(votes, label_mode)
     keep = np.flatnonzero(labels >= 0)
@@ -67,6 +67,7 @@ def _from_parts(images: list[np.ndarray], votes: np.ndarray, sources: list[str],
         label_names=FER2013_LABELS,
         sources=[sources[i] for i in keep],
         soft_labels=soft[keep] if label_mode == "soft" else None,
+        original_labels=np.asarray(original, np.int64)[keep],
         skipped={FERPLUS_EXCLUDED: int(len(labels) - len(keep))},
     )
 
@@ -88,21 +89,24 @@ def load_ferplus_folder(root: str | Path, split: Split, label_mode: LabelMode = 
     labels_csv = root / "labels.csv"
     if not labels_csv.is_file():
         raise DatasetError(f"{labels_csv}: no such file (expected a FER+ folder with labels.csv)")
-    images, votes, sources = [], [], []
+    images, votes, original, sources = [], [], [], []
     with labels_csv.open(newline="") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
             if row.get("usage") != usage:
                 continue
             try:
                 votes.append([int(row[f"fp_{c}"]) for c in FERPLUS_VOTE_COLUMNS])
+                original.append(int(row["emotion"]))
             except (KeyError, TypeError, ValueError):
-                raise DatasetError(f"{labels_csv}:{line}: bad or missing FER+ vote columns") from None
+                raise DatasetError(f"{labels_csv}:{line}: bad or missing emotion or FER+ vote columns") from None
+            if not 0 <= original[-1] < len(FER2013_LABELS):
+                raise DatasetError(f"{labels_csv}:{line}: emotion must be 0..6, got {original[-1]}")
             path = root / row["path"]
             images.append(read_image(path))
             sources.append(str(path))
     if not images:
         raise DatasetError(f"{labels_csv}: no rows with usage={usage}")
-    return _from_parts(images, np.array(votes), sources, label_mode)
+    return _from_parts(images, np.array(votes), np.array(original), sources, label_mode)
 
 
 def load_ferplus_csv(fer2013_csv: str | Path, ferplus_csv: str | Path, split: Split | None = None,
@@ -123,4 +127,5 @@ def load_ferplus_csv(fer2013_csv: str | Path, ferplus_csv: str | Path, split: Sp
     if len(votes) != len(rows):
         raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, but {fer2013_csv} has {len(rows)}; they must match row for row")
     keep = [i for i, r in enumerate(rows) if split is None or r[2] == FER2013_USAGE[split]]
-    return _from_parts([rows[i][1] for i in keep], np.array(votes)[keep], [rows[i][3] for i in keep], label_mode)
+    return _from_parts([rows[i][1] for i in keep], np.array(votes)[keep], np.array([rows[i][0] for i in keep]),
+                       [rows[i][3] for i in keep], label_mode)

@@ -19,16 +19,13 @@ def targets_of(dataset: FaceDataset) -> np.ndarray:
     return np.eye(len(dataset.label_names), dtype=np.float32)[dataset.labels]
 
 
-def blend_labels(dataset: FaceDataset, other: FaceDataset, weight: float) -> np.ndarray:
-    """``dataset``'s label distributions with ``weight`` of each moved to ``other``'s label of the same image
-    (matched by source): e.g. FER+ votes blended with the original FER2013 labels of the same faces."""
-    if other.label_names != dataset.label_names:
-        raise DatasetError(f"cannot blend labels {other.label_names} into {dataset.label_names}")
-    label_of = dict(zip(other.sources, other.labels.tolist()))
-    missing = [s for s in dataset.sources if s not in label_of]
-    if missing:
-        raise DatasetError(f"{len(missing)} training images have no label to blend in, e.g. {missing[0]}")
-    one_hot = np.eye(len(dataset.label_names), dtype=np.float32)[[label_of[s] for s in dataset.sources]]
+def blend_labels(dataset: FaceDataset, weight: float) -> np.ndarray:
+    """``dataset``'s label distributions with ``weight`` of each moved to the face's original label (e.g. FER+
+    votes blended with the original FER2013 labels of the same faces)."""
+    if dataset.original_labels is None:
+        raise DatasetError("blending in original labels needs a FER+ source (FER2013 faces with FER+ votes), whose "
+                           "faces carry their original FER2013 labels")
+    one_hot = np.eye(len(dataset.label_names), dtype=np.float32)[dataset.original_labels]
     return (1 - weight) * targets_of(dataset) + weight * one_hot
 
 

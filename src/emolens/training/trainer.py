@@ -92,16 +92,14 @@ def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, F
     return train, val
 
 
-def train_targets(source: str | Path, train: FaceDataset, config: TrainConfig) -> np.ndarray:
+def train_targets(train: FaceDataset, config: TrainConfig) -> np.ndarray:
     """The training label distributions, blended with the original FER2013 labels by ``original_label_weight``."""
     if not config.original_label_weight:
         return targets_of(train)
     if config.label_mode == "fer2013":
         raise ConfigError("original_label_weight blends the original labels into FER+ votes: it needs label_mode "
                           "soft or majority")
-    split = "train" if dataset_has_split(source, "train") else None
-    original = load_dataset(source, split, label_mode="fer2013", label_names=train.label_names)
-    return blend_labels(train, original, config.original_label_weight)
+    return blend_labels(train, config.original_label_weight)
 
 
 def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path, progress: bool = False) -> np.ndarray:
@@ -218,7 +216,7 @@ def prepare(source: str | Path, config: TrainConfig, out_dir: Path, resume: bool
     model = _initial_model(config, train_set.label_names)
     run = Run(config, out_dir, train_set.label_names,
               x_train=cached_arrays(train_set, prep, out_dir / "cache", progress),
-              y_train=torch.from_numpy(train_targets(source, train_set, config)),
+              y_train=torch.from_numpy(train_targets(train_set, config)),
               x_val=cached_arrays(val_set, prep, out_dir / "cache", progress), y_val=val_set.labels,
               class_weights=class_weights(train_set.labels, len(train_set.label_names), config),
               model=model, optimizer=make_optimizer(model, config),
