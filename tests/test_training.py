@@ -26,7 +26,7 @@ from emolens.training.checkpoint import load_checkpoint, read_checkpoint, save_c
 from emolens.training.config import TrainConfig  # noqa: E402
 from emolens.training.export import export_onnx  # noqa: E402
 from emolens.training.targets import blend_labels, class_weights  # noqa: E402
-from emolens.training.trainer import TRAINED_WEIGHTS, predict, train  # noqa: E402
+from emolens.training.trainer import TRAINED_WEIGHTS, predict, resolve_device, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "configs" / "smoke.toml"
@@ -105,6 +105,26 @@ def test_train_cli_names_a_bad_config_in_one_line(fer_dir: Path, tmp_path: Path)
     result = CliRunner().invoke(cli, ["train", str(fer_dir), "--config", str(path), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"Error: {path}: color: must be 'gray' or 'rgb', not 'grey'"]
+
+
+def test_the_device_is_the_gpu_only_where_pytorch_sees_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda") == resolve_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu") == resolve_device("cpu")
+    with pytest.raises(ConfigError, match="device must be one of auto, cpu, cuda"):
+        resolve_device("tpu")
+
+
+def test_train_cli_without_a_gpu_refuses_device_cuda_in_one_line(fer_dir: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = CliRunner().invoke(cli, ["train", str(fer_dir), "--config", str(SMOKE), "--out", str(tmp_path / "run"),
+                                      "--device", "cuda"])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "device cuda" in result.output and "sees no CUDA GPU" in result.output and "--device cpu" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 class Payload:

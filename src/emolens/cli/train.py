@@ -38,8 +38,11 @@ def epoch_lines() -> Iterator[None]:
               help="Stop after this many epochs in this sitting (continue later with --resume).")
 @click.option("--export", "export_path", type=click.Path(path_type=Path), default=None,
               help="After training, export the best checkpoint to this ONNX file.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where to train: auto takes a CUDA GPU when this PyTorch sees one, else the CPU.")
 @user_errors
-def command(source: Path, config_path: Path, out_dir: Path, resume: bool, stop_after: int | None, export_path: Path | None) -> None:
+def command(source: Path, config_path: Path, out_dir: Path, resume: bool, stop_after: int | None,
+            export_path: Path | None, device: str) -> None:
     """Train on SOURCE: a class-per-folder tree (optionally with train/ val/ test/), a FER2013 CSV, or the FER+
     folder. The best epoch on the validation split is kept as OUT/best.pt."""
     # Threads that sleep instead of spinning while they wait: with any other load on a small machine, spinning
@@ -52,7 +55,7 @@ def command(source: Path, config_path: Path, out_dir: Path, resume: bool, stop_a
         raise click.ClickException(f"training needs the [train] extra: pip install 'emolens[train]' ({exc})")
     config = TrainConfig.load(config_path)
     with epoch_lines():
-        result = train(source, config, out_dir, resume=resume, stop_after=stop_after)
+        result = train(source, config, out_dir, resume=resume, stop_after=stop_after, device=device)
     click.echo(f"best validation accuracy {result.best_val_accuracy:.4f} after {result.epochs_done} epochs: "
                f"{result.best_checkpoint}")
     if export_path is not None:

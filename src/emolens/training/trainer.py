@@ -1,6 +1,7 @@
 """The training loop: staged unfreezing, one-cycle learning rate per stage, class-weighted soft-label loss
 (:mod:`emolens.training.targets`), an optional moving average of the weights, per-epoch checkpoints with
-``--resume``, best model chosen on the validation split, curves saved as PNG.
+``--resume``, best model chosen on the validation split, curves saved as PNG. It runs on the CPU or, with
+``device="cuda"`` (or ``"auto"`` where PyTorch sees a GPU), on a CUDA GPU; augmentation stays on the CPU.
 
 Laid out like timm's ``train.py``: :func:`prepare` builds the run, then each epoch is :func:`train_one_epoch`,
 :func:`validate` and :func:`save`. Progress goes to tqdm bars and one log line per epoch (``logging``, logger
@@ -38,6 +39,8 @@ from emolens.training.targets import blend_labels, class_weights, targets_of, we
 log = logging.getLogger(__name__)
 TRAINED_WEIGHTS = "trained_model"
 """Checkpoint key of the optimised weights when ``model`` holds their moving average (``ema_decay``)."""
+DEVICES = ("auto", "cpu", "cuda")
+"""Where training may run: ``auto`` takes a CUDA GPU when PyTorch sees one, else the CPU."""
 
 
 @dataclass
@@ -67,11 +70,24 @@ class Run:
     optimizer: torch.optim.AdamW
     state: dict[str, Any]
     ema: AveragedModel | None = None
+    device: torch.device = torch.device("cpu")
 
     @property
     def kept_model(self) -> torch.nn.Module:
         """The weights that are validated, checkpointed as ``model`` and exported: the EMA when there is one."""
         return self.model if self.ema is None else self.ema.module
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``name`` (one of :data:`DEVICES`); a :class:`ConfigError` when it is not here."""
+    if name not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, not {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device cuda: this PyTorch ({torch.__version__}) sees no CUDA GPU; the pinned CPU wheel "
+                          "has none, so install a CUDA build of PyTorch on a machine with a GPU, or use --device cpu")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, FaceDataset]:
@@ -132,16 +148,17 @@ def one_cycle_lr(peak: float, progress: float, warmup: float) -> float:
 
 
 def predict(model: EmotionNet, x: np.ndarray, prep: Preprocessing, tta: bool, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for uint8 model-size images; with ``tta``, averaged over the runtime's TTA views
-    (:func:`emolens.emotion.tta.tta_views`), as the ONNX classifier averages them."""
+    """Class probabilities for uint8 model-size images, on the model's device; with ``tta``, averaged over the
+    runtime's TTA views (:func:`emolens.emotion.tta.tta_views`), as the ONNX classifier averages them."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             batch = normalize(x[start:start + batch_size], prep)
             views = tta_views(batch) if tta else [batch]
-            probs = [F.softmax(model(torch.from_numpy(np.ascontiguousarray(v))), dim=1) for v in views]
-            out.append(torch.stack(probs).mean(dim=0).numpy())
+            probs = [F.softmax(model(torch.from_numpy(np.ascontiguousarray(v)).to(device)), dim=1) for v in views]
+            out.append(torch.stack(probs).mean(dim=0).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -176,14 +193,15 @@ def make_optimizer(model: EmotionNet, config: TrainConfig) -> torch.optim.AdamW:
                               {"params": no_decay, "weight_decay": 0.0}], lr=config.stages[0].lr)
 
 
-def _initial_model(config: TrainConfig, label_names: tuple[str, ...]) -> EmotionNet:
-    """The network, with ImageNet backbone weights, or all weights from ``init_from``."""
+def _initial_model(config: TrainConfig, label_names: tuple[str, ...], device: torch.device) -> EmotionNet:
+    """The network on ``device``, with ImageNet backbone weights, or all weights from ``init_from``."""
     model = build_model(config, len(label_names), pretrained=not config.init_from)
     if config.init_from:
         init = read_checkpoint(config.init_from)
         if tuple(init["label_names"]) != label_names:
             raise ConfigError(f"init_from {config.init_from} has labels {init['label_names']}, the data {label_names}")
         model.load_state_dict(init["model"])
+    model = model.to(device)
     return model.to(memory_format=torch.channels_last) if config.channels_last else model
 
 
@@ -206,23 +224,25 @@ def _resume(run: Run, resume: bool) -> None:
     run.state = {k: checkpoint[k] for k in run.state}
 
 
-def prepare(source: str | Path, config: TrainConfig, out_dir: Path, resume: bool, progress: bool = False) -> Run:
-    """Load and cache the data, build the model and optimiser, and pick up ``last.pt`` when resuming."""
+def prepare(source: str | Path, config: TrainConfig, out_dir: Path, resume: bool, progress: bool = False,
+            device: torch.device = torch.device("cpu")) -> Run:
+    """Load and cache the data, build the model (on ``device``) and optimiser, and pick up ``last.pt`` when
+    resuming."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     prep = config.preprocessing
     train_set, val_set = load_splits(source, config)
-    model = _initial_model(config, train_set.label_names)
+    model = _initial_model(config, train_set.label_names, device)
     run = Run(config, out_dir, train_set.label_names,
               x_train=cached_arrays(train_set, prep, out_dir / "cache", progress),
               y_train=torch.from_numpy(train_targets(train_set, config)),
               x_val=cached_arrays(val_set, prep, out_dir / "cache", progress), y_val=val_set.labels,
-              class_weights=class_weights(train_set.labels, len(train_set.label_names), config),
+              class_weights=class_weights(train_set.labels, len(train_set.label_names), config).to(device),
               model=model, optimizer=make_optimizer(model, config),
               state={"epoch": 0, "best_val_accuracy": -1.0, "history": []},
               ema=AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-              if config.ema_decay else None)
+              if config.ema_decay else None, device=device)
     _resume(run, resume)
     out_dir.mkdir(parents=True, exist_ok=True)
     return run
@@ -252,6 +272,7 @@ def train_one_epoch(run: Run, epoch: int, generator: torch.Generator, progress: 
         targets = run.y_train[idx]
         if config.augment.mixup:
             x, targets = mixup(x, targets, config.augment.mixup, generator)
+        x, targets = x.to(run.device, non_blocking=True), targets.to(run.device, non_blocking=True)
         if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         logits = model(x)
@@ -297,14 +318,15 @@ def save(run: Run, record: dict[str, Any]) -> None:
 
 
 def train(source: str | Path, config: TrainConfig, out_dir: str | Path, resume: bool = False,
-          progress: bool = True, stop_after: int | None = None) -> TrainResult:
+          progress: bool = True, stop_after: int | None = None, device: str = "auto") -> TrainResult:
     """Train on ``source`` with ``config``, writing checkpoints, history and curves to ``out_dir``.
 
     ``stop_after`` ends this call after that many epochs, so a long schedule can run in several sittings
-    (continue with ``resume=True``).
+    (continue with ``resume=True``, on any device: checkpoints load onto the CPU). ``device``: one of
+    :data:`DEVICES`.
     """
     config = config.checked()
-    run = prepare(source, config, Path(out_dir), resume, progress)
+    run = prepare(source, config, Path(out_dir), resume, progress, resolve_device(device))
     generator = torch.Generator().manual_seed(config.seed + run.state["epoch"])
     end = config.epochs if stop_after is None else min(config.epochs, run.state["epoch"] + stop_after)
     for epoch in range(run.state["epoch"], end):
