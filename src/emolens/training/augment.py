@@ -1,6 +1,6 @@
-"""Batch augmentation on normalised tensors: flip, small affine, brightness/contrast, random erasing, and the
-shifts that real photos bring: lower resolution, blur or sharpening, sensor noise, gamma, JPEG artefacts, and
-things in front of the face (dark glasses, a hand).
+"""Batch augmentation on normalised tensors: flip, small affine, brightness/contrast, random erasing, the shifts
+that real photos bring (lower resolution, blur or sharpening, sensor noise, gamma, JPEG artefacts, and things in
+front of the face: dark glasses, a hand), and mixup of images with their label distributions.
 
 All of it but JPEG (OpenCV's codec, image by image) runs vectorised on the whole batch, so it costs little next to
 the network on a 2-core CPU.
@@ -43,7 +43,7 @@ class AugmentConfig:
     gamma: Probability = 0.0  # probability of a gamma change (0.6-1.6)
     jpeg: Probability = 0.0  # probability of JPEG compression at quality 15-60
     occlusion: Probability = 0.0  # probability of a dark or skin-bright ellipse over the eyes or the lower face
-    mixup: Annotated[float, Field(ge=0.0)] = 0.0  # alpha of the Beta(alpha, alpha) weight that mixes each batch with itself reversed; 0 = off
+    mixup: Annotated[float, Field(ge=0.0)] = 0.0  # alpha: each batch mixed with itself reversed, Beta(alpha, alpha)
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
