@@ -70,7 +70,11 @@ class Run:
     optimizer: torch.optim.AdamW
     state: dict[str, Any]
     ema: AveragedModel | None = None
-    device: torch.device = torch.device("cpu")
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model, and so each batch, lives."""
+        return next(self.model.parameters()).device
 
     @property
     def kept_model(self) -> torch.nn.Module:
@@ -242,7 +246,7 @@ def prepare(source: str | Path, config: TrainConfig, out_dir: Path, resume: bool
               model=model, optimizer=make_optimizer(model, config),
               state={"epoch": 0, "best_val_accuracy": -1.0, "history": []},
               ema=AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-              if config.ema_decay else None, device=device)
+              if config.ema_decay else None)
     _resume(run, resume)
     out_dir.mkdir(parents=True, exist_ok=True)
     return run
