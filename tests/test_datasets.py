@@ -17,7 +17,7 @@ from emolens.cli.main import cli
 from emolens.datasets import DatasetError, load_dataset
 from emolens.datasets.ferplus import votes_to_targets
 from emolens.errors import ConfigError
-from emolens.labels import FER2013_LABELS
+from emolens.labels import FER2013_LABELS, FERPLUS_VOTE_COLUMNS
 from emolens.pipeline.images import load_image
 
 REFERENCE_COUNTS_PUBLICTEST = [467, 56, 496, 895, 653, 415, 607]  # from ../shared/data/fer2013/README.md
@@ -142,6 +142,22 @@ def test_bad_csv_row_names_the_line(tmp_path: Path, row: str, message: str) -> N
     path.write_text(f"emotion,pixels,Usage\n0,0 0 0 0,Training\n{row}\n")
     with pytest.raises(DatasetError, match=f"fer2013.csv:3: {message}"):
         load_dataset(path)
+
+
+@pytest.mark.parametrize("emotion, message", [("9", "emotion must be 0..6, got 9"),
+                                              ("x", "emotion must be an integer 0..6, got 'x'")])
+def test_a_ferplus_folder_row_with_a_bad_original_label_names_the_line(tmp_path: Path, fer_dir: Path, emotion: str,
+                                                                      message: str) -> None:
+    """The FER+ folder's ``emotion`` column (each face's original label) is checked as the FER2013 CSV's is."""
+    (tmp_path / "train").mkdir()
+    png = real_pngs(fer_dir, "happy", 1)[0]
+    (tmp_path / "train" / "a.png").write_bytes(png.read_bytes())
+    votes = "0,9,0,0,0,0,0,0,0,0"
+    (tmp_path / "labels.csv").write_text(
+        "usage,emotion,path," + ",".join(f"fp_{c}" for c in FERPLUS_VOTE_COLUMNS) + "\n"
+        f"Training,3,train/a.png,{votes}\nTraining,{emotion},train/a.png,{votes}\n")
+    with pytest.raises(DatasetError, match=f"labels.csv:3: {message}"):
+        load_dataset(tmp_path, "train", label_mode="soft")
 
 
 def test_an_unknown_label_mode_is_an_error_not_fer2013_labels(fer_dir: Path) -> None:

@@ -26,6 +26,17 @@ def parse_pixels(text: str, where: str) -> np.ndarray:
     return values.astype(np.uint8).reshape(side, side)
 
 
+def parse_emotion(text: str | None, where: str) -> int:
+    """A FER2013 ``emotion`` field -> its class index 0..6 (into ``FER2013_LABELS``)."""
+    try:
+        emotion = int(text)  # type: ignore[arg-type]  # None (a missing field) fails as not an integer
+    except (TypeError, ValueError):
+        raise DatasetError(f"{where}: emotion must be an integer 0..6, got {text!r}") from None
+    if not 0 <= emotion < len(FER2013_LABELS):
+        raise DatasetError(f"{where}: emotion must be 0..6, got {emotion}")
+    return emotion
+
+
 def read_fer2013_rows(path: Path) -> list[tuple[int, np.ndarray, str, str]]:
     """All rows of a FER2013 CSV as ``(emotion, image, usage, where)``, validated."""
     if not path.is_file():
@@ -38,12 +49,7 @@ def read_fer2013_rows(path: Path) -> list[tuple[int, np.ndarray, str, str]]:
         rows = []
         for line, row in enumerate(reader, start=2):
             where = f"{path}:{line}"
-            try:
-                emotion = int(row["emotion"])
-            except (TypeError, ValueError):
-                raise DatasetError(f"{where}: emotion must be an integer 0..6, got {row['emotion']!r}") from None
-            if not 0 <= emotion < len(FER2013_LABELS):
-                raise DatasetError(f"{where}: emotion must be 0..6, got {emotion}")
+            emotion = parse_emotion(row["emotion"], where)
             if row["pixels"] is None:
                 raise DatasetError(f"{where}: row has too few fields")
             rows.append((emotion, parse_pixels(row["pixels"], where), (row.get("Usage") or "").strip(), where))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.datasets.base import DatasetError, FaceDataset, read_image
-from emolens.datasets.fer2013_csv import read_fer2013_rows
+from emolens.datasets.fer2013_csv import parse_emotion, read_fer2013_rows
 from emolens.datasets.options import FER2013_USAGE, LabelMode, Split, check_choice
 from emolens.labels import FER2013_LABELS, FERPLUS_TO_FER2013, FERPLUS_VOTE_COLUMNS
 
@@ -96,11 +96,9 @@ def load_ferplus_folder(root: str | Path, split: Split, label_mode: LabelMode = 
                 continue
             try:
                 votes.append([int(row[f"fp_{c}"]) for c in FERPLUS_VOTE_COLUMNS])
-                original.append(int(row["emotion"]))
             except (KeyError, TypeError, ValueError):
-                raise DatasetError(f"{labels_csv}:{line}: bad or missing emotion or FER+ vote columns") from None
-            if not 0 <= original[-1] < len(FER2013_LABELS):
-                raise DatasetError(f"{labels_csv}:{line}: emotion must be 0..6, got {original[-1]}")
+                raise DatasetError(f"{labels_csv}:{line}: bad or missing FER+ vote columns") from None
+            original.append(parse_emotion(row.get("emotion"), f"{labels_csv}:{line}"))
             path = root / row["path"]
             images.append(read_image(path))
             sources.append(str(path))
