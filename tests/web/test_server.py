@@ -21,17 +21,18 @@ import pytest
 from click.testing import CliRunner
 
 from emolens.cli.main import cli
-from emolens.web.testing import serving, stalled_upload
+from emolens.web.testing import serving, stalled_upload, unclosed_answer
 
 pytestmark = pytest.mark.slow
 MAX_WORKER_MB = 1536
 """Stated peak: one worker (2 analysis slots) under 8 parallel 6300x6300 images stays below this resident size."""
 
 
-def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, bytes, dict]:
+def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None,
+        timeout: float = 60) -> tuple[int, bytes, dict]:
     request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), dict(exc.headers)
@@ -83,6 +84,26 @@ def test_stalled_uploads_neither_block_health_nor_hold_threads(tmp_path: Path) -
             assert head.startswith(f"HTTP/1.1 {status}".encode()) and b"application/json" in head
             assert json.loads(body)["status"] == status
     assert not list(tmp_path.rglob("*.ctl")), "gunicorn's control socket would clash between servers"
+
+
+def test_clients_that_never_close_do_not_block_health() -> None:
+    """16 clients whose `Connection: close` answers came but who never close their sockets, and 16 stalled uploads
+    answered 408 that never close theirs either: health keeps answering promptly. Before, the worker lingered ~2 s
+    on each of them in turn on its main thread, accepting nothing: health went unanswered for 30 s."""
+    with serving(env={"EMOLENS_READ_TIMEOUT_S": "1"}) as url:
+        port = int(url.rsplit(":", 1)[1])
+        held = [unclosed_answer(port) for _ in range(16)] + [stalled_upload(port) for _ in range(16)]
+        try:
+            slowest = 0.0
+            for _ in range(12):  # about 3 s: through the 408s at 1 s and the lingering closes after them
+                started = time.monotonic()
+                assert get(f"{url}/api/v1/health", timeout=10)[0] == 200
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.25)
+            assert slowest < 5.0, f"health took {slowest:.1f} s"  # generous; benchmarks/reliability_load.py: < 1 s
+        finally:
+            for sock in held:
+                sock.close()
 
 
 def test_parallel_huge_images_stay_under_stated_peak(tmp_path: Path) -> None:
