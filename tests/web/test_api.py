@@ -63,6 +63,14 @@ def test_analyze_raw_body(client: FlaskClient, face_jpeg: bytes) -> None:
     assert len(body.faces) == 1
 
 
+def test_chunked_body_up_to_the_limit_is_analysed(client: FlaskClient, face_jpeg: bytes) -> None:
+    """A body without Content-Length is read whole up to the upload limit, inclusive (over it: 413, below)."""
+    exactly = face_jpeg + b"\0" * (10 * 1024 * 1024 - len(face_jpeg))  # a JPEG decoder ignores trailing bytes
+    for data in (face_jpeg, exactly):
+        assert len(valid(_chunked(client, data), AnalyzeResponse).faces) == 1
+    assert client.get("/api/v1/analyses").json["total"] == 2
+
+
 def test_results_are_stored_listed_and_counted(client: FlaskClient, face_jpeg: bytes) -> None:
     ids = [post_image(client, face_jpeg, source=source).json["id"] for source in ("upload", "api", "api")]
     page = valid(client.get("/api/v1/analyses?limit=2"), AnalysesPage)
@@ -134,12 +142,27 @@ def _raw(client: FlaskClient, data: bytes, query: str = "") -> TestResponse:
     return client.post(f"/api/v1/analyze{query}", data=data, content_type="image/jpeg")
 
 
+def _chunked(client: FlaskClient, data: bytes, multipart: bool = False) -> TestResponse:
+    """``data`` sent as a body without Content-Length (chunked, as gunicorn hands it on: a terminated stream)."""
+    content_type = "image/jpeg"
+    if multipart:
+        content_type = "multipart/form-data; boundary=b"
+        data = (b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+                b"Content-Type: image/jpeg\r\n\r\n" + data + b"\r\n--b--\r\n")
+    return client.post("/api/v1/analyze", input_stream=io.BytesIO(data), content_type=content_type,
+                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+
 BadRequest = Callable[[FlaskClient, bytes, bytes], TestResponse]
 """Sends one bad request, given the client, the original photo's bytes and a 640x480 JPEG of it."""
 
 BAD_INPUTS: dict[str, tuple[BadRequest, int, tuple[str, ...]]] = {
     "too_large": (lambda c, photo, jpg: post_image(c, photo + b"\0" * (10 * 1024 * 1024)), 413,
                   ("too large", "10 mb")),
+    "too_large_chunked": (lambda c, photo, jpg: _chunked(c, photo + b"\0" * (10 * 1024 * 1024)), 413,
+                          ("too large", "10 mb")),
+    "too_large_chunked_multipart": (lambda c, photo, jpg: _chunked(c, photo + b"\0" * (10 * 1024 * 1024), True), 413,
+                                    ("too large", "10 mb")),
     "not_image": (lambda c, photo, jpg: post_image(c, b"%PDF-1.4 not a picture", "photo.jpg"), 400,
                   ("not an image",)),
     "truncated": (lambda c, photo, jpg: post_image(c, photo[: len(photo) // 3]), 400, ("truncated",)),

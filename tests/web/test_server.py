@@ -106,6 +106,23 @@ def test_clients_that_never_close_do_not_block_health() -> None:
                 sock.close()
 
 
+def test_chunked_upload_over_the_limit_is_413_and_not_stored(face_jpeg: bytes) -> None:
+    """A chunked upload of 10 MiB and one byte, through gunicorn: 413 like the same body with a Content-Length,
+    nothing stored, and the connection still serves (before: cut at 10 MiB, analysed and answered 200)."""
+    body = face_jpeg + b"\0" * (10 * 1024 * 1024 + 1 - len(face_jpeg))
+    with serving() as url:
+        conn = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=60)
+        try:
+            conn.request("POST", "/api/v1/analyze", (body[i:i + 65536] for i in range(0, len(body), 65536)),
+                         {"Content-Type": "image/jpeg"}, encode_chunked=True)
+            response = conn.getresponse()
+            assert response.status == 413 and b"too large" in response.read()
+            conn.request("GET", "/api/v1/analyses")
+            assert json.loads(conn.getresponse().read())["total"] == 0
+        finally:
+            conn.close()
+
+
 def test_parallel_huge_images_stay_under_stated_peak(tmp_path: Path) -> None:
     """8 parallel 6300x6300 all-zero PNGs (116 KB each, 40 megapixels decoded): every answer is 200 or a
     503 with Retry-After, and the worker's peak resident size stays under MAX_WORKER_MB."""
