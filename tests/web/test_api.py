@@ -121,7 +121,8 @@ def test_health_and_openapi(client: FlaskClient, analyzer) -> None:
     assert {"/api/v1/analyze", "/api/v1/stats", "/api/v1/analyses", "/api/v1/health"} <= set(doc["paths"])
     assert "AnalyzeResponse" in doc["components"]["schemas"]
     since = next(p for p in doc["paths"]["/api/v1/stats"]["get"]["parameters"] if p["name"] == "since")
-    assert {"type": "number", "description": "epoch seconds"} in since["schema"]["anyOf"]
+    assert {"type": "number", "description": "epoch seconds", "minimum": 0,
+            "maximum": 253402300799} in since["schema"]["anyOf"]
     assert client.get("/api/v1/stats?since=0&until=1700000000").status_code == 200
     validate(doc)
 
@@ -218,6 +219,29 @@ def test_emolens_errors_during_a_request_are_json(client: FlaskClient, analyzer,
                                    "analyses?page=2", "stats?source=fax", "analyses?offset=99999999999999999999"])
 def test_bad_query_parameters(client: FlaskClient, query: str) -> None:
     assert_error(client.get(f"/api/v1/{query}"), 400, "bad parameters")
+
+
+@pytest.mark.parametrize("path", ["stats", "analyses", "analyses.csv"])
+@pytest.mark.parametrize("query", ["until=0001-01-01T00:00:00Z", "until=9999-12-31T23:59:59-12:00",
+                                   "since=1969-12-31T23:59:59Z", "until=-1", "until=253402300800", "until=nan"])
+def test_times_outside_the_range_are_a_clear_400(client: FlaskClient, path: str, query: str) -> None:
+    """Times whose default 'since' (a day before) or ISO text would not exist were a 500; now a 400 naming the
+    range, on every endpoint that takes times."""
+    assert_error(client.get(f"/api/v1/{path}?{query}"), 400, query.split("=")[0], "1970-01-01", "9999-12-31")
+
+
+@pytest.mark.parametrize("until, expected", [
+    ("1e11", "5138-11-16T09:46:40.000+00:00"),  # was refused as a date "too short"
+    ("20000000001", "2603-10-11T11:33:21.000+00:00"),  # was read as milliseconds (1970-08-20)
+    ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59.000+00:00"),
+    ("9999-12-31T23:59:59+14:00", "9999-12-31T09:59:59.000+00:00"),
+    ("1970-01-01T00:00:00", "1970-01-01T00:00:00.000+00:00"),  # no offset: UTC
+])
+def test_times_at_the_edges_of_the_range_are_epoch_seconds_or_iso(client: FlaskClient, until: str,
+                                                                   expected: str) -> None:
+    stats = valid(client.get(f"/api/v1/stats?until={until.replace('+', '%2B')}"), StatsResponse)
+    assert stats.until.isoformat(timespec="milliseconds") == expected
+    assert client.get(f"/api/v1/analyses?until={until.replace('+', '%2B')}").json["total"] == 0
 
 
 def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:

@@ -197,8 +197,6 @@ def _stored(face: dict[str, Any]) -> dict[str, Any]:
 def _filters(params: RangeParams) -> Filters:
     until = params.until or datetime.now(timezone.utc)
     since = params.since or until - timedelta(days=1)
-    if since.tzinfo is None or until.tzinfo is None:
-        since, until = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (since, until))
     if since >= until:
         raise ApiError(400, "bad parameters: since must be before until")
     return Filters(int(since.timestamp() * 1000), int(until.timestamp() * 1000), params.source, params.session)
