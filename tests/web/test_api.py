@@ -143,6 +143,13 @@ def _raw(client: FlaskClient, data: bytes, query: str = "") -> TestResponse:
     return client.post(f"/api/v1/analyze{query}", data=data, content_type="image/jpeg")
 
 
+def _raw_multipart(client: FlaskClient, disposition: str, data: bytes, end: bytes = b"\r\n--b--\r\n") -> TestResponse:
+    """A multipart body written by hand: the part's Content-Disposition parameters as raw bytes (latin-1)."""
+    body = (f"--b\r\nContent-Disposition: form-data; {disposition}\r\nContent-Type: image/jpeg\r\n\r\n"
+            .encode("latin-1") + data + end)
+    return client.post("/api/v1/analyze", data=body, content_type="multipart/form-data; boundary=b")
+
+
 def _chunked(client: FlaskClient, data: bytes, multipart: bool = False) -> TestResponse:
     """``data`` sent as a body without Content-Length (chunked, as gunicorn hands it on: a terminated stream)."""
     content_type = "image/jpeg"
@@ -169,6 +176,10 @@ BAD_INPUTS: dict[str, tuple[BadRequest, int, tuple[str, ...]]] = {
     "truncated": (lambda c, photo, jpg: post_image(c, photo[: len(photo) // 3]), 400, ("truncated",)),
     "bomb": (lambda c, photo, jpg: post_image(c, _png_header_only(30000, 30000), "bomb.png"), 400, ("pixels",)),
     "missing_field": (lambda c, photo, jpg: _multipart(c, source="upload"), 400, ("missing", "image")),
+    "non_utf8_file_name": (lambda c, photo, jpg: _raw_multipart(c, 'name="image"; filename="\xff\xfe.jpg"', jpg),
+                           400, ("file name", "not utf-8")),
+    "bad_multipart": (lambda c, photo, jpg: _raw_multipart(c, 'name="image"; filename="a.jpg"', jpg, end=b""),
+                      400, ("form cannot be read",)),
     "empty_body": (lambda c, photo, jpg: _raw(c, b""), 400, ("missing image",)),
     "unknown_param": (lambda c, photo, jpg: post_image(c, jpg, colour="blue"), 400, ("colour", "unknown parameter")),
     "unknown_form_field": (lambda c, photo, jpg: _multipart(c, image=(io.BytesIO(jpg), "a.jpg"),
