@@ -124,6 +124,7 @@ def test_health_and_openapi(client: FlaskClient, analyzer) -> None:
     assert {"type": "number", "description": "epoch seconds", "minimum": 0,
             "maximum": 253402300799} in since["schema"]["anyOf"]
     assert client.get("/api/v1/stats?since=0&until=1700000000").status_code == 200
+    assert all("414" in operation["responses"] for path in doc["paths"].values() for operation in path.values())
     validate(doc)
 
 
