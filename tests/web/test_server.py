@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import make_url
 
 from emolens.cli.main import cli
-from emolens.web.testing import serving, stalled_upload, unclosed_answer
+from emolens.web.testing import FreezableProxy, serving, stalled_upload, unclosed_answer
 
 pytestmark = pytest.mark.slow
 MAX_WORKER_MB = 1536
@@ -121,6 +122,56 @@ def test_chunked_upload_over_the_limit_is_413_and_not_stored(face_jpeg: bytes) -
             assert json.loads(conn.getresponse().read())["total"] == 0
         finally:
             conn.close()
+
+
+def refusals_read(port: int, body: bytes, count: int) -> list[object]:
+    """``count`` uploads of ``body`` on keep-alive connections (a new one when the server closes it): the
+    statuses and Retry-After headers read, or the name of the error where the answer was lost."""
+    seen: list[object] = []
+    conn = None
+    for _ in range(count):
+        conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("POST", "/api/v1/analyze", body, {"Content-Type": "image/jpeg"})
+            response = conn.getresponse()
+            response.read()
+            seen.append((response.status, response.getheader("Retry-After")))
+            if response.will_close:
+                conn.close()
+                conn = None
+        except (OSError, http.client.HTTPException) as exc:
+            seen.append(type(exc).__name__)
+            conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()
+    return seen
+
+
+def test_refusal_before_the_body_is_read_reaches_the_client(face_jpeg: bytes) -> None:
+    """A 2 MB upload refused before its body is read (here: no API token) is answered 401, read by the client,
+    every time; before, the server closed with most of the body unread and the client got a reset."""
+    body = face_jpeg + b"\0" * (2 * 1024 * 1024)
+    with serving(env={"EMOLENS_API_TOKEN": "secret"}) as url:
+        seen = refusals_read(int(url.rsplit(":", 1)[1]), body, 10)
+    assert seen == [(401, None)] * 10, seen
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_storage_refusals_reach_keep_alive_clients_as_503(database_url: str, face_jpeg: bytes) -> None:
+    """With the database not answering, uploads are refused before their body is read (storage known down, after
+    a probe): each client reads the 503 with Retry-After, none a reset (before: 23% of the refusals during a
+    PostgreSQL stop were resets under load)."""
+    url = make_url(database_url)
+    proxy = FreezableProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    body = face_jpeg + b"\0" * (2 * 1024 * 1024)
+    with serving(env={"EMOLENS_DATABASE_URL": proxied, "EMOLENS_STORAGE_TIMEOUT_S": "1"}) as server:
+        proxy.frozen.set()
+        seen = refusals_read(int(server.rsplit(":", 1)[1]), body, 6)
+        proxy.frozen.clear()  # the calls given up on finish, and the server can stop
+    proxy.close()
+    assert seen == [(503, "5")] * 6, seen
 
 
 def test_parallel_huge_images_stay_under_stated_peak(tmp_path: Path) -> None:

@@ -78,10 +78,11 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
                                          int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.before_request(_read_timeout)  # first: the body of any refusal is read with the timeout too
     app.before_request(_allowed_host_only)
     app.before_request(_same_origin_only)
-    app.before_request(_read_timeout)
     app.after_request(_security_headers)
+    app.after_request(_drain_unread_body)
     app.register_error_handler(api.ApiError, lambda exc: api.error_response(exc.status, str(exc)))
     app.register_error_handler(InputError, lambda exc: api.error_response(400, str(exc)))
     app.register_error_handler(ConfigError, lambda exc: api.error_response(400, str(exc)))
@@ -146,6 +147,21 @@ def _read_timeout() -> None:
     sock = request.environ.get("gunicorn.socket")
     if sock is not None:
         sock.settimeout(float(current_app.config["READ_TIMEOUT_S"]))
+
+
+def _drain_unread_body(response: Response) -> Response:
+    """Read what is left of the request body before answering. A refusal sent before it was read (no token,
+    storage down, a bad parameter) otherwise reaches a keep-alive client as a reset: the server gives up draining
+    a large body and closes with it unread. Not for 408 (it stalled) or 413 (it may be endless)."""
+    length = request.content_length
+    if not length or response.status_code in (408, 413) or length > (request.max_content_length or length):
+        return response
+    try:
+        while request.stream.read(65536):
+            pass
+    except (ClientDisconnected, OSError):  # the client left or stalled: the answer will not reach it anyway
+        pass
+    return response
 
 
 def _security_headers(response: Response) -> Response:
