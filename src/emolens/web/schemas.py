@@ -43,10 +43,11 @@ def _in_range(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-Instant = Annotated[datetime, BeforeValidator(_epoch_seconds), AfterValidator(_in_range),
-                    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
-                                              {"type": "number", "description": "epoch seconds",
-                                               "minimum": EARLIEST.timestamp(), "maximum": LATEST.timestamp()}]})]
+Instant = Annotated[datetime, BeforeValidator(_epoch_seconds), AfterValidator(_in_range), WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "date-time", "pattern": r"^(19[7-9]\d|[2-9]\d{3})-",
+     "description": f"ISO 8601, {RANGE}"},
+    {"type": "number", "description": "epoch seconds", "minimum": EARLIEST.timestamp(),
+     "maximum": LATEST.timestamp()}]})]
 """A time given as ISO 8601 or as epoch seconds (what the OpenAPI document says), in UTC, within EARLIEST to
 LATEST."""
 
