@@ -78,6 +78,7 @@ def test_stalled_uploads_neither_block_health_nor_hold_threads(tmp_path: Path) -
             answer = sock.recv(65536)
             sock.close()
             assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+            assert b"\r\nconnection: close\r\n" in answer.lower(), answer[:300]  # and closed: no 5 s drain first
         too_long = raw(port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         too_many = raw(port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n")
         for answer, status in ((too_long, 414), (too_many, 431)):

@@ -35,12 +35,28 @@ class Gunicorn(BaseApplication):
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> Callable[..., Any]:
         gunicorn.util.write_error = _json_error  # gunicorn has no hook for its own error answers
         try:
-            return self._factory()
+            return _closing_when_asked(self._factory())
         except EmolensError as exc:  # a bad model or detector option: gunicorn prints it and stops, not a traceback
             raise AppImportError(f"emolens: {exc}") from None
+
+
+def _closing_when_asked(app: Flask) -> Callable[..., Any]:
+    """``app``, except that an answer with ``Connection: close`` (the 408 of a stalled body) closes the connection.
+    gunicorn drops an application's hop-by-hop headers: it answered "keep-alive" and then held the request thread
+    up to 5 s more, trying to drain the stalled body, before closing anyway."""
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            close = getattr(getattr(start_response, "__self__", None), "force_close", None)  # gunicorn's Response
+            if close and any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
+                close()
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return wsgi
 
 
 LINGER_S = 2.0
