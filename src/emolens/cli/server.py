@@ -1,7 +1,6 @@
 """gunicorn, driven from Python for ``emolens serve``: threaded workers that drain their backlog on a graceful
-stop and close connections without waiting on their clients, capped malloc arenas, and gunicorn's own error answers
-in the API's JSON. Imported only when serving, so
-that ``emolens --help`` stays light."""
+stop and close connections without waiting on their clients, capped malloc arenas, and gunicorn's own error
+answers in the API's JSON. Imported only when serving, so that ``emolens --help`` stays light."""
 
 from __future__ import annotations
 

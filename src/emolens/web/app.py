@@ -54,6 +54,8 @@ class StrictFormDataParser(FormDataParser):
 
 
 class StrictRequest(Request):
+    """Flask's request, with forms parsed by :class:`StrictFormDataParser`."""
+
     form_data_parser_class = StrictFormDataParser
 
 
