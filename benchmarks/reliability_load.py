@@ -2,12 +2,14 @@
 while health is polled 4 times a second; then acknowledged results are reconciled with what the database holds.
 
     python benchmarks/reliability_load.py [--clients 32] [--seconds 60] [--workers 2] [--threads 32] [--database sqlite|postgresql]
-        [--fault none|kill-worker|db-stop|db-freeze|stalled-uploads|disk-full] [--check]
+        [--fault none|kill-worker|db-stop|db-freeze|stalled-uploads|unclosed-sockets|disk-full] [--check]
 
 Half the clients upload (``source=api``: each answer's id is checked to be stored), half send live frames
 (``source=webcam``: the frames answered 200 are checked against the stored window sums). The fault starts at a
 third of the run and lasts 10 s: kill -9 of a worker, PostgreSQL stopped (pg_ctl stop) or frozen (SIGSTOP of all
-its processes), 8 uploads that stall after their headers, or a full disk (SQLite on a small tmpfs). PostgreSQL is
+its processes), 8 uploads that stall after their headers, 16 clients whose ``Connection: close`` answers came and
+16 stalled uploads, none of which ever closes its socket (held for twice the fault, past the 408s of the uploads,
+then closed), or a full disk (SQLite on a small tmpfs). PostgreSQL is
 a private throw-away cluster (needs root and the Debian postgresql package), so faults touch nothing else.
 --check exits 1 when an acknowledged result is missing or health ever took over 1 s.
 """
@@ -34,7 +36,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, text
 
-from emolens.web.testing import jpeg, letterbox, serving, stalled_upload
+from emolens.web.testing import jpeg, letterbox, serving, stalled_upload, unclosed_answer
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
 FAULT_S = 10.0
@@ -170,6 +172,12 @@ def make_fault(kind: str, port: int, postgres: Optional[PrivatePostgres], disk: 
         for sock in socks:
             sock.close()
 
+    def unclosed_sockets() -> None:
+        socks = [unclosed_answer(port) for _ in range(16)] + [stalled_upload(port) for _ in range(16)]
+        time.sleep(2 * FAULT_S)  # the uploads are answered 408 after READ_TIMEOUT_S (10 s), and still not closed
+        for sock in socks:
+            sock.close()
+
     def disk_full() -> None:
         assert disk is not None
         filler = disk / "filler"
@@ -178,7 +186,7 @@ def make_fault(kind: str, port: int, postgres: Optional[PrivatePostgres], disk: 
         filler.unlink()
 
     return {"kill-worker": kill_worker, "db-stop": db_stop, "db-freeze": db_freeze,
-            "stalled-uploads": stalled_uploads, "disk-full": disk_full}[kind]
+            "stalled-uploads": stalled_uploads, "unclosed-sockets": unclosed_sockets, "disk-full": disk_full}[kind]
 
 
 def stored(database_url: str, since_ms: int) -> tuple[set[int], int]:
@@ -228,7 +236,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32, help="request threads per worker")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--fault", default="none",
-                        choices=["none", "kill-worker", "db-stop", "db-freeze", "stalled-uploads", "disk-full"])
+                        choices=["none", "kill-worker", "db-stop", "db-freeze", "stalled-uploads", "unclosed-sockets",
+                                 "disk-full"])
     parser.add_argument("--check", action="store_true", help="exit 1 when a check fails")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:

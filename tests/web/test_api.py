@@ -63,6 +63,14 @@ def test_analyze_raw_body(client: FlaskClient, face_jpeg: bytes) -> None:
     assert len(body.faces) == 1
 
 
+def test_chunked_body_up_to_the_limit_is_analysed(client: FlaskClient, face_jpeg: bytes) -> None:
+    """A body without Content-Length is read whole up to the upload limit, inclusive (over it: 413, below)."""
+    exactly = face_jpeg + b"\0" * (10 * 1024 * 1024 - len(face_jpeg))  # a JPEG decoder ignores trailing bytes
+    for data in (face_jpeg, exactly):
+        assert len(valid(_chunked(client, data), AnalyzeResponse).faces) == 1
+    assert client.get("/api/v1/analyses").json["total"] == 2
+
+
 def test_results_are_stored_listed_and_counted(client: FlaskClient, face_jpeg: bytes) -> None:
     ids = [post_image(client, face_jpeg, source=source).json["id"] for source in ("upload", "api", "api")]
     page = valid(client.get("/api/v1/analyses?limit=2"), AnalysesPage)
@@ -113,8 +121,10 @@ def test_health_and_openapi(client: FlaskClient, analyzer) -> None:
     assert {"/api/v1/analyze", "/api/v1/stats", "/api/v1/analyses", "/api/v1/health"} <= set(doc["paths"])
     assert "AnalyzeResponse" in doc["components"]["schemas"]
     since = next(p for p in doc["paths"]["/api/v1/stats"]["get"]["parameters"] if p["name"] == "since")
-    assert {"type": "number", "description": "epoch seconds"} in since["schema"]["anyOf"]
+    assert {"type": "number", "description": "epoch seconds", "minimum": 0,
+            "maximum": 253402300799} in since["schema"]["anyOf"]
     assert client.get("/api/v1/stats?since=0&until=1700000000").status_code == 200
+    assert all("414" in operation["responses"] for path in doc["paths"].values() for operation in path.values())
     validate(doc)
 
 
@@ -134,17 +144,43 @@ def _raw(client: FlaskClient, data: bytes, query: str = "") -> TestResponse:
     return client.post(f"/api/v1/analyze{query}", data=data, content_type="image/jpeg")
 
 
+def _raw_multipart(client: FlaskClient, disposition: str, data: bytes, end: bytes = b"\r\n--b--\r\n") -> TestResponse:
+    """A multipart body written by hand: the part's Content-Disposition parameters as raw bytes (latin-1)."""
+    body = (f"--b\r\nContent-Disposition: form-data; {disposition}\r\nContent-Type: image/jpeg\r\n\r\n"
+            .encode("latin-1") + data + end)
+    return client.post("/api/v1/analyze", data=body, content_type="multipart/form-data; boundary=b")
+
+
+def _chunked(client: FlaskClient, data: bytes, multipart: bool = False) -> TestResponse:
+    """``data`` sent as a body without Content-Length (chunked, as gunicorn hands it on: a terminated stream)."""
+    content_type = "image/jpeg"
+    if multipart:
+        content_type = "multipart/form-data; boundary=b"
+        data = (b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+                b"Content-Type: image/jpeg\r\n\r\n" + data + b"\r\n--b--\r\n")
+    return client.post("/api/v1/analyze", input_stream=io.BytesIO(data), content_type=content_type,
+                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+
 BadRequest = Callable[[FlaskClient, bytes, bytes], TestResponse]
 """Sends one bad request, given the client, the original photo's bytes and a 640x480 JPEG of it."""
 
 BAD_INPUTS: dict[str, tuple[BadRequest, int, tuple[str, ...]]] = {
     "too_large": (lambda c, photo, jpg: post_image(c, photo + b"\0" * (10 * 1024 * 1024)), 413,
                   ("too large", "10 mb")),
+    "too_large_chunked": (lambda c, photo, jpg: _chunked(c, photo + b"\0" * (10 * 1024 * 1024)), 413,
+                          ("too large", "10 mb")),
+    "too_large_chunked_multipart": (lambda c, photo, jpg: _chunked(c, photo + b"\0" * (10 * 1024 * 1024), True), 413,
+                                    ("too large", "10 mb")),
     "not_image": (lambda c, photo, jpg: post_image(c, b"%PDF-1.4 not a picture", "photo.jpg"), 400,
                   ("not an image",)),
     "truncated": (lambda c, photo, jpg: post_image(c, photo[: len(photo) // 3]), 400, ("truncated",)),
     "bomb": (lambda c, photo, jpg: post_image(c, _png_header_only(30000, 30000), "bomb.png"), 400, ("pixels",)),
     "missing_field": (lambda c, photo, jpg: _multipart(c, source="upload"), 400, ("missing", "image")),
+    "non_utf8_file_name": (lambda c, photo, jpg: _raw_multipart(c, 'name="image"; filename="\xff\xfe.jpg"', jpg),
+                           400, ("file name", "not utf-8")),
+    "bad_multipart": (lambda c, photo, jpg: _raw_multipart(c, 'name="image"; filename="a.jpg"', jpg, end=b""),
+                      400, ("form cannot be read",)),
     "empty_body": (lambda c, photo, jpg: _raw(c, b""), 400, ("missing image",)),
     "unknown_param": (lambda c, photo, jpg: post_image(c, jpg, colour="blue"), 400, ("colour", "unknown parameter")),
     "unknown_form_field": (lambda c, photo, jpg: _multipart(c, image=(io.BytesIO(jpg), "a.jpg"),
@@ -195,6 +231,29 @@ def test_emolens_errors_during_a_request_are_json(client: FlaskClient, analyzer,
                                    "analyses?page=2", "stats?source=fax", "analyses?offset=99999999999999999999"])
 def test_bad_query_parameters(client: FlaskClient, query: str) -> None:
     assert_error(client.get(f"/api/v1/{query}"), 400, "bad parameters")
+
+
+@pytest.mark.parametrize("path", ["stats", "analyses", "analyses.csv"])
+@pytest.mark.parametrize("query", ["until=0001-01-01T00:00:00Z", "until=9999-12-31T23:59:59-12:00",
+                                   "since=1969-12-31T23:59:59Z", "until=-1", "until=253402300800", "until=nan"])
+def test_times_outside_the_range_are_a_clear_400(client: FlaskClient, path: str, query: str) -> None:
+    """Times whose default 'since' (a day before) or ISO text would not exist were a 500; now a 400 naming the
+    range, on every endpoint that takes times."""
+    assert_error(client.get(f"/api/v1/{path}?{query}"), 400, query.split("=")[0], "1970-01-01", "9999-12-31")
+
+
+@pytest.mark.parametrize("until, expected", [
+    ("1e11", "5138-11-16T09:46:40.000+00:00"),  # was refused as a date "too short"
+    ("20000000001", "2603-10-11T11:33:21.000+00:00"),  # was read as milliseconds (1970-08-20)
+    ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59.000+00:00"),
+    ("9999-12-31T23:59:59+14:00", "9999-12-31T09:59:59.000+00:00"),
+    ("1970-01-01T00:00:00", "1970-01-01T00:00:00.000+00:00"),  # no offset: UTC
+])
+def test_times_at_the_edges_of_the_range_are_epoch_seconds_or_iso(client: FlaskClient, until: str,
+                                                                   expected: str) -> None:
+    stats = valid(client.get(f"/api/v1/stats?until={until.replace('+', '%2B')}"), StatsResponse)
+    assert stats.until.isoformat(timespec="milliseconds") == expected
+    assert client.get(f"/api/v1/analyses?until={until.replace('+', '%2B')}").json["total"] == 0
 
 
 def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:

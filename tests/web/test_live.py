@@ -90,6 +90,36 @@ def test_storage_failure_is_503_and_loses_nothing_acknowledged(analyzer, databas
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.slow  # waits out a storage timeout
+def test_storage_is_known_back_without_traffic(analyzer, database_url: str, tmp_path: Path,
+                                               face_jpeg: bytes) -> None:
+    """A worker that gets no requests after an outage knows storage is back within a second or so (a
+    background probe), so its next requests are not refused with the old error. Before, the failure stayed
+    until a request probed, and requests arriving meanwhile were refused with it."""
+    url = make_url(database_url)
+    proxy = FreezableProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app({"DATA_DIR": str(tmp_path), "DATABASE_URL": proxied, "STORAGE_TIMEOUT_S": 1.0},
+                     analyzer=analyzer)
+    storage = app.extensions["emolens"].storage
+    try:
+        proxy.frozen.set()
+        assert post_frame(app, face_jpeg) == 503
+        assert storage.failure and "did not answer" in storage.failure
+        proxy.frozen.clear()
+        deadline = time.monotonic() + 3  # RECHECK_S (0.5 s) and a probe, with room for a loaded machine
+        while storage.failure is not None:
+            assert time.monotonic() < deadline, f"still refusing with: {storage.failure}"
+            time.sleep(0.1)
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(lambda _: post_frame(app, face_jpeg), range(8))) == [200] * 8
+    finally:
+        proxy.frozen.clear()
+        storage.engine.dispose()
+        proxy.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.slow  # waits out storage timeouts
 def test_frozen_database_costs_a_bounded_wait_and_loses_nothing(analyzer, database_url: str, tmp_path: Path,
                                                                 face_jpeg: bytes) -> None:

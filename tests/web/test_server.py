@@ -19,19 +19,21 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import make_url
 
 from emolens.cli.main import cli
-from emolens.web.testing import serving, stalled_upload
+from emolens.web.testing import FreezableProxy, serving, stalled_upload, unclosed_answer
 
 pytestmark = pytest.mark.slow
 MAX_WORKER_MB = 1536
 """Stated peak: one worker (2 analysis slots) under 8 parallel 6300x6300 images stays below this resident size."""
 
 
-def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, bytes, dict]:
+def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None,
+        timeout: float = 60) -> tuple[int, bytes, dict]:
     request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), dict(exc.headers)
@@ -76,6 +78,7 @@ def test_stalled_uploads_neither_block_health_nor_hold_threads(tmp_path: Path) -
             answer = sock.recv(65536)
             sock.close()
             assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+            assert b"\r\nconnection: close\r\n" in answer.lower(), answer[:300]  # and closed: no 5 s drain first
         too_long = raw(port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         too_many = raw(port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n")
         for answer, status in ((too_long, 414), (too_many, 431)):
@@ -83,6 +86,93 @@ def test_stalled_uploads_neither_block_health_nor_hold_threads(tmp_path: Path) -
             assert head.startswith(f"HTTP/1.1 {status}".encode()) and b"application/json" in head
             assert json.loads(body)["status"] == status
     assert not list(tmp_path.rglob("*.ctl")), "gunicorn's control socket would clash between servers"
+
+
+def test_clients_that_never_close_do_not_block_health() -> None:
+    """16 clients whose `Connection: close` answers came but who never close their sockets, and 16 stalled uploads
+    answered 408 that never close theirs either: health keeps answering promptly. Before, the worker lingered ~2 s
+    on each of them in turn on its main thread, accepting nothing: health went unanswered for 30 s."""
+    with serving(env={"EMOLENS_READ_TIMEOUT_S": "1"}) as url:
+        port = int(url.rsplit(":", 1)[1])
+        held = [unclosed_answer(port) for _ in range(16)] + [stalled_upload(port) for _ in range(16)]
+        try:
+            slowest = 0.0
+            for _ in range(12):  # about 3 s: through the 408s at 1 s and the lingering closes after them
+                started = time.monotonic()
+                assert get(f"{url}/api/v1/health", timeout=10)[0] == 200
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.25)
+            assert slowest < 5.0, f"health took {slowest:.1f} s"  # generous; benchmarks/reliability_load.py: < 1 s
+        finally:
+            for sock in held:
+                sock.close()
+
+
+def test_chunked_upload_over_the_limit_is_413_and_not_stored(face_jpeg: bytes) -> None:
+    """A chunked upload of 10 MiB and one byte, through gunicorn: 413 like the same body with a Content-Length,
+    nothing stored, and the connection still serves (before: cut at 10 MiB, analysed and answered 200)."""
+    body = face_jpeg + b"\0" * (10 * 1024 * 1024 + 1 - len(face_jpeg))
+    with serving() as url:
+        conn = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=60)
+        try:
+            conn.request("POST", "/api/v1/analyze", (body[i:i + 65536] for i in range(0, len(body), 65536)),
+                         {"Content-Type": "image/jpeg"}, encode_chunked=True)
+            response = conn.getresponse()
+            assert response.status == 413 and b"too large" in response.read()
+            conn.request("GET", "/api/v1/analyses")
+            assert json.loads(conn.getresponse().read())["total"] == 0
+        finally:
+            conn.close()
+
+
+def refusals_read(port: int, body: bytes, count: int) -> list[object]:
+    """``count`` uploads of ``body`` on keep-alive connections (a new one when the server closes it): the
+    statuses and Retry-After headers read, or the name of the error where the answer was lost."""
+    seen: list[object] = []
+    conn = None
+    for _ in range(count):
+        conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("POST", "/api/v1/analyze", body, {"Content-Type": "image/jpeg"})
+            response = conn.getresponse()
+            response.read()
+            seen.append((response.status, response.getheader("Retry-After")))
+            if response.will_close:
+                conn.close()
+                conn = None
+        except (OSError, http.client.HTTPException) as exc:
+            seen.append(type(exc).__name__)
+            conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()
+    return seen
+
+
+def test_refusal_before_the_body_is_read_reaches_the_client(face_jpeg: bytes) -> None:
+    """A 2 MB upload refused before its body is read (here: no API token) is answered 401, read by the client,
+    every time; before, the server closed with most of the body unread and the client got a reset."""
+    body = face_jpeg + b"\0" * (2 * 1024 * 1024)
+    with serving(env={"EMOLENS_API_TOKEN": "secret"}) as url:
+        seen = refusals_read(int(url.rsplit(":", 1)[1]), body, 10)
+    assert seen == [(401, None)] * 10, seen
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_storage_refusals_reach_keep_alive_clients_as_503(database_url: str, face_jpeg: bytes) -> None:
+    """With the database not answering, uploads are refused before their body is read (storage known down, after
+    a probe): each client reads the 503 with Retry-After, none a reset (before: 23% of the refusals during a
+    PostgreSQL stop were resets under load)."""
+    url = make_url(database_url)
+    proxy = FreezableProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    body = face_jpeg + b"\0" * (2 * 1024 * 1024)
+    with serving(env={"EMOLENS_DATABASE_URL": proxied, "EMOLENS_STORAGE_TIMEOUT_S": "1"}) as server:
+        proxy.frozen.set()
+        seen = refusals_read(int(server.rsplit(":", 1)[1]), body, 6)
+        proxy.frozen.clear()  # the calls given up on finish, and the server can stop
+    proxy.close()
+    assert seen == [(503, "5")] * 6, seen
 
 
 def test_parallel_huge_images_stay_under_stated_peak(tmp_path: Path) -> None:

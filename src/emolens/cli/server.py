@@ -1,11 +1,16 @@
 """gunicorn, driven from Python for ``emolens serve``: threaded workers that drain their backlog on a graceful
-stop, capped malloc arenas, and gunicorn's own error answers in the API's JSON. Imported only when serving, so
-that ``emolens --help`` stays light."""
+stop and close connections without waiting on their clients, capped malloc arenas, and gunicorn's own error
+answers in the API's JSON. Imported only when serving, so that ``emolens --help`` stays light."""
 
 from __future__ import annotations
 
 import ctypes
 import json
+import selectors
+import socket
+import time
+from collections import deque
+from functools import partial
 from typing import Any, Callable
 
 import gunicorn.util
@@ -29,21 +34,102 @@ class Gunicorn(BaseApplication):
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> Callable[..., Any]:
         gunicorn.util.write_error = _json_error  # gunicorn has no hook for its own error answers
         try:
-            return self._factory()
+            return _closing_when_asked(self._factory())
         except EmolensError as exc:  # a bad model or detector option: gunicorn prints it and stops, not a traceback
             raise AppImportError(f"emolens: {exc}") from None
 
 
+def _closing_when_asked(app: Flask) -> Callable[..., Any]:
+    """``app``, except that an answer with ``Connection: close`` (the 408 of a stalled body) closes the connection.
+    gunicorn drops an application's hop-by-hop headers: it answered "keep-alive" and then held the request thread
+    up to 5 s more, trying to drain the stalled body, before closing anyway."""
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            close = getattr(getattr(start_response, "__self__", None), "force_close", None)  # gunicorn's Response
+            if close and any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
+                close()
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return wsgi
+
+
+LINGER_S = 2.0
+"""A closed connection's unread input is drained for this long at most (gunicorn's own figure)."""
+LINGER_BYTES = 65536
+"""... and this much at most."""
+
+
 class DrainingThreadWorker(ThreadWorker):
-    """gunicorn's threaded worker, except that a graceful stop (SIGTERM) first takes the connections already
-    waiting in the listen backlog, so that they are answered within the graceful timeout instead of reset."""
+    """gunicorn's threaded worker, except that
+
+    - a graceful stop (SIGTERM) first takes the connections already waiting in the listen backlog, so that they
+      are answered within the graceful timeout instead of reset;
+    - the lingering close of a finished connection (half-close, then read until the client closes, so that
+      unread input does not turn into a reset that destroys the answer, RFC 9112 section 9.6) runs on the
+      worker's event loop. gunicorn 27 does it blocking, on the main thread, for up to 2 s per connection: a
+      client that never closes its socket stopped the worker accepting and dispatching meanwhile, and 16 such
+      clients left health unanswered for 30 s."""
 
     def init_process(self) -> None:
         _limit_malloc_arenas()
+        self._lingering: deque[tuple[float, socket.socket]] = deque()  # by deadline
         super().init_process()
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        if fs.cancelled() or fs.exception() is not None or fs.result():  # kept alive, deferred, or failed
+            super().finish_request(conn, fs)
+            return
+        self.nr_conns -= 1
+        self._linger(conn.sock)
+
+    def _linger(self, sock: socket.socket) -> None:
+        """Half-close ``sock`` and let the event loop drain it (see the class), or close it now when too many
+        are lingering already."""
+        try:
+            if len(self._lingering) >= self.worker_connections:
+                raise OSError("too many connections lingering")
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+            self.poller.register(sock, selectors.EVENT_READ, partial(self._drain, sock, [0]))
+        except (OSError, ValueError, KeyError):
+            sock.close()
+            return
+        self._lingering.append((time.monotonic() + LINGER_S, sock))
+
+    def _drain(self, sock: socket.socket, drained: list[int], _fileobj: Any) -> None:
+        """Read what the client still sends; close at its end of stream, an error, or LINGER_BYTES."""
+        try:
+            data = sock.recv(LINGER_BYTES)
+            drained[0] += len(data)
+            if data and drained[0] < LINGER_BYTES:
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._close_lingering(sock)
+
+    def _close_lingering(self, sock: socket.socket) -> None:
+        if sock.fileno() < 0:  # closed already
+            return
+        try:
+            self.poller.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        sock.close()
+
+    def murder_keepalived(self, force: bool = False) -> None:
+        """gunicorn's expiry of idle kept-alive connections, run by the event loop once a second at least; also
+        closes the lingering connections past their deadline (all of them when ``force``, on exit)."""
+        super().murder_keepalived(force)
+        now = time.monotonic()
+        while self._lingering and (force or self._lingering[0][0] <= now):
+            self._close_lingering(self._lingering.popleft()[1])
 
     def set_accept_enabled(self, enabled: bool) -> None:
         if not enabled and not self.alive and self._accepting:

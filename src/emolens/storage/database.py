@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -21,6 +23,9 @@ from emolens.errors import StorageError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 TIMEOUT_S = 5.0
 """Default limit for connecting, for one statement and for waiting on a lock."""
+RECHECK_S = 0.5
+"""While storage is down, a background probe runs this often, so that it is known back within about this long
+whether or not requests come (the first ones are not refused with the old error)."""
 T = TypeVar("T")
 
 
@@ -103,7 +108,9 @@ class Storage:
     A call given up on never commits afterwards (its commit is refused), so what was answered 503 is not
     stored later. Failures and timeouts raise :class:`StorageError`; the last one is remembered, so that a
     request can check storage cheaply (:meth:`check`) before it spends CPU on analysis, and while storage is
-    down only one request at a time waits for a probe: the others fail at once and free their threads."""
+    down only one request at a time waits for a probe: the others fail at once and free their threads. While
+    it is down a background thread probes it every RECHECK_S, so that it is known back promptly even in a
+    worker that gets no requests meanwhile."""
 
     def __init__(self, engine: Engine, timeout_s: float = TIMEOUT_S, threads: int = 16) -> None:
         self.engine = engine
@@ -111,6 +118,8 @@ class Storage:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="storage")
         self._failure: Optional[str] = None
         self._probing = threading.Lock()
+        self._watching = False  # whether the background probe runs; changed under _watch_lock
+        self._watch_lock = threading.Lock()
         self._call = threading.local()
         event.listen(engine, "commit", self._refuse_abandoned_commit)
 
@@ -135,10 +144,16 @@ class Storage:
         except (FutureTimeout, SQLAlchemyError) as exc:
             abandoned.set()
             reason = f"did not answer within {limit:g} s" if isinstance(exc, FutureTimeout) else describe(exc)
-            self._failure = f"storage unavailable: {reason}"
-            raise StorageError(self._failure) from None
+            failure = self._failure = f"storage unavailable: {reason}"
+            self._watch()
+            raise StorageError(failure) from None
         self._failure = None
         return result
+
+    @property
+    def failure(self) -> Optional[str]:
+        """Why storage is known to be unavailable (the last call failed), or None while it works."""
+        return self._failure
 
     def revision(self, timeout_s: float) -> Optional[str]:
         """The schema revision, after proving with a committed write that the database takes writes."""
@@ -156,3 +171,30 @@ class Storage:
             self.revision(timeout_s=min(1.0, self.timeout_s))
         finally:
             self._probing.release()
+
+    def _watch(self) -> None:
+        """Start the background probe, unless it runs already."""
+        with self._watch_lock:
+            if self._watching:
+                return
+            self._watching = True
+        threading.Thread(target=_probe_until_back, args=(weakref.ref(self),), name="storage-probe",
+                         daemon=True).start()
+
+
+def _probe_until_back(ref: "weakref.ref[Storage]") -> None:
+    """Probe storage every RECHECK_S until it works (a successful call clears the failure) or is gone."""
+    while True:
+        time.sleep(RECHECK_S)
+        storage = ref()
+        if storage is None:
+            return
+        with storage._watch_lock:
+            if storage._failure is None:
+                storage._watching = False
+                return
+        try:  # beside the requests' own probes (check): never makes one of them fail at once
+            storage.revision(timeout_s=min(1.0, storage.timeout_s))
+        except StorageError:
+            pass
+        del storage  # hold no reference while sleeping: an app that is dropped takes its storage with it

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional, TypeVar
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from emolens import __version__
 from emolens.errors import StorageError
@@ -83,6 +84,7 @@ def _read_upload() -> tuple[bytes, Optional[str], Optional[str], MultiDict]:
     """The image bytes, the file's name as the client gave it (None for a raw body), the declared type and
     the non-file parameters."""
     params = MultiDict(request.args)
+    _chunked_body_within_limit()
     if request.mimetype == "multipart/form-data":
         extra_files = sorted(set(request.files) - {"image"})
         if extra_files:
@@ -103,6 +105,17 @@ def _read_upload() -> tuple[bytes, Optional[str], Optional[str], MultiDict]:
     if not data:
         raise ApiError(400, "missing image: send multipart field 'image' or the raw image as the request body")
     return data, None, request.mimetype or None, params
+
+
+def _chunked_body_within_limit() -> None:
+    """Read a body sent without Content-Length (chunked) now, and answer 413 when it goes past the upload limit,
+    as for one with a Content-Length: werkzeug stops reading such a body at the limit and hands the cut body on
+    as if whole (the multipart parser and the raw path then read it from this cached copy)."""
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None:
+        return
+    if len(request.get_data()) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 @dataclass
@@ -184,8 +197,6 @@ def _stored(face: dict[str, Any]) -> dict[str, Any]:
 def _filters(params: RangeParams) -> Filters:
     until = params.until or datetime.now(timezone.utc)
     since = params.since or until - timedelta(days=1)
-    if since.tzinfo is None or until.tzinfo is None:
-        since, until = (t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (since, until))
     if since >= until:
         raise ApiError(400, "bad parameters: since must be before until")
     return Filters(int(since.timestamp() * 1000), int(until.timestamp() * 1000), params.source, params.session)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable, Mapping, Optional
+from typing import IO, Any, Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Request, Response, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, InternalServerError
+from werkzeug.formparser import FormDataParser, default_stream_factory
 
 from emolens.errors import BusyError, ConfigError, InputError, ModelError, StorageError
 from emolens.pipeline.analyzer import Analyzer
@@ -23,6 +24,41 @@ CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: m
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+class StrictFormDataParser(FormDataParser):
+    """werkzeug's form parser, except that a body it cannot parse is a 400 saying why, not an empty form (which
+    made, say, a file name that is not UTF-8 look like a missing field); the files of a failed parse are closed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._factory = kwargs.pop("stream_factory", None) or default_stream_factory
+        self._opened: list[IO[bytes]] = []
+        super().__init__(**{**kwargs, "stream_factory": self._open, "silent": False})
+
+    def _open(self, **kwargs: Any) -> IO[bytes]:
+        self._opened.append(self._factory(**kwargs))
+        return self._opened[-1]
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            stream, form, files = super().parse(*args, **kwargs)
+            if len(self._opened) > len(list(files.items(multi=True))):  # werkzeug drops a file part never ended
+                raise ValueError("it ends in the middle of a file (the upload was cut short)")
+            return stream, form, files
+        except Exception as exc:
+            for file in self._opened:
+                file.close()
+            if isinstance(exc, UnicodeDecodeError):
+                raise BadRequest("the form's part headers (such as the file name) are not UTF-8") from None
+            if isinstance(exc, ValueError):
+                raise BadRequest(f"the form cannot be read: {exc}") from None
+            raise
+
+
+class StrictRequest(Request):
+    """Flask's request, with forms parsed by :class:`StrictFormDataParser`."""
+
+    form_data_parser_class = StrictFormDataParser
+
+
 def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[Analyzer] = None) -> Flask:
     """Build the app: settings (see :mod:`emolens.web.config`), the database migrated to the latest schema,
     and the analyzer, loaded once (pass ``analyzer``, in image mode, to share one between apps)."""
@@ -30,6 +66,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
         raise ConfigError("the web app needs an image-mode analyzer: the server keeps no state between requests "
                           "(the live page tracks faces in the browser)")
     app = Flask(__name__)
+    app.request_class = StrictRequest
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep scores in the model's label order
     load_config(app.config, config)
     timeout_s = float(app.config["STORAGE_TIMEOUT_S"])
@@ -43,10 +80,11 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
                                          int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.before_request(_read_timeout)  # first: the body of any refusal is read with the timeout too
     app.before_request(_allowed_host_only)
     app.before_request(_same_origin_only)
-    app.before_request(_read_timeout)
     app.after_request(_security_headers)
+    app.after_request(_drain_unread_body)
     app.register_error_handler(api.ApiError, lambda exc: api.error_response(exc.status, str(exc)))
     app.register_error_handler(InputError, lambda exc: api.error_response(400, str(exc)))
     app.register_error_handler(ConfigError, lambda exc: api.error_response(400, str(exc)))
@@ -111,6 +149,21 @@ def _read_timeout() -> None:
     sock = request.environ.get("gunicorn.socket")
     if sock is not None:
         sock.settimeout(float(current_app.config["READ_TIMEOUT_S"]))
+
+
+def _drain_unread_body(response: Response) -> Response:
+    """Read what is left of the request body before answering. A refusal sent before it was read (no token,
+    storage down, a bad parameter) otherwise reaches a keep-alive client as a reset: the server gives up draining
+    a large body and closes with it unread. Not for 408 (it stalled) or 413 (it may be endless)."""
+    length = request.content_length
+    if not length or response.status_code in (408, 413) or length > (request.max_content_length or length):
+        return response
+    try:
+        while request.stream.read(65536):
+            pass
+    except (ClientDisconnected, OSError):  # the client left or stalled: the answer will not reach it anyway
+        pass
+    return response
 
 
 def _security_headers(response: Response) -> Response:

@@ -39,6 +39,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once)."""
     _, defs = models_json_schema([(model, "serialization") for model in RESPONSES], ref_template=REF)
+    paths = _paths()
+    for operation in (operation for path in paths.values() for operation in path.values()):
+        operation["responses"]["414"] = _ok(schemas.ErrorOut, "request line (path and query) over 8 KB, "
+                                                              "answered by the server before the app")
     return {
         "openapi": "3.1.0",
         "info": {"title": "emolens API", "version": __version__,
@@ -47,7 +51,7 @@ def openapi_document() -> dict[str, Any]:
         "components": {"schemas": defs["$defs"],
                        "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
         "security": [{}, {"token": []}],
-        "paths": _paths(),
+        "paths": paths,
     }
 
 

@@ -3,16 +3,53 @@ parameters are refused) and generate the OpenAPI document's schemas."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 Source = Literal["upload", "webcam", "api"]
 SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
-Instant = Annotated[datetime, WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
-                                                        {"type": "number", "description": "epoch seconds"}]})]
-"""A time given as ISO 8601 or as epoch seconds (what the OpenAPI document says)."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+"""Times a request may give: from the epoch (nothing is stored before it) to the last second datetime can hold in
+UTC, so that every default and answer computed from them (a day before, ISO 8601 text) exists."""
+RANGE = f"between {EARLIEST:%Y-%m-%dT%H:%M:%SZ} and {LATEST:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _epoch_seconds(value: Any) -> Any:
+    """A number, or a text that is one ('1e11'), as epoch seconds; other texts are left to ISO 8601 parsing.
+    (pydantic would read a number over 2e10 as milliseconds and refuse '1e11' as a date 'too short'.)"""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (math.isfinite(value) and EARLIEST.timestamp() <= value <= LATEST.timestamp()):
+            raise ValueError(f"epoch seconds must be {RANGE} ({EARLIEST.timestamp():.0f} to "
+                             f"{LATEST.timestamp():.0f})")
+        return datetime.fromtimestamp(value, timezone.utc)
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    """The time in UTC (a time without offset is UTC), refused outside EARLIEST to LATEST."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"the time must be {RANGE} (UTC)")
+    return value.astimezone(timezone.utc)
+
+
+Instant = Annotated[datetime, BeforeValidator(_epoch_seconds), AfterValidator(_in_range), WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "date-time", "pattern": r"^(19[7-9]\d|[2-9]\d{3})-",
+     "description": f"ISO 8601, {RANGE}"},
+    {"type": "number", "description": "epoch seconds", "minimum": EARLIEST.timestamp(),
+     "maximum": LATEST.timestamp()}]})]
+"""A time given as ISO 8601 or as epoch seconds (what the OpenAPI document says), in UTC, within EARLIEST to
+LATEST."""
 
 
 class Params(BaseModel):

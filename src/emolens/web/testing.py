@@ -98,6 +98,14 @@ def stalled_upload(port: int) -> socket.socket:
     return sock
 
 
+def unclosed_answer(port: int) -> socket.socket:
+    """A connection to a local server that asks for the settings with ``Connection: close``, then never closes
+    its side (nor reads the answer): the server must close it without waiting on it."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"GET /api/v1/settings HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    return sock
+
+
 def start_chromium(folder: Path, video: Path, browser: str = "/usr/bin/chromium",
              driver: str = "/usr/bin/chromedriver") -> "Chrome":
     """Headless Chromium through ChromeDriver, its camera playing ``video``, its profile in ``folder``."""
