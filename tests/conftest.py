@@ -44,6 +44,16 @@ def write_photo_video(path: Path, photos_dir: Path) -> Path:
     return path
 
 
+def plain_tree(root: Path, fer_dir: Path, counts: dict[str, int]) -> Path:
+    """A folder-per-class tree without split folders (``root/<emotion>/*.png``): the first ``counts[emotion]``
+    real FER2013 publictest faces of each emotion."""
+    for emotion, n in counts.items():
+        (root / emotion).mkdir(parents=True)
+        for png in sorted((fer_dir / "publictest" / emotion).glob("*.png"))[:n]:
+            shutil.copy(png, root / emotion / png.name)
+    return root
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _multipart_bodies_in_memory() -> Iterator[None]:
     """Werkzeug's test client spools a multipart body over 500 KB to a temporary file that it never closes, a

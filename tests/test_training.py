@@ -159,6 +159,16 @@ def test_checkpoints_are_written_atomically(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["last.pt"]  # and no temporary file is left behind
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_checkpoints_get_the_mode_of_the_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        save_checkpoint({"model": {"w": torch.ones(3)}, "config": {}, "label_names": ["a"]}, tmp_path / "best.pt")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "best.pt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_export_does_not_import_the_trainer() -> None:
     code = "import sys, emolens.training.export; print('emolens.training.trainer' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
