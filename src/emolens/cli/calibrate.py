@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from emolens.cli.errors import user_errors
+from emolens.cli.output import to_json
 from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 
 
@@ -36,4 +36,4 @@ def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_
 
     fitted = calibrate(model_path, data_dir, out_path, split=split, label_mode=label_mode, bias=bias,
                        class_balance=class_balance, max_ratio=max_ratio)
-    click.echo(json.dumps(fitted, indent=2))
+    click.echo(to_json(fitted))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from emolens.cli.errors import user_errors
+from emolens.cli.output import to_json
 from emolens.cli.options import detector_option
 from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 
@@ -41,6 +41,6 @@ def command(data_dir: Path, model_path: Path | None, split: str | None, label_mo
     with Analyzer.create_from_options(AnalyzerOptions(model_path, detector, tta=tta)) as analyzer:
         summary = evaluate(data_dir, analyzer, split=split, label_mode=label_mode, find_faces=not crops,
                            progress=True, present_labels=present_labels)
-    click.echo(json.dumps(summary, indent=2))
+    click.echo(to_json(summary))
     if report_dir is not None:
         write_report(summary, report_dir, title=f"{data_dir.name} ({label_mode} labels, TTA {'on' if tta else 'off'})")
