@@ -17,7 +17,8 @@ from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="ONNX model (default: the bundled model).")
 @click.option("--split", type=click.Choice(SPLIT_NAMES, case_sensitive=False), default=None,
-              help="Split of a source that has them (FER+ folder, FER2013 CSV, train/ val/ test/ folders).")
+              help="Split of the source (FER+ folder, FER2013 CSV, train/ val/ test/ folders; a tree without "
+                   "split folders: its stratified 80/10/10 split, seed 0). Default: all of it.")
 @click.option("--label-mode", type=click.Choice(LABEL_MODES), default="fer2013", show_default=True,
               help="For FER+ sources: the original FER2013 labels, or the FER+ votes (majority, or soft: ties kept).")
 @click.option("--crops", is_flag=True, help="Images are face crops already; skip face detection.")
