@@ -84,3 +84,9 @@ def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout
     assert "SKIPPED [1] test_skip.py:4: needs a thing" in done.stdout
+
+
+def test_the_readme_s_first_output_folder_is_not_committed() -> None:
+    """`emolens analyze ... --annotate out/` (the README's first command) writes into out/, which git ignores."""
+    done = subprocess.run(["git", "check-ignore", "-q", "out/astronaut.jpg"], cwd=REPO, timeout=60)
+    assert done.returncode == 0
