@@ -78,7 +78,7 @@ def test_all_faces_of_a_photo_are_classified_in_one_batch(analyzer: Analyzer, ph
 def test_one_analyzer_serves_many_threads(analyzer: Analyzer, photos_dir: Path) -> None:
     paths = [photos_dir / "deepface_couple.jpg", photos_dir / "facenet_multiface.jpg", ASTRONAUT] * 4
     serial = [analyzer.analyze(p) for p in paths]
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(4) as pool:  # each call runs the same shapes on one intra-op thread: the same bits
         assert list(pool.map(analyzer.analyze, paths)) == serial
 
 
