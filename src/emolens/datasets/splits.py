@@ -30,11 +30,10 @@ def plain_split(classes: Sequence[str], split: Split, where: str = "data") -> np
     """
     y = np.asarray(classes)
     everything = np.arange(len(y))
+    sizes = {name: round(share * len(y)) for name, share in PLAIN_SPLIT.items()}  # counts: no float ratio to round
     try:
-        rest, test = train_test_split(everything, test_size=PLAIN_SPLIT["test"], stratify=y,
-                                      random_state=PLAIN_SPLIT_SEED)
-        train, val = train_test_split(rest, test_size=PLAIN_SPLIT["val"] / (1 - PLAIN_SPLIT["test"]),
-                                      stratify=y[rest], random_state=PLAIN_SPLIT_SEED)
+        rest, test = train_test_split(everything, test_size=sizes["test"], stratify=y, random_state=PLAIN_SPLIT_SEED)
+        train, val = train_test_split(rest, test_size=sizes["val"], stratify=y[rest], random_state=PLAIN_SPLIT_SEED)
     except ValueError as exc:
         raise DatasetError(f"{where}: too few images per class for a stratified 80/10/10 train/val/test split "
                            f"(about 10 per class at least; or make train/ val/ test/ folders): {exc}") from None
