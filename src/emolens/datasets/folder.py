@@ -3,6 +3,7 @@ without split folders is split by :mod:`emolens.datasets.splits`)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,7 @@ def load_folder(root: str | Path, split: Split | None = None, label_names: tuple
         files = [files[i] for i in plain_split([name.lower() for name, _ in files], split, str(root))]
     index = {n.lower(): i for i, n in enumerate(names)}
     kept = [(index[name.lower()], path) for name, path in files if name.lower() in index]
-    skipped: dict[str, int] = {}
-    for name, _ in files:
-        if name.lower() not in index:
-            skipped[name] = skipped.get(name, 0) + 1
+    skipped = dict(Counter(name for name, _ in files if name.lower() not in index))
     return FaceDataset([read_image(path) for _, path in kept], np.asarray([i for i, _ in kept], np.int64), names,
                        [str(path) for _, path in kept], skipped=skipped)
 
