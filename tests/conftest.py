@@ -14,6 +14,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+KERNEL_ORDER_ABS = 1e-4
+"""How far two float32 runs of one network may put a probability apart when they sum in another order: PyTorch
+against ONNX Runtime, or ONNX Runtime on another batch size, thread count or graph (its CPU kernels may block a
+batch or a dot product differently on another CPU). Only the rounding differs: a float32 dot product of K terms is
+off by about sqrt(K) * 2**-24 of its magnitude (K <= 1,280 here: 2e-6), the batch-normalised layers carry that
+on without growth, so the logits (|logit| < 20) agree to about 1e-5; a softmax moves a probability by at most half
+the largest logit change. 1e-4 keeps a factor of ten over that. The same computation on the same machine (same
+inputs, shapes and thread count) gives the same bits, and tests that compare such runs demand equality."""
 NO_DATA = f"needs the real data in {SHARED_DATA} (present in CI and the dev machines, not in a fresh clone)"
 
 
@@ -34,6 +42,16 @@ def write_photo_video(path: Path, photos_dir: Path) -> Path:
         writer.write(many)
     writer.release()
     return path
+
+
+def plain_tree(root: Path, fer_dir: Path, counts: dict[str, int]) -> Path:
+    """A folder-per-class tree without split folders (``root/<emotion>/*.png``): the first ``counts[emotion]``
+    real FER2013 publictest faces of each emotion."""
+    for emotion, n in counts.items():
+        (root / emotion).mkdir(parents=True)
+        for png in sorted((fer_dir / "publictest" / emotion).glob("*.png"))[:n]:
+            shutil.copy(png, root / emotion / png.name)
+    return root
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -122,7 +122,8 @@ def test_calibrate_command_stores_a_calibration(fer_dir: Path, tmp_path: Path) -
     fitted = json.loads(result.output)
     stored = EmotionClassifier(out).model_info
     assert stored.calibration.temperature == pytest.approx(fitted["temperature"])
-    assert fitted["n"] == 300 and fitted["ece_after"] <= fitted["ece_before"] + 1e-9
+    # a tree without split folders: its train split is 80% of it (emolens.datasets.splits)
+    assert fitted["n"] == 240 and fitted["ece_after"] <= fitted["ece_before"] + 1e-9
     assert stored.labels == EmotionClassifier().labels
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from conftest import FIXTURES, write_photo_video
 from emolens.cli.main import cli
+from emolens.cli.output import to_json
 
 ASTRONAUT = FIXTURES / "astronaut.png"
 
@@ -31,6 +33,23 @@ def photo_folder(tmp_path: Path, photos_dir: Path) -> Path:
     shutil.copy(photos_dir / "facenet_multiface.jpg", folder / "sub")
     shutil.copy(ASTRONAUT, folder / "sub")
     return folder
+
+
+def test_analyze_json_reads_well_one_array_of_numbers_per_line(photo_folder: Path) -> None:
+    """Two-space indents; a box or a landmark on one line, never one number per line."""
+    result = run("analyze", str(photo_folder / "sub" / "astronaut.png"), "--json")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    (face,) = json.loads(result.stdout)[0]["faces"]
+    assert f'        "box": {json.dumps(face["box"])},' in lines
+    assert f'          {json.dumps(face["landmarks"][0])},' in lines
+    assert not [line for line in lines if re.fullmatch(r"\s*-?[\d.]+,?", line)]
+
+
+def test_json_output_leaves_brackets_in_strings_alone() -> None:
+    value = {"path": "a [1,  2]\n[3 ].jpg", "confusion": [[1, 2], [3, 4]], "grid": [[-0.5, 1e-05]], "empty": []}
+    assert json.loads(to_json(value)) == value
+    assert '    [1, 2],\n    [3, 4]\n' in to_json(value)
 
 
 def test_analyze_json_covers_folders_recursively(photo_folder: Path) -> None:

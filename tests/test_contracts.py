@@ -74,3 +74,19 @@ def test_every_listed_command_is_its_module_command() -> None:
         command = importlib.import_module(module).command
         assert isinstance(command, click.Command) and command.name == name
         assert short_help.endswith(".") and len(short_help) <= 80
+
+
+def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
+    """The project's pytest settings (-rs in addopts) list each skip with its reason, not a bare 's'."""
+    (tmp_path / "test_skip.py").write_text("import pytest\n\ndef test_x():\n    pytest.skip('needs a thing')\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(REPO / "pyproject.toml"), "-p", "no:randomly",
+                           "-p", "no:cacheprovider", str(tmp_path / "test_skip.py")], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout
+    assert "SKIPPED [1] test_skip.py:4: needs a thing" in done.stdout
+
+
+def test_the_readme_s_first_output_folder_is_not_committed() -> None:
+    """`emolens analyze ... --annotate out/` (the README's first command) writes into out/, which git ignores."""
+    done = subprocess.run(["git", "check-ignore", "-q", "out/astronaut.jpg"], cwd=REPO, timeout=60)
+    assert done.returncode == 0

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import plain_tree
 from emolens.cli.main import cli
-from emolens.datasets import DatasetError, load_dataset
+from emolens.datasets import DatasetError, dataset_has_split, load_dataset
 from emolens.datasets.ferplus import votes_to_targets
 from emolens.errors import ConfigError
 from emolens.labels import FER2013_LABELS, FERPLUS_VOTE_COLUMNS
@@ -52,6 +53,30 @@ def test_folder_tree_with_fixed_labels_skips_unknown(folder_tree: Path) -> None:
     data = load_dataset(folder_tree, "train", label_names=("happy", "sad"))
     assert data.class_counts().tolist() == [5, 5]
     assert data.skipped == {"Angry": 5}
+
+
+def test_a_tree_without_split_folders_gets_a_stratified_reproducible_split(tmp_path: Path, fer_dir: Path) -> None:
+    """80/10/10 per class (emolens.datasets.splits), disjoint, the same on every load and whatever labels a model
+    asks for (so evaluation never sees training faces); dataset_has_split says so, and None is the whole tree."""
+    tree = plain_tree(tmp_path / "faces", fer_dir, {"happy": 40, "sad": 20, "angry": 30})
+    parts = {split: load_dataset(tree, split) for split in ("train", "val", "test")}
+    assert {split: d.class_counts().tolist() for split, d in parts.items()} == {
+        "train": [24, 32, 16], "val": [3, 4, 2], "test": [3, 4, 2]}  # angry, happy, sad: the FER order
+    sources = [set(d.sources) for d in parts.values()]
+    assert sum(map(len, sources)) == 90 and set.union(*sources) == set(load_dataset(tree).sources)
+    assert load_dataset(tree, "test").sources == parts["test"].sources
+    assert load_dataset(tree, "privatetest").sources == parts["test"].sources
+    only_two = load_dataset(tree, "test", label_names=("happy", "sad"))
+    assert set(only_two.sources) == set(parts["test"].sources) - {s for s in parts["test"].sources if "/angry/" in s}
+    assert only_two.skipped == {"angry": 3}
+    assert all(dataset_has_split(tree, split) for split in ("train", "val", "test"))
+
+
+def test_a_tree_too_small_to_split_says_so(tmp_path: Path, fer_dir: Path) -> None:
+    tree = plain_tree(tmp_path / "faces", fer_dir, {"happy": 3, "sad": 3})
+    with pytest.raises(DatasetError, match="too few images per class for a stratified 80/10/10"):
+        load_dataset(tree, "test")
+    assert len(load_dataset(tree)) == 6  # the whole tree needs no split
 
 
 def test_reference_folder_fer2013_labels(fer_dir: Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import KERNEL_ORDER_ABS
 from emolens import Analyzer
 from emolens.cli.main import cli
 from emolens.datasets import load_dataset
@@ -45,8 +46,13 @@ def test_grid_shape_and_explained_class(classifier: EmotionClassifier, private_f
     explanations = explain_crops(classifier, crops)
     probs = classifier.predict_proba(crops)
     for explanation, p in zip(explanations, probs):
-        assert explanation.label == classifier.labels[int(p.argmax())]
-        assert explanation.probability == pytest.approx(float(p.max()), abs=1e-5)
+        # the explanation's batch (17 copies per crop) may sum in another order than this one (KERNEL_ORDER_ABS),
+        # which can only swap two classes closer than twice that
+        top, second = np.sort(p)[::-1][:2]
+        if top - second > 2 * KERNEL_ORDER_ABS:
+            assert explanation.label == classifier.labels[int(p.argmax())]
+        assert explanation.probability == pytest.approx(float(p[classifier.labels.index(explanation.label)]),
+                                                        abs=KERNEL_ORDER_ABS)
         assert explanation.grid.shape == (CELLS, CELLS) and np.isfinite(explanation.grid).all()
     asked = explain_crops(classifier, crops[:1], ["neutral"])[0]
     assert asked.label == "neutral"
@@ -63,7 +69,8 @@ def test_one_patch_hides_one_neighbourhood(classifier: EmotionClassifier, privat
     resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
     resized[size // 4:size // 2, 3 * size // 4:] = 128  # row 1, column 3
     hidden = classifier.predict_inputs(normalize(resized[None], prep))[0, targets[0]]
-    assert maps[0, 1, 3] == pytest.approx(probs[0, targets[0]] - hidden, abs=1e-4)
+    # the same occluded input in a batch of 17 and alone: another summing order at most (KERNEL_ORDER_ABS)
+    assert maps[0, 1, 3] == pytest.approx(probs[0, targets[0]] - hidden, abs=KERNEL_ORDER_ABS)
 
 
 def test_hiding_the_salient_fifth_hurts_more_than_a_random_fifth(classifier: EmotionClassifier,

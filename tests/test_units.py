@@ -56,13 +56,14 @@ def test_resize_face_bgra_drops_alpha() -> None:
     bgra = cv2.cvtColor(FACE, cv2.COLOR_BGR2BGRA)
     bgra[..., 3] = 0  # fully transparent: the colours still count, the alpha does not
     for color in ("gray", "rgb"):
+        # dropping alpha is exact, so both resize the same bytes the same way
         np.testing.assert_array_equal(resize_face(bgra, 64, color), resize_face(FACE, 64, color))
 
 
 def test_resize_face_bgr_to_rgb_swaps_channels() -> None:
     out = resize_face(FACE, 64, "rgb")
     assert out.shape == (64, 64, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
-    bgr = cv2.resize(FACE, (64, 64), interpolation=cv2.INTER_AREA)
+    bgr = cv2.resize(FACE, (64, 64), interpolation=cv2.INTER_AREA)  # OpenCV resizes each channel alike: order-free
     np.testing.assert_array_equal(out, bgr[..., ::-1])
     blue = np.zeros((8, 8, 3), np.uint8)
     blue[..., 0] = 255
@@ -77,13 +78,15 @@ def test_resize_face_grey_input_and_grey_output() -> None:
     as_grey = resize_face(FACE, 64, "gray")
     assert as_grey.shape == (64, 64)
     np.testing.assert_array_equal(as_grey, resize_face(grey, 64, "gray"))
+    # 200 -> 64 px is not a whole factor: OpenCV's area resize sums each channel with the same weights in the same
+    # order whatever the channel count, so a grey channel of three is the single grey channel
     np.testing.assert_array_equal(as_rgb[..., 0], as_grey)
 
 
 def test_resize_face_shrinks_to_the_source_size_first() -> None:
     """A sharp 200 px crop is brought down to the 48 px detail of the training faces, then up to the input."""
     detail = cv2.resize(cv2.cvtColor(FACE, cv2.COLOR_BGR2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
-    expected = cv2.resize(detail, (96, 96), interpolation=cv2.INTER_LINEAR)
+    expected = cv2.resize(detail, (96, 96), interpolation=cv2.INTER_LINEAR)  # the same calls: the same bytes
     np.testing.assert_array_equal(resize_face(FACE, 96, "gray", source_size=48), expected)
     assert not np.array_equal(resize_face(FACE, 96, "gray"), expected)
     small = FACE[:40, :40]  # smaller than the source size: not shrunk first
@@ -110,6 +113,7 @@ def test_weighted_nms_averages_a_cluster_by_score() -> None:
     assert len(merged) == 2
     (box, score, points), (far_box, far_score, far_points) = merged  # best cluster first
     assert score == pytest.approx(0.9) and far_score == pytest.approx(0.8)
+    # float32 sums of positive terms (no cancellation): a handful of roundings of 2**-24 each, under 1e-6 relative
     np.testing.assert_allclose(box, (0.9 * boxes[2] + 0.6 * boxes[0]) / 1.5, rtol=1e-6)
     np.testing.assert_allclose(points, np.full((6, 2), (0.9 * 30 + 0.6 * 20) / 1.5), rtol=1e-6)
     np.testing.assert_array_equal(far_box, boxes[1])

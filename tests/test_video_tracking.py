@@ -88,8 +88,9 @@ def test_video_mode_keeps_track_ids_and_smooths_scores(video_mode: Analyzer, ima
     # then the six-face photo: six new IDs, the same on each of its frames
     ids = [[f.track_id for f in faces] for faces in tracked[12:]]
     assert len(set(ids[0])) == 6 and not set(ids[0]) & {1, 2} and ids == [ids[0]] * 6
-    # the first frame is unsmoothed; afterwards the happy face's confidence moves less than frame by frame
-    assert tracked[0][0].scores == pytest.approx(still[0][0].scores, abs=1e-5)
+    # the first frame is unsmoothed (the same frame, crops and thread count as image mode: the same bits);
+    # afterwards the happy face's confidence moves less than frame by frame
+    assert tracked[0][0].scores == still[0][0].scores
     happy_tracked = [faces[0].scores["happy"] for faces in tracked[:12]]
     happy_still = [faces[0].scores["happy"] for faces in still[:12]]
     assert np.std(happy_tracked) < 0.5 * np.std(happy_still)

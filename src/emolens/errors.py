@@ -31,3 +31,7 @@ class StorageError(EmolensError):
 
 class BusyError(EmolensError):
     """The server has no capacity left for this request right now (the server answers 503 with Retry-After)."""
+
+
+class MissingExtraError(EmolensError):
+    """A command needs a package of an extra that is not installed (the message names the extra to install)."""

@@ -68,6 +68,16 @@ def test_live_windows_are_time_buckets_that_frames_add_to(database_url: str) -> 
     assert tallies[0].count == 0 and tallies[0].score_sum == pytest.approx(0.75)
 
 
+def test_rows_of_the_same_moment_come_newest_first(database_url: str) -> None:
+    """Newest first means the later stored of two rows with the same time too (ties broken by id, descending)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    ids = [repository.record(engine, frame(t)) for t in (5_000, 5_000, 5_999, 5_000)]
+    total, rows = repository.recent(engine, repository.Filters(0, 10_000), limit=10, offset=0)
+    engine.dispose()
+    assert total == 4 and [row["id"] for row in rows] == [ids[2], ids[3], ids[1], ids[0]]
+
+
 def test_tally_rows() -> None:
     tally = repository.Tally()
     tally.add("happy", SCORES)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -13,6 +12,7 @@ import cv2
 from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
+from emolens.cli.output import to_json
 from emolens.cli.options import analysis_options
 from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
@@ -98,7 +98,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
         if csv_file is not None:
             csv_file.close()
     if as_json:
-        click.echo(json.dumps(records, indent=1))
+        click.echo(to_json(records))
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} files failed")
 

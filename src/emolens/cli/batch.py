@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -39,8 +38,6 @@ def command(inputs: tuple[str, ...], out_dir: Path, address: Optional[str], work
     Files that fail or show no face are listed in OUT/problems.csv with the reason. The exit status is 1 only
     when no input at all could be read.
     """
-    if importlib.util.find_spec("ray") is None:
-        raise click.ClickException('emolens batch needs Ray: pip install "emolens[ray]"')
     from emolens.batch.run import BatchOptions, run_batch
 
     options = BatchOptions(out_dir, address, workers, every, segment_s, analysis)

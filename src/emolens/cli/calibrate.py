@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from emolens.cli.errors import user_errors
+from emolens.cli.output import to_json
 from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 
 
@@ -32,10 +32,8 @@ def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_
             class_balance: float, max_ratio: float | None) -> None:
     """Calibrate MODEL_PATH on DATA_DIR: the scores it shows become honest probabilities (temperature scaling),
     and no class wins by default under real-photo shifts (logit bias). Prints what was fitted as JSON."""
-    try:
-        from emolens.training.calibrate import calibrate
-    except ImportError as exc:
-        raise click.ClickException(f"calibrate needs the [train] extra: pip install 'emolens[train]' ({exc})")
+    from emolens.training.calibrate import calibrate
+
     fitted = calibrate(model_path, data_dir, out_path, split=split, label_mode=label_mode, bias=bias,
                        class_balance=class_balance, max_ratio=max_ratio)
-    click.echo(json.dumps(fitted, indent=2))
+    click.echo(to_json(fitted))

@@ -16,9 +16,7 @@ from emolens.cli.errors import user_errors
 def command(models: tuple[Path, ...], out_path: Path) -> None:
     """Write one model that averages the probabilities of MODELS (two or more, same labels and preprocessing).
     Calibrate it afterwards with `emolens calibrate`."""
-    try:
-        from emolens.training.ensemble import ensemble_onnx
-    except ImportError as exc:
-        raise click.ClickException(f"ensemble needs the [train] extra: pip install 'emolens[train]' ({exc})")
+    from emolens.training.ensemble import ensemble_onnx
+
     info = ensemble_onnx(list(models), out_path)
     click.echo(f"wrote {out_path}: the mean of {len(models)} models; labels {', '.join(info.labels)}")

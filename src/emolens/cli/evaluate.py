@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from emolens.cli.errors import user_errors
+from emolens.cli.output import to_json
 from emolens.cli.options import detector_option
 from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 
@@ -17,7 +17,8 @@ from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="ONNX model (default: the bundled model).")
 @click.option("--split", type=click.Choice(SPLIT_NAMES, case_sensitive=False), default=None,
-              help="Split of a source that has them (FER+ folder, FER2013 CSV, train/ val/ test/ folders).")
+              help="Split of the source (FER+ folder, FER2013 CSV, train/ val/ test/ folders; a tree without "
+                   "split folders: its stratified 80/10/10 split, seed 0). Default: all of it.")
 @click.option("--label-mode", type=click.Choice(LABEL_MODES), default="fer2013", show_default=True,
               help="For FER+ sources: the original FER2013 labels, or the FER+ votes (majority, or soft: ties kept).")
 @click.option("--crops", is_flag=True, help="Images are face crops already; skip face detection.")
@@ -41,6 +42,6 @@ def command(data_dir: Path, model_path: Path | None, split: str | None, label_mo
     with Analyzer.create_from_options(AnalyzerOptions(model_path, detector, tta=tta)) as analyzer:
         summary = evaluate(data_dir, analyzer, split=split, label_mode=label_mode, find_faces=not crops,
                            progress=True, present_labels=present_labels)
-    click.echo(json.dumps(summary, indent=2))
+    click.echo(to_json(summary))
     if report_dir is not None:
         write_report(summary, report_dir, title=f"{data_dir.name} ({label_mode} labels, TTA {'on' if tta else 'off'})")

@@ -20,10 +20,8 @@ from emolens.cli.errors import user_errors
 @user_errors
 def command(checkpoint: Path, out_path: Path, crop_margin: float | None, source_size: int | None, fp32: bool) -> None:
     """Export CHECKPOINT (a best.pt or last.pt) to ONNX with its labels and preprocessing as metadata."""
-    try:
-        from emolens.training.export import export_onnx
-    except ImportError as exc:
-        raise click.ClickException(f"export needs the [train] extra: pip install 'emolens[train]' ({exc})")
+    from emolens.training.export import export_onnx
+
     info = export_onnx(checkpoint, out_path, crop_margin=crop_margin, fp16_weights=not fp32, source_size=source_size)
     click.echo(f"exported {out_path}: labels {', '.join(info.labels)}; input {info.preprocessing.input_size}px "
                f"{info.preprocessing.color}")

@@ -9,6 +9,7 @@ from typing import Optional
 import click
 
 from emolens import __version__
+from emolens.extras import missing_extra
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("emolens.cli.analyze", "Find the faces in image files or folders and the emotion of each."),
@@ -35,6 +36,17 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         return importlib.import_module(COMMANDS[cmd_name][0]).command
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a package of an extra that is not installed (imported with the command's module or
+        while it runs) is one line naming the extra."""
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            error = missing_extra(exc)
+            if error is None:
+                raise
+            raise click.ClickException(str(error)) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

@@ -43,16 +43,15 @@ def epoch_lines() -> Iterator[None]:
 @user_errors
 def command(source: Path, config_path: Path, out_dir: Path, resume: bool, stop_after: int | None,
             export_path: Path | None, device: str) -> None:
-    """Train on SOURCE: a class-per-folder tree (optionally with train/ val/ test/), a FER2013 CSV, or the FER+
-    folder. The best epoch on the validation split is kept as OUT/best.pt."""
+    """Train on SOURCE: a class-per-folder tree (optionally with train/ val/ test/; without them, its stratified
+    80/10/10 split with seed 0, the one evaluate --split test also uses), a FER2013 CSV, or the FER+ folder. The
+    best epoch on the validation split is kept as OUT/best.pt."""
     # Threads that sleep instead of spinning while they wait: with any other load on a small machine, spinning
     # OpenMP threads made training 25x slower here (measured on 2 cores). Must be set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        from emolens.training.config import TrainConfig
-        from emolens.training.trainer import train
-    except ImportError as exc:
-        raise click.ClickException(f"training needs the [train] extra: pip install 'emolens[train]' ({exc})")
+    from emolens.training.config import TrainConfig
+    from emolens.training.trainer import train
+
     config = TrainConfig.load(config_path)
     with epoch_lines():
         result = train(source, config, out_dir, resume=resume, stop_after=stop_after, device=device)

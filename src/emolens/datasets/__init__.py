@@ -25,7 +25,9 @@ def load_dataset(source: str | Path, split: str | None = None, label_mode: Label
         source: a FER+ reference folder (``labels.csv`` with votes), a FER2013 CSV (a ``fer2013new.csv``
             beside it adds FER+ votes), or a folder-per-class tree, with or without split folders.
         split: ``train``, ``val`` or ``test``, or another name of one (``publictest``, ``validation``...; see
-            :mod:`emolens.datasets.options`); None takes all of a CSV, or the folder itself.
+            :mod:`emolens.datasets.options`); None takes all of a CSV, or the folder itself. A tree without
+            split folders is split 80% train, 10% val, 10% test, stratified by class with a fixed seed (0), the
+            same split for training, calibration and evaluation (:mod:`emolens.datasets.splits`).
         label_mode: for FER+ sources, ``fer2013`` (the original labels), ``majority`` or ``soft`` (FER+ votes);
             a FER2013 CSV without FER+ votes beside it only has ``fer2013``. Folder trees have one label per
             image and no votes, so it does not apply to them.
@@ -51,16 +53,13 @@ def load_dataset(source: str | Path, split: str | None = None, label_mode: Label
         return load_ferplus_csv(source, ferplus_csv, canonical, label_mode=label_mode)
     if canonical is not None and is_ferplus_folder(source) and label_mode in VOTE_MODES:
         return load_ferplus_folder(source, canonical, label_mode=label_mode)
-    if canonical is not None and has_splits(source):
-        return load_folder(source, canonical, label_names)
-    if canonical not in (None, "train"):
-        raise DatasetError(f"{source}: has no split folders, so it has no '{split}' split")
-    return load_folder(source, None, label_names)
+    return load_folder(source, canonical, label_names)
 
 
 def dataset_has_split(source: str | Path, split: str) -> bool:
-    """Whether ``source`` holds its own ``split`` (CSVs and split folders do)."""
+    """Whether ``source`` holds its own ``split``: CSVs, the FER+ folder and trees without split folders (their
+    stratified split, :mod:`emolens.datasets.splits`) hold all three; a tree with split folders, those it has."""
     source = Path(source)
-    if source.is_file() or is_ferplus_folder(source):
+    if source.is_file() or is_ferplus_folder(source) or (source.is_dir() and not has_splits(source)):
         return True
     return source.is_dir() and find_split(source, canonical_split(split)) is not None

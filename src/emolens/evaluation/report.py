@@ -25,14 +25,15 @@ def save_confusion_matrix(summary: dict[str, Any], path: Path, title: str = "Con
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import seaborn as sns
+    from sklearn.metrics import ConfusionMatrixDisplay
 
     labels = list(summary["per_class"])
     counts = np.asarray(summary["confusion"], dtype=np.float64)
     normalised = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
-    sns.heatmap(normalised, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True,
-                xticklabels=labels, yticklabels=labels, cbar_kws={"label": "fraction of true class"}, ax=ax)
+    shown = ConfusionMatrixDisplay(normalised, display_labels=labels).plot(
+        ax=ax, cmap="Blues", values_format=".2f", im_kw={"vmin": 0, "vmax": 1})
+    shown.im_.colorbar.set_label("fraction of true class")
     ax.set(xlabel="predicted", ylabel="true", title=f"{title} (accuracy {summary['accuracy']:.3f})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +49,18 @@ def config_of(checkpoint: dict[str, Any], source: str | Path = "checkpoint") -> 
 
 
 def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> None:
-    """Write ``checkpoint`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
+    """Write ``checkpoint`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
+
+    The file gets the mode any new file gets (the umask's), like the run's other files: the temporary file has a
+    name of its own (a random UUID) instead of ``mkstemp``'s private 0600 file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         torch.save(checkpoint, temporary)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
