@@ -104,7 +104,8 @@ class AnalyzeUnits:
                     rows.append(unit_record(**unit, **self._segment(unit["source"], int(batch["start"][i]),
                                                                     int(batch["end"][i]))))
                 else:
-                    image = decode_image(batch["data"][i], unit["source"], self.analyzer.max_pixels)
+                    image = decode_image(batch["data"][i], unit["source"], self.analyzer.max_pixels,
+                                         formats=self.analyzer.image_formats)
                     faces = self.analyzer.analyze(image)
                     rows.append(unit_record(**unit, frames=1, faces=[face_record(f, n) for n, f in enumerate(faces)]))
             except Exception as exc:  # noqa: BLE001

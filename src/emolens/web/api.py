@@ -121,7 +121,8 @@ def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, 
     """Decode and analyse one image in an analysis slot; faces the detector scored below ``min_score`` are
     left out (of the answer and of what is stored)."""
     with services().analysis_slot():
-        image = decode_image(data, name, current_app.config["MAX_PIXELS"])
+        config = current_app.config
+        image = decode_image(data, name, config["MAX_PIXELS"], formats=config["IMAGE_FORMATS"])
         height, width = image.shape[:2]
         keep_thumbnail = current_app.config["STORE_THUMBNAILS"] and params.source != "webcam"
         thumbnail = thumbnail_jpeg(image) if keep_thumbnail else None

@@ -66,7 +66,7 @@ def _paths() -> dict[str, Any]:
                                                    "properties": {"image": image, **analyze_fields}}},
                 "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
             "responses": {"200": _ok(schemas.AnalyzeResponse, "faces found"),
-                          **_errors(400, 401, 403, 408, 413, 503)}}},
+                          **_errors(400, 401, 403, 408, 413, 415, 503)}}},
         "/api/v1/stats": {"get": {
             "summary": "Aggregated emotions over a time range",
             "parameters": _query(schemas.StatsParams),
