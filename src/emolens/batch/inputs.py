@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
+from emolens.csvcells import read_cell
 from emolens.pipeline.files import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
@@ -61,7 +62,7 @@ def _manifest_entries(path: Path) -> list[str]:
     header = next((name for name in MANIFEST_COLUMNS if rows and name in rows[0]), None)
     column = rows[0].index(header) if header else 0
     rows = rows[1:] if header else rows
-    return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
+    return [read_cell(row[column].strip()) for row in rows if len(row) > column and row[column].strip()]
 
 
 def _expand(item: str, base: Path, manifests: bool) -> tuple[list[MediaInput], list[BadInput]]:

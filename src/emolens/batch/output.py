@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from emolens.batch.inputs import BadInput, MediaInput
 from emolens.batch.records import flatten_faces, unit_schema
+from emolens.csvcells import csv_cell
 
 FACES, UNITS = "faces", "units"
 UNIT_COLUMNS = unit_schema(()).remove(unit_schema(()).get_field_index("faces"))
@@ -83,8 +84,9 @@ class OutputDir:
         summary = summary[["source", "kind", "status", "reason", "segments", "written", "frames", "faces",
                            "tracks"]].join(emotions, on="source")
         summary = summary.fillna({c: 0 for c in summary.columns if c not in ("reason", "kind")})
-        summary.to_csv(self.path / "summary.csv", index=False, float_format="%.0f")
-        summary.loc[summary["status"] != "ok", ["source", "status", "reason"]].to_csv(
+        written = _csv_cells(summary)
+        written.to_csv(self.path / "summary.csv", index=False, float_format="%.0f")
+        written.loc[summary["status"] != "ok", ["source", "status", "reason"]].to_csv(
             self.path / "problems.csv", index=False)
         return summary
 
@@ -96,6 +98,12 @@ class OutputDir:
         labels = [f.name for f in pq.read_schema(next((self.path / FACES).glob("part-*.parquet"))).field("scores").type]
         counts = pd.crosstab(faces["source"], faces["emotion"]).reindex(columns=labels, fill_value=0)
         return counts[counts.index.isin(sources)]
+
+
+def _csv_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its text cells and column names safe for spreadsheets (:func:`~emolens.csvcells.csv_cell`)."""
+    text = {name: table[name].map(csv_cell) for name in table.select_dtypes(include=["object", "str"]).columns}
+    return table.assign(**text).rename(columns=csv_cell)
 
 
 def _status(row: object) -> str:

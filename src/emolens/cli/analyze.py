@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
+from emolens.csvcells import csv_row
 from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
 from emolens.pipeline.files import collect_images
@@ -65,7 +66,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     writer = csv.writer(csv_file) if csv_file is not None else None
     if writer is not None:
-        writer.writerow(["path", "face", "x", "y", "w", "h", "emotion", *analyzer.labels])
+        writer.writerow(csv_row(["path", "face", "x", "y", "w", "h", "emotion", *analyzer.labels]))
     failed, error = 0, ""
     try:
         for path, rel in tqdm(files, desc="images", unit="img", disable=len(files) < 2, file=sys.stderr):
@@ -105,7 +106,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
 
 
 def _csv_row(path: Path, index: int, face: Face, labels: tuple[str, ...]) -> list[Any]:
-    return [str(path), index, *face.box, face.emotion, *(f"{face.scores[label]:.5f}" for label in labels)]
+    return csv_row([str(path), index, *face.box, face.emotion, *(f"{face.scores[label]:.5f}" for label in labels)])
 
 
 def _text(path: Path, faces: list[Face]) -> str:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from emolens import __version__
+from emolens.csvcells import csv_row
 from emolens.errors import StorageError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.pipeline.images import decode_image
@@ -232,19 +233,12 @@ def get_analyses() -> Response:
 CSV_PAGE = 500
 CSV_COLUMNS = ("id", "created_at", "filename", "source", "session", "frames", "faces", "elapsed_ms", "tta", "model",
                "detector")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-"""A cell starting with one of these is a formula to a spreadsheet; a file name is quoted with ' instead."""
 
 
 def _csv_line(values: list[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out).writerow(values)
+    csv.writer(out).writerow(csv_row(values))
     return out.getvalue()
-
-
-def _csv_text(value: Optional[str]) -> str:
-    """A client-chosen text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    return "" if value is None else f"'{value}" if value.startswith(FORMULA_START) else value
 
 
 @bp.get("/analyses.csv")
@@ -263,7 +257,7 @@ def get_analyses_csv() -> Response:
             _, page = svc.storage.call(recent, filters, CSV_PAGE, offset)
             for row in page:
                 values = {**row, "created_at": _iso(row["created_ms"]), "session": row["session"] or "",
-                          "filename": _csv_text(row["filename"])}
+                          "filename": row["filename"] or ""}
                 counts = [row["counts"].get(label, 0) for label in labels]
                 yield _csv_line([values[c] for c in CSV_COLUMNS] + counts)
             if len(page) < CSV_PAGE:
