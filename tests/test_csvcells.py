@@ -55,7 +55,8 @@ def test_batch_summaries_show_formula_like_inputs_as_text_and_read_back_as_manif
     pattern = "=HYPERLINK(1)*.jpg"
     media, bad = expand_inputs([pattern])
     assert media == [] and [b.source for b in bad] == [pattern]
-    OutputDir(tmp_path / "out").summarize(media, bad)
+    with OutputDir(tmp_path / "out") as out:
+        out.summarize(media, bad)
     (problem,) = csv.DictReader(io.StringIO((tmp_path / "out" / "problems.csv").read_text()))
     assert (problem["source"], problem["status"]) == (f"'{pattern}", "failed")
     (summary,) = csv.DictReader(io.StringIO((tmp_path / "out" / "summary.csv").read_text()))
