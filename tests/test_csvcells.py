@@ -61,4 +61,5 @@ def test_batch_summaries_show_formula_like_inputs_as_text_and_read_back_as_manif
     assert (problem["source"], problem["status"]) == (f"'{pattern}", "failed")
     (summary,) = csv.DictReader(io.StringIO((tmp_path / "out" / "summary.csv").read_text()))
     assert summary["source"] == f"'{pattern}" and summary["faces"] == "0"
-    assert [b.source for b in expand_inputs([str(tmp_path / "out" / "problems.csv")])[1]] == [str(tmp_path / "out" / pattern)]
+    retried = expand_inputs([str(tmp_path / "out" / "problems.csv")])[1]  # problems.csv as a manifest
+    assert [b.source for b in retried] == [str(tmp_path / "out" / pattern)]

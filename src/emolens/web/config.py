@@ -31,8 +31,9 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
   else 408
 
 ``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``ONNX_THREADS``, ``MAX_PIXELS`` and ``IMAGE_FORMATS``
-become the analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked there: an unknown
-detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError` naming what is allowed.
+become the analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked
+there: an unknown detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError`
+naming what is allowed.
 """
 
 from __future__ import annotations
