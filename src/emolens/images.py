@@ -31,9 +31,10 @@ reads many more, some through risky paths (EPS runs Ghostscript), so others are 
 MAX_PIXELS = 50_000_000
 """Images with more pixels are refused (decompression bombs): the default of the ``MAX_PIXELS`` setting of the
 CLI, batch and the web app (``EMOLENS_MAX_PIXELS``)."""
-_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_DEEP_GRAY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_GRAY_MODES = _DEEP_GRAY_MODES | {"1", "L", "LA"}
 _STRIP_BYTES = 1 << 20
-"""Deep (16-bit, 32-bit, float) grey images are scaled to uint8 a strip of about this many bytes at a time."""
+"""Images are converted to uint8 BGR a strip of rows of about this many bytes (at 4 bytes a pixel) at a time."""
 
 
 def check_image_formats(names: Iterable[str]) -> tuple[str, ...]:
@@ -48,20 +49,34 @@ def check_image_formats(names: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _gray_pixels(image: Image.Image) -> np.ndarray:
-    """uint8 HxW pixels of a grey image. Pillow would clip 16-bit values to 255: they are scaled from their full
-    range instead, and 32-bit integer or float images by their maximum. Deep images are converted a strip at a
-    time, so no full-size copy is made besides the uint8 result (2-4 bytes per pixel held by Pillow + 1)."""
-    if image.mode in ("1", "L", "LA"):
-        return np.asarray(image.convert("L"))
+def _deep_scale(image: Image.Image) -> float:
+    """The factor that maps a deep grey image to 0..255. Pillow would clip 16-bit values to 255: they are scaled
+    from their full range instead, and 32-bit integer or float images by their maximum."""
     top = 65535.0 if image.mode.startswith("I;16") else float(image.getextrema()[1])
-    alpha = 255.0 / max(top, 1.0) if math.isfinite(top) else 0.0  # NaN or infinite maximum: black
+    return 255.0 / max(top, 1.0) if math.isfinite(top) else 0.0  # NaN or infinite maximum: black
+
+
+def _strip(image: Image.Image, box: tuple[int, int, int, int], alpha: float) -> np.ndarray:
+    """Rows of ``image`` as uint8: grey (H, W) for a grey image, else RGB (H, W, 3)."""
+    part = image.crop(box)
+    if part.mode in _DEEP_GRAY_MODES:
+        deep = np.asarray(part)
+        return cv2.convertScaleAbs(deep.astype(deep.dtype.newbyteorder("="), copy=False), alpha=alpha)
+    return np.asarray(part.convert("L" if part.mode in _GRAY_MODES else "RGB"))
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """uint8 pixels of ``image``, grey (H, W) for a grey image, else BGR (H, W, 3), converted a strip of rows at a
+    time into the result: besides Pillow's image only the result and one strip are held (no full-size raw,
+    converted or float copy)."""
     width, height = image.size
-    out = np.empty((height, width), np.uint8)
+    gray = image.mode in _GRAY_MODES
+    alpha = _deep_scale(image) if image.mode in _DEEP_GRAY_MODES else 1.0
+    out = np.empty((height, width) if gray else (height, width, 3), np.uint8)
     rows = max(1, _STRIP_BYTES // (4 * width))
     for y in range(0, height, rows):
-        strip = np.asarray(image.crop((0, y, width, min(height, y + rows))))
-        out[y:y + rows] = cv2.convertScaleAbs(strip.astype(strip.dtype.newbyteorder("="), copy=False), alpha=alpha)
+        part = _strip(image, (0, y, width, min(height, y + rows)), alpha)
+        out[y:y + rows] = part if gray else cv2.cvtColor(part, cv2.COLOR_RGB2BGR)
     return out
 
 
@@ -77,9 +92,10 @@ def _refuse(name: str, exc: Exception) -> NoReturn:
 def from_pil(image: Image.Image, name: str, max_pixels: int = MAX_PIXELS, owned: bool = False,
              keep_gray: bool = False) -> np.ndarray:
     """BGR pixels of ``image`` (H, W, 3), upright by its EXIF orientation; with ``keep_gray``, a grey image
-    stays grey (H, W). An ``owned`` image (decoded here, not the caller's) is rotated in place and released
-    early, so that at most about 7 bytes per pixel are held at once: the decoded image (4 bytes per pixel for
-    RGB), its raw bytes (3) and, once the image is released, the BGR result (3)."""
+    stays grey (H, W). An ``owned`` image (decoded here, not the caller's) is rotated in place, and the pixels
+    are converted into the result a strip at a time, so that at most about 7 bytes per pixel are held at once:
+    for an RGB photo the decoded image (4) and the BGR result (3); for a grey one the decoded image (1 to 4: 8-bit,
+    16-bit, 32-bit or float) and the grey result (1), then, the image released, the grey and BGR results (4)."""
     if image.width * image.height > max_pixels:
         raise InputError(f"{name}: image is {image.width}x{image.height}, over the limit of {max_pixels:,} pixels "
                          "(the MAX_PIXELS setting, EMOLENS_MAX_PIXELS)")
@@ -89,19 +105,11 @@ def from_pil(image: Image.Image, name: str, max_pixels: int = MAX_PIXELS, owned:
             ImageOps.exif_transpose(image, in_place=True)
         else:
             image = ImageOps.exif_transpose(image)  # a copy: the caller's image stays as it was
-        if image.mode in _GRAY_MODES and (keep_gray or image.mode not in ("1", "L", "LA")):
-            gray = _gray_pixels(image)
-            image.close()
-            return gray if keep_gray else cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-        if image.mode != "RGB":
-            converted = image.convert("RGB")
-            image.close()
-            image = converted
-        rgb = np.asarray(image)  # read-only, over one copy of the pixels
+        pixels = _pixels(image)
     except Exception as exc:  # noqa: BLE001 - any failure of Pillow on a file is bad input (module docs)
         _refuse(name, exc)
     image.close()
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR) if pixels.ndim == 2 and not keep_gray else pixels
 
 
 def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS, keep_gray: bool = False,
