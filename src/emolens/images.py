@@ -80,12 +80,17 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return out
 
 
-def _refuse(name: str, exc: Exception) -> NoReturn:
+def _too_large(name: str, size: str, max_pixels: int) -> InputError:
+    return InputError(f"{name}: image is {size}, over the limit of {max_pixels:,} pixels (the MAX_PIXELS setting, "
+                      "EMOLENS_MAX_PIXELS)")
+
+
+def _refuse(name: str, exc: Exception, max_pixels: int) -> NoReturn:
     """Raise ``exc``, a failure of Pillow on the file ``name``, as an :class:`InputError`."""
     if isinstance(exc, (InputError, MemoryError)):
         raise exc
-    if isinstance(exc, Image.DecompressionBombError):
-        raise InputError(f"{name}: image has too many pixels (decompression bomb?)") from None
+    if isinstance(exc, Image.DecompressionBombError):  # Pillow's own limit, above MAX_PIXELS unless it was raised
+        raise _too_large(name, "a decompression bomb", max_pixels) from None
     raise InputError(f"{name}: cannot decode image, truncated or corrupt ({type(exc).__name__}: {exc})") from None
 
 
@@ -97,8 +102,7 @@ def from_pil(image: Image.Image, name: str, max_pixels: int = MAX_PIXELS, owned:
     for an RGB photo the decoded image (4) and the BGR result (3); for a grey one the decoded image (1 to 4: 8-bit,
     16-bit, 32-bit or float) and the grey result (1), then, the image released, the grey and BGR results (4)."""
     if image.width * image.height > max_pixels:
-        raise InputError(f"{name}: image is {image.width}x{image.height}, over the limit of {max_pixels:,} pixels "
-                         "(the MAX_PIXELS setting, EMOLENS_MAX_PIXELS)")
+        raise _too_large(name, f"{image.width}x{image.height}", max_pixels)
     try:
         image.load()
         if owned:
@@ -107,7 +111,7 @@ def from_pil(image: Image.Image, name: str, max_pixels: int = MAX_PIXELS, owned:
             image = ImageOps.exif_transpose(image)  # a copy: the caller's image stays as it was
         pixels = _pixels(image)
     except Exception as exc:  # noqa: BLE001 - any failure of Pillow on a file is bad input (module docs)
-        _refuse(name, exc)
+        _refuse(name, exc, max_pixels)
     image.close()
     return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR) if pixels.ndim == 2 and not keep_gray else pixels
 
@@ -130,6 +134,6 @@ def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS
                                      f"{', '.join(formats)}; the IMAGE_FORMATS setting, EMOLENS_IMAGE_FORMATS, "
                                      "allows more)") from None
     except Exception as exc:  # noqa: BLE001 - any failure of Pillow on a file is bad input (module docs)
-        _refuse(name, exc)
+        _refuse(name, exc, max_pixels)
     with image:
         return from_pil(image, name, max_pixels, owned=True, keep_gray=keep_gray)
