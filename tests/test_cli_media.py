@@ -170,3 +170,11 @@ def test_webcam_without_camera_fails_cleanly() -> None:
     result = run("webcam", "--camera", "9")
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: camera 9: cannot open it or read a frame (no camera with this number?)"
+
+
+def test_help_states_the_input_limits_defaults() -> None:
+    from emolens.images import IMAGE_FORMATS, MAX_PIXELS
+
+    text = " ".join(run("analyze", "--help").stdout.split())
+    assert f"default: {MAX_PIXELS:,}; env EMOLENS_MAX_PIXELS" in text
+    assert f"(default: {','.join(IMAGE_FORMATS)}; env EMOLENS_IMAGE_FORMATS)" in text.replace(", ", ",")
