@@ -22,12 +22,13 @@ POLL_S = 1.0
 raylet by itself)."""
 
 
-def _ray_processes(driver: psutil.Process) -> dict[int, psutil.Process]:
-    """The driver's descendants that belong to Ray (their command line names it), this watchdog aside."""
+def _ray_processes(driver: psutil.Process, since: float) -> dict[int, psutil.Process]:
+    """The driver's descendants started at ``since`` or later that belong to Ray (their command line names it),
+    this watchdog aside: a Ray the driver had started before (``ray start`` from a notebook, say) is left alone."""
     found = {}
     for child in driver.children(recursive=True):
         try:
-            if child.pid != os.getpid() and "ray" in " ".join(child.cmdline()):
+            if child.pid != os.getpid() and child.create_time() >= since and "ray" in " ".join(child.cmdline()):
                 found[child.pid] = child
         except psutil.Error:  # gone meanwhile
             continue
@@ -38,12 +39,13 @@ def main() -> None:
     """Watch the parent process until standard input closes, then kill the Ray processes it had started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C of the terminal's job: the driver shuts Ray down itself
     driver = psutil.Process(os.getppid())
+    since = psutil.Process().create_time()
     known: dict[int, psutil.Process] = {}
     while True:
         ready, _, _ = select.select([sys.stdin], [], [], POLL_S)
         if ready and not os.read(sys.stdin.fileno(), 1):
             break
-        known.update(_ray_processes(driver))
+        known.update(_ray_processes(driver, since))
     for process in known.values():
         try:
             process.kill()  # psutil checks that the pid still names the same process
