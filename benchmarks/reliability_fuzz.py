@@ -1,10 +1,12 @@
 """Fuzzing ``emolens serve``: schemathesis over the OpenAPI document, then mutated image files (bit flips, byte
-runs, truncations, spliced chunks, huge declared sizes) posted as uploads. Prints the answers by status; any 500,
-a dead worker (its pid changed) or a failing health is a failure.
+runs, truncations, spliced chunks, huge declared sizes) of 31 file formats posted as uploads. Prints the answers
+by status; any 5xx, a lost connection, a dead worker (its pid changed), a failing health or a worker whose peak
+resident size reaches the stated bound is a failure.
 
-    python benchmarks/reliability_fuzz.py [--examples 1000] [--images 2000] [--seed 8] [--check]
+    python benchmarks/reliability_fuzz.py [--examples 1000] [--images 2000] [--seed 8] [--all-formats] [--check]
 
-Needs schemathesis (in the ``test`` extra). Seeds come from the real photos and from images built here.
+Needs schemathesis (in the ``test`` extra). The seeds are a real photo in every format (:func:`seeds`);
+``--all-formats`` lets the server decode all of Pillow's formats, to fuzz every decoder, not only the accepted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import http.client
+import io
 import json
 import random
 import struct
@@ -25,17 +28,56 @@ from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from emolens.web.testing import letterbox, serving
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
+MAX_WORKER_MB = 1536
+"""The stated peak resident size of a worker (docs/reliability.md, tests/web/test_server.py)."""
+XPM = b"""/* XPM */\nstatic char *x[] = {"2 2 2 1", "a c #000000", "b c #ffffff", "ab", "ba"};\n"""
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="20"/></svg>'
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n0 0 moveto 64 64 lineto stroke\nshowpage\n%%EOF\n"
 
 
-def seeds() -> list[bytes]:
-    """Valid images in several formats: a face photo as JPEG, PNG and WebP, a grey PNG, a tiny GIF-like BMP."""
-    frame = letterbox(PHOTO, 320, 240)
-    out = [cv2.imencode(ext, frame)[1].tobytes() for ext in (".jpg", ".png", ".webp", ".bmp")]
-    out.append(cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))[1].tobytes())
+def _pillow(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def seeds() -> dict[str, bytes]:
+    """Valid files of a face photo in 31 file formats (47 variants; Pillow's writers, OpenCV's and a few written
+    by hand), by name: the accepted formats in their common variants (16-bit, float, CMYK, palette, compressed
+    TIFFs, animations) and formats Pillow or OpenCV can read that uploads may not be in."""
+    bgr = letterbox(PHOTO, 160, 120)
+    rgb = Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    grey = rgb.convert("L")
+    deep = Image.fromarray(np.asarray(grey).astype(np.uint16) * 257)
+    real = Image.fromarray(np.asarray(grey).astype(np.float32) / 255)
+    frames = {"save_all": True, "append_images": [rgb.rotate(5), rgb.rotate(10)]}
+    out = {
+        "JPEG": _pillow(rgb, "JPEG"), "JPEG progressive": _pillow(rgb, "JPEG", progressive=True),
+        "JPEG grey": _pillow(grey, "JPEG"), "JPEG CMYK": _pillow(rgb.convert("CMYK"), "JPEG"),
+        "MPO": _pillow(rgb, "MPO", **frames), "PNG": _pillow(rgb, "PNG"),
+        "PNG RGBA": _pillow(rgb.convert("RGBA"), "PNG"),
+        "PNG palette": _pillow(rgb.convert("P"), "PNG"), "PNG grey": _pillow(grey, "PNG"),
+        "PNG 16-bit": _pillow(deep, "PNG"), "WEBP": _pillow(rgb, "WEBP"),
+        "WEBP lossless": _pillow(rgb, "WEBP", lossless=True), "WEBP animated": _pillow(rgb, "WEBP", **frames),
+        "GIF": _pillow(rgb, "GIF"), "GIF animated": _pillow(rgb, "GIF", **frames), "BMP": _pillow(rgb, "BMP"),
+        "BMP palette": _pillow(rgb.convert("P"), "BMP"), "DIB": _pillow(rgb, "DIB"), "TIFF": _pillow(rgb, "TIFF"),
+        "TIFF LZW": _pillow(rgb, "TIFF", compression="tiff_lzw"), "TIFF JPEG": _pillow(rgb, "TIFF", compression="jpeg"),
+        "TIFF deflate": _pillow(rgb, "TIFF", compression="tiff_adobe_deflate"),
+        "TIFF 16-bit": _pillow(deep, "TIFF"), "TIFF float": _pillow(real, "TIFF"),
+        "EPS": EPS, "SVG": SVG, "XPM": XPM, "PDF": _pillow(rgb, "PDF"),
+    }
+    for fmt in ("AVIF", "BLP", "DDS", "ICNS", "ICO", "IM", "JPEG2000", "MSP", "PCX", "PPM", "QOI", "SGI", "SPIDER",
+                "TGA", "XBM", "PALM"):
+        image = {"MSP": rgb.convert("1"), "XBM": rgb.convert("1"), "SPIDER": real, "BLP": rgb.convert("P"),
+                 "PALM": rgb.convert("P")}.get(fmt, rgb)
+        out[fmt] = _pillow(image, fmt)
+    for name, suffix in (("SUN raster", ".ras"), ("Radiance HDR", ".hdr"), ("PFM", ".pfm")):
+        out[name] = cv2.imencode(suffix, bgr.astype(np.float32) / 255 if suffix != ".ras" else bgr)[1].tobytes()
     return out
 
 
@@ -93,24 +135,38 @@ def schemathesis(url: str, examples: int, seed: int) -> collections.Counter[int]
     return collections.Counter(entry["response"]["status"] for entry in entries)
 
 
-def images(url: str, count: int, seed: int) -> collections.Counter[int]:
-    """Post ``count`` mutated images; the answers' statuses."""
+def images(url: str, count: int, seed: int) -> tuple[collections.Counter[int], collections.Counter[str]]:
+    """Post ``count`` mutated images (the seeds in turn, each mutated at random); the answers' statuses, and the
+    seeds whose mutations got a 5xx or a lost connection."""
     rng = random.Random(seed)
-    bases = seeds()
+    bases = list(seeds().items())
     parts = urlsplit(url)
     statuses: collections.Counter[int] = collections.Counter()
+    failing: collections.Counter[str] = collections.Counter()
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    for _ in range(count):
-        body = mutate(rng.choice(bases), rng)
+    for i in range(count):
+        name, data = bases[i % len(bases)]
+        body = mutate(data, rng)
         try:
             conn.request("POST", "/api/v1/analyze?source=upload", body, {"Content-Type": "application/octet-stream"})
             response = conn.getresponse()
             response.read()
-            statuses[response.status] += 1
+            status = response.status
         except (OSError, http.client.HTTPException):
-            statuses[0] += 1  # connection lost
+            status = 0  # connection lost
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    return statuses
+        statuses[status] += 1
+        if status == 0 or status >= 500:
+            failing[name] += 1
+    return statuses, failing
+
+
+def peak_mb(pids: set[str]) -> int:
+    """The largest peak resident size (VmHWM) among ``pids``, in MB."""
+    def hwm(pid: str) -> int:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("VmHWM")).split()[1]) // 1024
+    return max((hwm(pid) for pid in pids if Path(f"/proc/{pid}").exists()), default=0)
 
 
 def main() -> None:
@@ -118,25 +174,37 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=1000, help="schemathesis examples per operation")
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=8)
-    parser.add_argument("--check", action="store_true", help="exit 1 on a 500, a dead worker or failing health")
+    parser.add_argument("--all-formats", action="store_true",
+                        help="let the server decode every format Pillow reads (IMAGE_FORMATS), not just the default")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 on a 500, a dead worker, failing health or a worker over the stated peak")
     args = parser.parse_args()
-    with serving(env={"EMOLENS_STORE_IMAGES": "true"}) as url:
+    env = {"EMOLENS_STORE_IMAGES": "true"}
+    if args.all_formats:
+        Image.init()
+        env["EMOLENS_IMAGE_FORMATS"] = ",".join(sorted(Image.OPEN))
+    with serving(env=env) as url:
         port = int(url.rsplit(":", 1)[1])
         workers = worker_pids(port)
         started = time.monotonic()
-        api = schemathesis(url, args.examples, args.seed)
+        api = schemathesis(url, args.examples, args.seed) if args.examples else collections.Counter()
         print(f"schemathesis: {sum(api.values())} requests in {time.monotonic() - started:.0f} s, "
               f"answers {dict(sorted(api.items()))}")
         started = time.monotonic()
-        mutated = images(url, args.images, args.seed)
-        print(f"mutated images: {sum(mutated.values())} in {time.monotonic() - started:.0f} s, "
-              f"answers {dict(sorted(mutated.items()))}")
+        mutated, failing = images(url, args.images, args.seed)
+        allowed = "every format allowed" if args.all_formats else "default formats"
+        print(f"mutated images of {len(seeds())} seeds ({allowed}): {sum(mutated.values())} in "
+              f"{time.monotonic() - started:.0f} s, answers {dict(sorted(mutated.items()))}"
+              + (f"; 5xx or lost from {dict(failing)}" if failing else ""))
         alive = worker_pids(port) == workers
+        peak = peak_mb(workers)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/api/v1/health")
         healthy = conn.getresponse().status == 200
-    print(f"workers alive (same pids): {alive}, health ok: {healthy}")
-    failed = api[500] + mutated[500] + mutated[0] or not alive or not healthy
+    print(f"workers alive (same pids): {alive}, health ok: {healthy}, worker peak RSS {peak} MB "
+          f"(stated bound {MAX_WORKER_MB} MB)")
+    failed = api[500] + sum(n for status, n in mutated.items() if status == 0 or status >= 500) or not alive \
+        or not healthy or peak >= MAX_WORKER_MB
     if args.check and failed:
         sys.exit("check failed")
 

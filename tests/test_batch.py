@@ -86,13 +86,13 @@ def test_output_dir_drops_the_debris_of_a_killed_run(tmp_path: Path) -> None:
     from emolens.batch.records import unit_record, unit_schema
 
     units = pa.Table.from_pylist([unit_record("/a.jpg", "image", frames=1)], schema=unit_schema(["happy"]))
-    out = OutputDir(tmp_path)
-    out.write(units.append_column("track_offset", pa.array([0], pa.int64())))
+    with OutputDir(tmp_path) as out:
+        out.write(units.append_column("track_offset", pa.array([0], pa.int64())))
     shutil.copy(tmp_path / "faces" / "part-000001.parquet", tmp_path / "faces" / "part-000002.parquet")
     (tmp_path / "units" / ".part-000002.parquet.tmp").write_bytes(b"half")  # killed before its units part
-    reopened = OutputDir(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "faces").iterdir()) == ["part-000001.parquet"]
-    assert not list((tmp_path / "units").glob(".*")) and reopened.units().num_rows == 1
+    with OutputDir(tmp_path) as reopened:
+        assert sorted(p.name for p in (tmp_path / "faces").iterdir()) == ["part-000001.parquet"]
+        assert not list((tmp_path / "units").glob(".*")) and reopened.units().num_rows == 1
 
 
 def test_help_does_not_import_ray() -> None:
@@ -279,3 +279,52 @@ def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_
     faces = faces_table(out)
     keys = list(zip(faces.column("source").to_pylist(), faces.column("face").to_pylist()))
     assert len(keys) == len(set(keys)) == photo_faces
+
+
+def test_a_second_run_into_the_same_folder_is_refused(photos_dir: Path, tmp_path: Path) -> None:
+    from emolens.batch.output import OutputDir
+
+    with OutputDir(tmp_path / "out"):  # a run in progress
+        result = emolens("batch", str(photos_dir / "deepface_img1.jpg"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert result.stderr == (f"Error: {tmp_path / 'out'}: another emolens batch run is writing into this folder "
+                             f"(emolens batch, pid {os.getpid()} on {socket.gethostname()}); wait for it to end, "
+                             "or choose another --out\n")
+    assert not list((tmp_path / "out" / "units").iterdir())
+
+
+@pytest.mark.slow  # starts a local Ray instance
+def test_file_names_that_are_not_utf8_are_analysed_and_resumed(photos_dir: Path, tmp_path: Path) -> None:
+    """Names are bytes on Linux: one that is not UTF-8 is read by its bytes and named with \\xNN escapes."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(photos_dir / "deepface_img1.jpg", folder / "ok.jpg")
+    shutil.copy(photos_dir / "deepface_img1.jpg", os.fsencode(folder) + b"/caf\xe9.jpg")  # Latin-1, not UTF-8
+    out = tmp_path / "out"
+    result = emolens("batch", str(folder), "--out", str(out), "--workers", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 inputs (0 already done), 2 faces" in result.stdout
+    assert sorted(faces_table(out).column("source").to_pylist()) == [f"{folder}/caf\\xe9.jpg", f"{folder}/ok.jpg"]
+    again = emolens("batch", str(folder), "--out", str(out))
+    assert again.returncode == 0 and "2 inputs (2 already done)" in again.stdout
+
+
+@pytest.mark.slow  # starts a local Ray instance
+def test_ray_dies_with_a_killed_batch(photos_dir: Path, tmp_path: Path) -> None:
+    """``kill -9`` of ``emolens batch``: every process of the Ray it started is gone within seconds (Ray's agents
+    alone stayed about 60 s)."""
+    import psutil
+
+    out = tmp_path / "out"
+    driver = subprocess.Popen([sys.executable, "-c", "from emolens.cli.main import cli; cli()", "batch",
+                               str(photos_dir), "--out", str(out), "--workers", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((out / "units").glob("part-*")) and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+    ray = [p for p in psutil.Process(driver.pid).children(recursive=True) if "ray" in " ".join(p.cmdline())]
+    assert driver.poll() is None and len(ray) >= 4, "the run ended before it could be killed mid-way"
+    driver.kill()
+    driver.wait()
+    gone, alive = psutil.wait_procs(ray, timeout=10)
+    assert not alive, [p.name() for p in alive]

@@ -109,11 +109,42 @@ def test_analyze_bad_paths_fail_with_one_line(tmp_path: Path, setup, message: st
     assert message in result.stderr and "Traceback" not in result.output
 
 
-def test_huge_image_fails_cleanly(tmp_path: Path) -> None:
+def test_huge_image_fails_cleanly_naming_the_limit_and_its_setting(tmp_path: Path) -> None:
     huge = tmp_path / "huge.png"
     cv2.imwrite(str(huge), np.zeros((7200, 7200), np.uint8))
     result = run("analyze", str(huge))
-    assert result.exit_code == 1 and "over the limit" in result.stderr
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {huge}: image is 7200x7200, over the limit of 50,000,000 pixels (the "
+                             "MAX_PIXELS setting, EMOLENS_MAX_PIXELS)\n")
+    lower = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT)], env={"EMOLENS_MAX_PIXELS": "1000"})
+    assert lower.exit_code == 1 and "over the limit of 1,000 pixels" in lower.stderr
+    assert "over the limit of 1,000 pixels" in run("analyze", str(ASTRONAUT), "--max-pixels", "1000").stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n",
+     "not an image file in an accepted format (accepted: JPEG, PNG, WEBP, GIF, BMP, TIFF; the IMAGE_FORMATS "
+     "setting, EMOLENS_IMAGE_FORMATS, allows more)"),
+    (ASTRONAUT.read_bytes()[:5000], "cannot decode image, truncated or corrupt"),
+])
+def test_a_bad_single_file_is_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    result = run("analyze", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {bad}: {message}") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_image_formats_option_allows_more(tmp_path: Path) -> None:
+    pcx = tmp_path / "astronaut.pcx"
+    cv2.imwrite(str(tmp_path / "a.bmp"), cv2.imread(str(ASTRONAUT)))
+    from PIL import Image
+
+    Image.open(tmp_path / "a.bmp").save(pcx)
+    assert "accepted: JPEG, PNG" in run("analyze", str(pcx)).stderr
+    allowed = CliRunner().invoke(cli, ["analyze", str(pcx)], env={"EMOLENS_IMAGE_FORMATS": "PNG,PCX"})
+    assert allowed.exit_code == 0 and "1 face" in allowed.stdout
+    assert "got NOPE" in run("analyze", str(pcx), "--image-formats", "nope").stderr
 
 
 def test_no_face_is_not_an_error(tmp_path: Path) -> None:
@@ -158,3 +189,11 @@ def test_webcam_without_camera_fails_cleanly() -> None:
     result = run("webcam", "--camera", "9")
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: camera 9: cannot open it or read a frame (no camera with this number?)"
+
+
+def test_help_states_the_input_limits_defaults() -> None:
+    from emolens.images import IMAGE_FORMATS, MAX_PIXELS
+
+    text = " ".join(run("analyze", "--help").stdout.split())
+    assert f"default: {MAX_PIXELS:,}; env EMOLENS_MAX_PIXELS" in text
+    assert f"(default: {','.join(IMAGE_FORMATS)}; env EMOLENS_IMAGE_FORMATS)" in text.replace(", ", ",")

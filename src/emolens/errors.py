@@ -13,6 +13,10 @@ class InputError(EmolensError, ValueError):
     """Bad input: a missing, unreadable, truncated, oversized or non-image file, an undecodable video..."""
 
 
+class UnsupportedFormatError(InputError):
+    """An image in a format that is not accepted (the server answers 415 Unsupported Media Type)."""
+
+
 class DatasetError(EmolensError, ValueError):
     """A dataset that cannot be read: a missing folder or CSV, bad columns, an unreadable image in it."""
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
+from PIL import Image
 from pydantic import BaseModel
 from werkzeug.test import TestResponse
 
@@ -136,6 +138,18 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+def _pcx(jpeg: bytes) -> bytes:
+    """A real photo as PCX: a format Pillow reads but uploads may not be in unless IMAGE_FORMATS says so."""
+    out = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).save(out, "PCX")
+    return out.getvalue()
+
+
+def test_image_formats_setting_allows_more(make_app: Callable[..., Flask], face_jpeg: bytes) -> None:
+    with make_app(IMAGE_FORMATS="jpeg,pcx").test_client() as client:
+        assert post_image(client, _pcx(face_jpeg), "photo.pcx").status_code == 200
+
+
 def _multipart(client: FlaskClient, **fields) -> TestResponse:
     return client.post("/api/v1/analyze", data=fields, content_type="multipart/form-data")
 
@@ -172,10 +186,16 @@ BAD_INPUTS: dict[str, tuple[BadRequest, int, tuple[str, ...]]] = {
                           ("too large", "10 mb")),
     "too_large_chunked_multipart": (lambda c, photo, jpg: _chunked(c, photo + b"\0" * (10 * 1024 * 1024), True), 413,
                                     ("too large", "10 mb")),
-    "not_image": (lambda c, photo, jpg: post_image(c, b"%PDF-1.4 not a picture", "photo.jpg"), 400,
-                  ("not an image",)),
+    "not_image": (lambda c, photo, jpg: post_image(c, b"%PDF-1.4 not a picture", "photo.jpg"), 415,
+                  ("not an image", "accepted: jpeg, png, webp, gif, bmp, tiff")),
+    "eps": (lambda c, photo, jpg: post_image(c, b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n",
+                                             "drawing.eps"), 415, ("accepted: jpeg, png, webp, gif, bmp, tiff",)),
+    "pcx": (lambda c, photo, jpg: post_image(c, _pcx(jpg), "photo.pcx"), 415, ("image_formats",)),
     "truncated": (lambda c, photo, jpg: post_image(c, photo[: len(photo) // 3]), 400, ("truncated",)),
-    "bomb": (lambda c, photo, jpg: post_image(c, _png_header_only(30000, 30000), "bomb.png"), 400, ("pixels",)),
+    "bomb": (lambda c, photo, jpg: post_image(c, _png_header_only(30000, 30000), "bomb.png"), 400,
+             ("over the limit of 50,000,000 pixels", "max_pixels")),
+    "large": (lambda c, photo, jpg: post_image(c, _png_header_only(8000, 7000), "large.png"), 400,
+              ("8000x7000, over the limit of 50,000,000 pixels", "max_pixels")),
     "missing_field": (lambda c, photo, jpg: _multipart(c, source="upload"), 400, ("missing", "image")),
     "non_utf8_file_name": (lambda c, photo, jpg: _raw_multipart(c, 'name="image"; filename="\xff\xfe.jpg"', jpg),
                            400, ("file name", "not utf-8")),

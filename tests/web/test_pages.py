@@ -161,7 +161,31 @@ def test_batch_states_order_summary_retry_and_exports(server: str, browser: Chro
     assert png is not None and png.shape[1] >= 1000
     batch = list(csv.DictReader(io.StringIO((downloads / "emolens-results.csv").read_text())))
     assert [r["file"] for r in batch] == [GROUP] * 6 + ["face.tiff"]
-    no_console_errors(browser, expected="the server responded with a status of 400")  # the two failed files
+    no_console_errors(browser, expected="the server responded with a status of 4")  # 415 and 400: the failed files
+
+
+def test_page_csv_shows_formula_like_names_as_text_by_the_rule_of_every_emolens_csv(
+        server: str, browser: Chrome, photos_dir: Path, tmp_path: Path) -> None:
+    from emolens.csvcells import csv_cell
+
+    name = '=HYPERLINK("x","open"),1.jpg'
+    (tmp_path / name).write_bytes((photos_dir / "deepface_img1.jpg").read_bytes())
+    (card,) = upload(browser, server, tmp_path / name)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    card.find_element(By.CSS_SELECTOR, ".dl-csv").click()
+    WebDriverWait(browser, 10).until(lambda _: any(p.suffix == ".csv" for p in downloads.iterdir()))
+    time.sleep(0.3)
+    (row,) = csv.DictReader(io.StringIO(next(downloads.glob("*.csv")).read_text()))
+    assert row["file"] == f"'{name}" and row["emotion"] == "happy" and int(row["x"]) > 0
+    texts = ["-1-1", "-0.25", "+3", "=1+2", "@x", "\tx", "'=q", "'q", "plain", 'a,"b"', "line\nbreak"]
+    face = {"number": 1, "box": [-2, 0, 5, 5], "emotion": "happy", "scores": {"happy": 1}}
+    written = browser.execute_script(
+        "return emolensExport.csv(arguments[0].map((file) => ({ file, faces: [arguments[1]] })))", texts, face)
+    rows = list(csv.reader(io.StringIO(written)))
+    assert [r[0] for r in rows[1:]] == [csv_cell(t) for t in texts]  # the rule of Python's CSV writers
+    assert all(r[1:] == ["1", "-2", "0", "5", "5", "happy", "1"] for r in rows[1:])  # numbers stay numbers
 
 
 def test_drop_outside_the_zone_keeps_the_page(server: str, browser: Chrome, photos_dir: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import http.client
+import io
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import make_url
@@ -175,14 +177,25 @@ def test_storage_refusals_reach_keep_alive_clients_as_503(database_url: str, fac
     assert seen == [(503, "5")] * 6, seen
 
 
-def test_parallel_huge_images_stay_under_stated_peak(tmp_path: Path) -> None:
-    """8 parallel 6300x6300 all-zero PNGs (116 KB each, 40 megapixels decoded): every answer is 200 or a
-    503 with Retry-After, and the worker's peak resident size stays under MAX_WORKER_MB."""
-    png = cv2.imencode(".png", np.zeros((6300, 6300, 3), np.uint8))[1].tobytes()
+def _huge(kind: str) -> bytes:
+    """A 6300x6300 all-zero image (40 megapixels decoded): an RGB PNG (116 KB), or a float TIFF (deflate)."""
+    if kind == "PNG":
+        return cv2.imencode(".png", np.zeros((6300, 6300, 3), np.uint8))[1].tobytes()
+    out = io.BytesIO()
+    Image.fromarray(np.zeros((6300, 6300), np.float32)).save(out, "TIFF", compression="tiff_adobe_deflate")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["PNG", "float TIFF"])
+def test_parallel_huge_images_stay_under_stated_peak(tmp_path: Path, kind: str) -> None:
+    """8 parallel 6300x6300 all-zero images (40 megapixels decoded; float TIFFs peaked at 1.5-1.6 GB before their
+    float64 copies went): every answer is 200 or a 503 with Retry-After, and the worker's peak resident size
+    stays under MAX_WORKER_MB."""
+    image = _huge(kind)
     with serving(env={"EMOLENS_QUEUE_TIMEOUT_S": "3"}) as url:
         pid = worker_pid(int(url.rsplit(":", 1)[1]))
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: get(f"{url}/api/v1/analyze", {"Content-Type": "image/png"}, png),
+            answers = list(pool.map(lambda _: get(f"{url}/api/v1/analyze", {"Content-Type": "image/png"}, image),
                                     range(8)))
         peak = status_mb(pid, "VmHWM")
         assert get(f"{url}/api/v1/health")[0] == 200

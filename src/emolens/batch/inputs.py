@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal
 
+from emolens.csvcells import read_cell
 from emolens.pipeline.files import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
@@ -27,12 +28,24 @@ MANIFEST_COLUMNS = ("path", "source")
 Kind = Literal["image", "video"]
 
 
+def display_path(path: str) -> str:
+    """``path`` as text any writer (Arrow, Parquet, CSV) takes: the bytes of a name that is not UTF-8 (names are
+    bytes on Linux, and Python keeps such bytes as lone surrogates) as ``\\xNN`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 @dataclass(frozen=True)
 class MediaInput:
-    """One file to analyse: its absolute path (the key of every output row) and whether it is a video."""
+    """One file to analyse: its absolute path and whether it is a video. ``source``, the key of every output row,
+    is the path as text (:func:`display_path`); ``path`` is the file's name exactly, bytes and all."""
 
-    source: str
+    path: str
     kind: Kind
+
+    @property
+    def source(self) -> str:
+        """The path as the text written in every output row."""
+        return display_path(self.path)
 
 
 @dataclass(frozen=True)
@@ -54,21 +67,22 @@ def _folder(path: Path) -> list[MediaInput]:
 
 
 def _manifest_entries(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as f:
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as f:  # names are bytes
         if path.suffix.lower() != ".csv":
             return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
         rows = list(csv.reader(f))
     header = next((name for name in MANIFEST_COLUMNS if rows and name in rows[0]), None)
     column = rows[0].index(header) if header else 0
     rows = rows[1:] if header else rows
-    return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
+    return [read_cell(row[column].strip()) for row in rows if len(row) > column and row[column].strip()]
 
 
 def _expand(item: str, base: Path, manifests: bool) -> tuple[list[MediaInput], list[BadInput]]:
     path = base / item
     if path.is_dir():
         found = _folder(path)
-        return found, [] if found else [BadInput(os.path.abspath(path), "no image or video files in this folder")]
+        missing = BadInput(display_path(os.path.abspath(path)), "no image or video files in this folder")
+        return found, [] if found else [missing]
     if path.is_file():
         if manifests and path.suffix.lower() in MANIFEST_SUFFIXES:
             return expand_inputs(_manifest_entries(path), base=path.parent, manifests=False)
@@ -76,8 +90,8 @@ def _expand(item: str, base: Path, manifests: bool) -> tuple[list[MediaInput], l
     if glob.has_magic(item):
         matches = sorted(glob.glob(str(path), recursive=True))
         media, bad = expand_inputs(matches, manifests=manifests) if matches else ([], [])
-        return media, bad or ([] if media else [BadInput(str(path), "the pattern matches no file")])
-    return [], [BadInput(os.path.abspath(path), "no such file or folder")]
+        return media, bad or ([] if media else [BadInput(display_path(str(path)), "the pattern matches no file")])
+    return [], [BadInput(display_path(os.path.abspath(path)), "no such file or folder")]
 
 
 def expand_inputs(items: Iterable[str], base: Path = Path(), manifests: bool = True,

@@ -6,17 +6,21 @@ Layout::
     units/part-NNNNNN.parquet   one row per unit written (image or video segment): the record of what is done
     summary.csv                 one row per input of the last run: status, frames, faces, tracks, faces per emotion
     problems.csv                the inputs with no face or that failed, with the reason (usable as a manifest)
+    .lock                       held (``flock``) by the run writing into the folder, which it names
 
 A part is written under a hidden temporary name, then renamed: its faces first, then its units. A faces part
 without its units part (a run killed between the two renames) is deleted on the next start, so a rerun never
-counts a face twice. One run at a time per folder.
+counts a face twice. One run at a time per folder: a second is refused while the first holds the lock, which
+the system releases when its process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -24,8 +28,10 @@ import pyarrow.parquet as pq
 
 from emolens.batch.inputs import BadInput, MediaInput
 from emolens.batch.records import flatten_faces, unit_schema
+from emolens.csvcells import csv_cell
+from emolens.errors import ConfigError
 
-FACES, UNITS = "faces", "units"
+FACES, UNITS, LOCK = "faces", "units", ".lock"
 UNIT_COLUMNS = unit_schema(()).remove(unit_schema(()).get_field_index("faces"))
 """The columns of ``units/`` parts."""
 
@@ -36,11 +42,35 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
     os.replace(temporary, path)
 
 
+def _lock(path: Path) -> IO[str]:
+    """The open, exclusively locked file ``path``; :class:`ConfigError` naming the holder when it is locked."""
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ConfigError(f"{path.parent}: another emolens batch run is writing into this folder ({holder}); "
+                          "wait for it to end, or choose another --out") from None
+    handle.truncate(0)
+    handle.write(f"emolens batch, pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
+
+
 class OutputDir:
-    """An ``emolens batch --out`` folder (created if missing); on opening, debris of a killed run is removed."""
+    """An ``emolens batch --out`` folder (created if missing), locked for one run until :meth:`close` (or the end
+    of a ``with`` block, or of the process); on opening, debris of a killed run is removed.
+
+    Raises:
+        ConfigError: another run holds the folder.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(path / LOCK)
         for sub in (FACES, UNITS):
             (path / sub).mkdir(parents=True, exist_ok=True)
             for temporary in (path / sub).glob(".*.tmp"):
@@ -49,6 +79,16 @@ class OutputDir:
         for orphan in (p for p in (path / FACES).glob("part-*.parquet") if p.name not in units):
             orphan.unlink()
         self._next = 1 + max((int(name[5:11]) for name in units), default=0)
+
+    def close(self) -> None:
+        """Let another run write into the folder."""
+        self._lock.close()
+
+    def __enter__(self) -> "OutputDir":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def units(self) -> pa.Table:
         """Every unit written so far (``units/``), empty in a new folder."""
@@ -83,8 +123,9 @@ class OutputDir:
         summary = summary[["source", "kind", "status", "reason", "segments", "written", "frames", "faces",
                            "tracks"]].join(emotions, on="source")
         summary = summary.fillna({c: 0 for c in summary.columns if c not in ("reason", "kind")})
-        summary.to_csv(self.path / "summary.csv", index=False, float_format="%.0f")
-        summary.loc[summary["status"] != "ok", ["source", "status", "reason"]].to_csv(
+        written = _csv_cells(summary)
+        written.to_csv(self.path / "summary.csv", index=False, float_format="%.0f")
+        written.loc[summary["status"] != "ok", ["source", "status", "reason"]].to_csv(
             self.path / "problems.csv", index=False)
         return summary
 
@@ -96,6 +137,12 @@ class OutputDir:
         labels = [f.name for f in pq.read_schema(next((self.path / FACES).glob("part-*.parquet"))).field("scores").type]
         counts = pd.crosstab(faces["source"], faces["emotion"]).reindex(columns=labels, fill_value=0)
         return counts[counts.index.isin(sources)]
+
+
+def _csv_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its text cells and column names safe for spreadsheets (:func:`~emolens.csvcells.csv_cell`)."""
+    text = {name: table[name].map(csv_cell) for name in table.select_dtypes(include=["object", "str"]).columns}
+    return table.assign(**text).rename(columns=csv_cell)
 
 
 def _status(row: object) -> str:

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import pandas as pd
 import pyarrow as pa
 
-from emolens.batch.inputs import expand_inputs
+from emolens.batch.inputs import BadInput, MediaInput, expand_inputs
 from emolens.batch.output import OutputDir
 from emolens.batch.tracks import TrackNumbering
 from emolens.batch.work import AnalyzeUnits, prepare_units
@@ -95,24 +95,35 @@ def run_batch(inputs: Sequence[str], options: BatchOptions) -> BatchReport:
     """
     start = time.perf_counter()
     media, bad = expand_inputs(inputs)
-    out = OutputDir(options.out)
+    with OutputDir(options.out) as out:  # one run at a time: a second one is refused
+        report = _run(media, bad, out, options)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _run(media: list[MediaInput], bad: list[BadInput], out: OutputDir, options: BatchOptions) -> BatchReport:
+    """What is not written yet in ``out``, analysed on Ray; the summaries written."""
     done = out.units()
     numbering = TrackNumbering(done)
     written = numbering.next_segments()
     rows = zip(*(done.column(c).to_pylist() for c in ("source", "kind", "segments")))
     finished = {source for source, kind, segments in rows if kind == "image" or written.get(source) == segments}
-    todo = [{"source": m.source, "kind": m.kind, "segment_s": options.segment_s,
+    todo = [{"source": m.source, "path": os.fsencode(m.path), "kind": m.kind, "segment_s": options.segment_s,
              "done": written.get(m.source, 0)} for m in media if m.source not in finished]
     report = BatchReport(pd.DataFrame(), skipped=len(media) - len(todo), seconds=0.0)
     if todo:
         import ray
 
+        from emolens.batch import watchdog
+
+        guard = watchdog.start() if options.address is None else None  # the Ray started here dies with us
         try:
             _analyse(todo, options, out, numbering, report)
         finally:
             ray.shutdown()
+            if guard is not None:
+                watchdog.stop(guard)
     report.summary = out.summarize(media, bad)
-    report.seconds = time.perf_counter() - start
     return report
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from pathlib import Path
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterator, Optional
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 import numpy as np
 import pyarrow as pa
 
+from emolens.batch.inputs import display_path
 from emolens.batch.records import face_record, unit_record, unit_schema
 from emolens.errors import InputError
 from emolens.pipeline.images import decode_image
@@ -29,25 +31,27 @@ if TYPE_CHECKING:
     from emolens.pipeline.analyzer import Analyzer
 
 def _reason(exc: Exception) -> str:
+    """Why a unit failed, as text any writer takes (a file name in it may hold bytes that are not UTF-8)."""
     if isinstance(exc, InputError):
-        return str(exc)
+        return display_path(str(exc))
     if isinstance(exc, OSError):
-        return f"{getattr(exc, 'filename', None) or 'file'}: cannot read ({exc.strerror or exc})"
-    return f"{type(exc).__name__}: {exc}"
+        return display_path(f"{getattr(exc, 'filename', None) or 'file'}: cannot read ({exc.strerror or exc})")
+    return display_path(f"{type(exc).__name__}: {exc}")
 
 
-def _plan(source: str, kind: str, segment_s: float, done: int) -> Iterator[dict[str, Any]]:
+def _plan(source: str, path: bytes, kind: str, segment_s: float, done: int) -> Iterator[dict[str, Any]]:
     """An input's units of work: an image is one; a video is cut into segments of ``segment_s`` seconds (frames
     ``start`` to ``end``; ``end`` -1: to the last frame, where the container does not say how many it holds),
-    less its first ``done`` segments."""
-    unit = {"source": source, "kind": kind, "segment": 0, "segments": 1, "start": 0, "end": -1, "error": ""}
+    less its first ``done`` segments. ``source`` names the input in the output, ``path`` is its file name."""
+    unit = {"source": source, "path": path, "kind": kind, "segment": 0, "segments": 1, "start": 0, "end": -1,
+            "error": ""}
     if kind != "video":
         yield unit
         return
     from emolens.pipeline.video import VideoReader
 
     try:
-        with VideoReader(source) as reader:
+        with VideoReader(os.fsdecode(path)) as reader:
             fps, frame_count = reader.fps, reader.frame_count
     except Exception as exc:  # noqa: BLE001 - a unit's failure is recorded, never raised
         yield {**unit, "error": _reason(exc)}
@@ -63,17 +67,19 @@ def _read(unit: dict[str, Any]) -> dict[str, Any]:
     if unit["kind"] != "image":
         return {**unit, "data": b""}
     try:
-        return {**unit, "data": Path(unit["source"]).read_bytes()}
+        return {**unit, "data": Path(os.fsdecode(unit["path"])).read_bytes()}
     except Exception as exc:  # noqa: BLE001
         return {**unit, "data": b"", "error": _reason(exc)}
 
 
 def prepare_units(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Inputs (``source``, ``kind``, ``segment_s``, ``done``: segments already written) -> their units of work,
-    with the bytes of each image file (``data``); a failure goes to ``error`` (``""``: none)."""
-    units = [_read(unit) for row in zip(*(batch[c] for c in ("source", "kind", "segment_s", "done")))
-             for unit in _plan(str(row[0]), str(row[1]), float(row[2]), int(row[3]))]
-    return {key: np.array([u[key] for u in units], dtype=object if key == "data" else None) for key in units[0]}
+    """Inputs (``source``, ``path``: the file name as bytes, ``kind``, ``segment_s``, ``done``: segments already
+    written) -> their units of work, with the bytes of each image file (``data``); a failure goes to ``error``
+    (``""``: none)."""
+    units = [_read(unit) for row in zip(*(batch[c] for c in ("source", "path", "kind", "segment_s", "done")))
+             for unit in _plan(str(row[0]), bytes(row[1]), str(row[2]), float(row[3]), int(row[4]))]
+    return {key: np.array([u[key] for u in units], dtype=object if key in ("data", "path") else None)
+            for key in units[0]}
 
 
 class AnalyzeUnits:
@@ -101,10 +107,11 @@ class AnalyzeUnits:
                 if error:
                     rows.append(unit_record(**unit, error=error))
                 elif unit["kind"] == "video":
-                    rows.append(unit_record(**unit, **self._segment(unit["source"], int(batch["start"][i]),
-                                                                    int(batch["end"][i]))))
+                    rows.append(unit_record(**unit, **self._segment(os.fsdecode(bytes(batch["path"][i])),
+                                                                    int(batch["start"][i]), int(batch["end"][i]))))
                 else:
-                    image = decode_image(batch["data"][i], unit["source"], self.analyzer.max_pixels)
+                    image = decode_image(batch["data"][i], unit["source"], self.analyzer.max_pixels,
+                                         formats=self.analyzer.image_formats)
                     faces = self.analyzer.analyze(image)
                     rows.append(unit_record(**unit, frames=1, faces=[face_record(f, n) for n, f in enumerate(faces)]))
             except Exception as exc:  # noqa: BLE001

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from emolens.cli.errors import user_errors
 from emolens.cli.output import to_json
 from emolens.cli.options import analysis_options
+from emolens.csvcells import csv_row
 from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
 from emolens.pipeline.files import collect_images
@@ -48,7 +49,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     """Find the faces in PATHS (image files, or folders searched recursively) and the emotion of each.
 
     Prints one line per face, unless --json or --csv is given. Files that cannot be read are reported and
-    skipped; the exit status is 1 if any failed.
+    skipped; the exit status is 1 if any failed (a single file's error is the one line printed).
     """
     if as_json and csv_path is not None:
         raise click.UsageError("--json and --csv are exclusive")
@@ -65,8 +66,8 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     writer = csv.writer(csv_file) if csv_file is not None else None
     if writer is not None:
-        writer.writerow(["path", "face", "x", "y", "w", "h", "emotion", *analyzer.labels])
-    failed = 0
+        writer.writerow(csv_row(["path", "face", "x", "y", "w", "h", "emotion", *analyzer.labels]))
+    failed, error = 0, ""
     try:
         for path, rel in tqdm(files, desc="images", unit="img", disable=len(files) < 2, file=sys.stderr):
             try:
@@ -74,8 +75,9 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                 faces, face_crops = (analyzer.analyze_crop(image), [image]) if crops else \
                     analyzer.analyze_with_crops(image)
             except InputError as exc:
-                failed += 1
-                tqdm.write(f"error: {exc}", file=sys.stderr)
+                failed, error = failed + 1, str(exc)
+                if len(files) > 1:
+                    tqdm.write(f"error: {exc}", file=sys.stderr)
                 if as_json:
                     records.append({"path": str(path), "error": str(exc)})
                 continue
@@ -100,11 +102,11 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     if as_json:
         click.echo(to_json(records))
     if failed:
-        raise click.ClickException(f"{failed} of {len(files)} files failed")
+        raise click.ClickException(error if len(files) == 1 else f"{failed} of {len(files)} files failed")
 
 
 def _csv_row(path: Path, index: int, face: Face, labels: tuple[str, ...]) -> list[Any]:
-    return [str(path), index, *face.box, face.emotion, *(f"{face.scores[label]:.5f}" for label in labels)]
+    return csv_row([str(path), index, *face.box, face.emotion, *(f"{face.scores[label]:.5f}" for label in labels)])
 
 
 def _text(path: Path, faces: list[Face]) -> str:

@@ -1,5 +1,7 @@
-"""Options shared by the commands that analyse images: --detector, --tta and --model, handed to the command as one
-:class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis`` argument)."""
+"""Options shared by the commands that analyse images: --detector, --tta, --model, --max-pixels and
+--image-formats, handed to the command as one :class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis``
+argument). The last two are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS`` settings, read from the same
+``EMOLENS_*`` environment variables."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 import click
 
+from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,18 +24,32 @@ def detector_option(default: str = DEFAULT_DETECTOR, help_text: str = "Face dete
 
 
 def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.") -> Callable[[F], F]:
-    """Add ``--detector`` (default ``detector``), ``--tta`` and ``--model`` to a click command, which receives them
-    as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode)."""
+    """Add ``--detector`` (default ``detector``), ``--tta``, ``--model``, ``--max-pixels`` and ``--image-formats``
+    to a click command, which receives them as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions`
+    (image mode)."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, max_pixels: Optional[int],
+                    image_formats: Optional[str], **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
-            return func(*args, analysis=AnalyzerOptions(model_path, detector, tta=tta), **kwargs)
+            limits: dict[str, Any] = {"max_pixels": max_pixels} if max_pixels is not None else {}
+            if image_formats is not None:
+                limits["image_formats"] = tuple(image_formats.split(","))
+            try:
+                analysis = AnalyzerOptions(model_path, detector, tta=tta, **limits)
+            except ConfigError as exc:
+                raise click.UsageError(str(exc)) from None
+            return func(*args, analysis=analysis, **kwargs)
 
+        command = click.option("--image-formats", envvar="EMOLENS_IMAGE_FORMATS", metavar="NAMES",
+                               help="Image formats to read, as Pillow names separated by commas (default: JPEG,"
+                                    "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(wrapper)
+        command = click.option("--max-pixels", envvar="EMOLENS_MAX_PIXELS", type=click.IntRange(min=1),
+                               help="Refuse larger images (default: 50,000,000; env EMOLENS_MAX_PIXELS).")(command)
         command = click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
-                               help="Emotion model (ONNX from `emolens export`); default: the bundled one.")(wrapper)
+                               help="Emotion model (ONNX from `emolens export`); default: the bundled one.")(command)
         command = click.option("--tta", is_flag=True,
                                help="Test-time augmentation: a little more accurate, about 4x slower to classify.")(
             command)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
+from emolens.csvcells import csv_row
 from emolens.errors import InputError
 from emolens.pipeline.options import DEFAULT_SMOOTHING_S, RunningMode
 from emolens.pipeline.results import Face
@@ -76,7 +77,7 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     rows = csv.writer(csv_file) if csv_file is not None else None
     if rows is not None:
-        rows.writerow(["frame", "time_s", "face_id", "x", "y", "w", "h", "emotion", *labels])
+        rows.writerow(csv_row(["frame", "time_s", "face_id", "x", "y", "w", "h", "emotion", *labels]))
     times: list[float] = []
     means: list[np.ndarray] = []
     counts: dict[int, dict[str, int]] = {}
@@ -93,8 +94,8 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
                     tally = counts.setdefault(face.track_id or 0, {})
                     tally[face.emotion] = tally.get(face.emotion, 0) + 1
                     if rows is not None:
-                        rows.writerow([index, f"{time_s:.3f}", face.track_id, *face.box, face.emotion,
-                                       *(f"{face.scores[label]:.5f}" for label in labels)])
+                        rows.writerow(csv_row([index, f"{time_s:.3f}", face.track_id, *face.box, face.emotion,
+                                               *(f"{face.scores[label]:.5f}" for label in labels)]))
             if writer is not None:
                 writer.write(annotate(frame, faces))
     finally:

@@ -125,6 +125,11 @@ class Analyzer:
         """Images with more pixels are refused."""
         return self._options.max_pixels
 
+    @property
+    def image_formats(self) -> tuple[str, ...]:
+        """The Pillow formats an image file may be in; others are refused."""
+        return self._options.image_formats
+
     def _parts(self) -> tuple[EmotionClassifier, FaceDetector]:
         if self._classifier is None or self._detector is None:
             raise ValueError("this Analyzer is closed")
@@ -139,7 +144,7 @@ class Analyzer:
 
     def load(self, image: ImageSource) -> np.ndarray:
         """Any image source (path, bytes, PIL image, BGR array) -> BGR uint8 array."""
-        return load_image(image, max_pixels=self._options.max_pixels)
+        return load_image(image, self._options.max_pixels, self._options.image_formats)
 
     def detect(self, image: ImageSource) -> list[Detection]:
         """The detection stage alone: faces found by the detector, without emotions."""

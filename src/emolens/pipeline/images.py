@@ -4,21 +4,23 @@ itself is :mod:`emolens.images`, shared with the dataset loaders)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import Sequence, Union
 
 import numpy as np
 from PIL import Image
 
 from emolens.errors import InputError
-from emolens.images import MAX_PIXELS, decode_image, from_pil
+from emolens.images import IMAGE_FORMATS, MAX_PIXELS, check_image_formats, decode_image, from_pil
 
-__all__ = ["MAX_PIXELS", "ImageSource", "decode_image", "load_image"]
+__all__ = ["IMAGE_FORMATS", "MAX_PIXELS", "ImageSource", "check_image_formats", "decode_image", "load_image"]
 
 ImageSource = Union[str, Path, bytes, Image.Image, np.ndarray]
 
 
-def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Any supported image source -> BGR uint8 (H, W, 3). Raises :class:`InputError` with a clear message."""
+def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, formats: Sequence[str] = IMAGE_FORMATS,
+               ) -> np.ndarray:
+    """Any supported image source -> BGR uint8 (H, W, 3); files and bytes in one of ``formats`` only. Raises
+    :class:`InputError` with a clear message."""
     if isinstance(source, np.ndarray):
         if source.dtype != np.uint8 or source.ndim not in (2, 3):
             raise InputError(f"array image must be uint8 HxW or HxWx3 BGR, got {source.dtype} {source.shape}")
@@ -30,10 +32,10 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     if isinstance(source, Image.Image):
         return from_pil(source, "image", max_pixels)
     if isinstance(source, bytes):
-        return decode_image(source, max_pixels=max_pixels)
+        return decode_image(source, max_pixels=max_pixels, formats=formats)
     path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
-    return decode_image(path.read_bytes(), str(path), max_pixels)
+    return decode_image(path.read_bytes(), str(path), max_pixels, formats=formats)

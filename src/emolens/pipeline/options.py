@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional
 from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR
 from emolens.faces.options import check_detector_options
-from emolens.pipeline.images import MAX_PIXELS
+from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS, check_image_formats
 
 DEFAULT_THREADS = 1
 """ONNX Runtime intra-op threads of the classifier. One is fastest per frame: idle threads of a larger pool keep
@@ -45,6 +45,8 @@ class AnalyzerOptions:
         tta: classify with test-time augmentation by default (slower, a little more accurate).
         threads: ONNX Runtime intra-op threads of the classifier (0: up to 4; see :data:`DEFAULT_THREADS`).
         max_pixels: larger images are refused with :class:`~emolens.errors.InputError`.
+        image_formats: the Pillow formats an image file may be in (others are refused with
+            :class:`~emolens.errors.UnsupportedFormatError`); any case, kept upper-case.
         running_mode: :attr:`RunningMode.IMAGE` (``analyze``) or :attr:`RunningMode.VIDEO`
             (``analyze_for_video``); the strings ``"image"`` and ``"video"`` are accepted.
         smoothing_s: video mode: time constant of each tracked face's emotion smoothing (0: none).
@@ -60,6 +62,7 @@ class AnalyzerOptions:
     tta: bool = False
     threads: int = DEFAULT_THREADS
     max_pixels: int = MAX_PIXELS
+    image_formats: tuple[str, ...] = IMAGE_FORMATS
     running_mode: RunningMode = RunningMode.IMAGE
     smoothing_s: float = DEFAULT_SMOOTHING_S
 
@@ -83,6 +86,8 @@ class AnalyzerOptions:
         set_field(self, "model_path", None if self.model_path is None else Path(self.model_path))
         set_field(self, "detector_options", MappingProxyType(checked))
         set_field(self, "running_mode", mode)
+        set_field(self, "image_formats", check_image_formats(
+            [self.image_formats] if isinstance(self.image_formats, str) else self.image_formats))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Picklable (Ray sends options to its actors) although the detector options are a read-only view."""

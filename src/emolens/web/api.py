@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emolens import __version__
+from emolens.csvcells import csv_row
 from emolens.errors import StorageError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.pipeline.images import decode_image
@@ -134,7 +135,8 @@ def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, 
     """Decode and analyse one image in an analysis slot; faces the detector scored below ``min_score`` are
     left out (of the answer and of what is stored)."""
     with services().analysis_slot():
-        image = decode_image(data, name, current_app.config["MAX_PIXELS"])
+        config = current_app.config
+        image = decode_image(data, name, config["MAX_PIXELS"], formats=config["IMAGE_FORMATS"])
         height, width = image.shape[:2]
         keep_thumbnail = current_app.config["STORE_THUMBNAILS"] and params.source != "webcam"
         thumbnail = thumbnail_jpeg(image) if keep_thumbnail else None
@@ -242,19 +244,12 @@ def get_analyses() -> Response:
 CSV_PAGE = 500
 CSV_COLUMNS = ("id", "created_at", "filename", "source", "session", "frames", "faces", "elapsed_ms", "tta", "model",
                "detector")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-"""A cell starting with one of these is a formula to a spreadsheet; a file name is quoted with ' instead."""
 
 
 def _csv_line(values: list[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out).writerow(values)
+    csv.writer(out).writerow(csv_row(values))
     return out.getvalue()
-
-
-def _csv_text(value: Optional[str]) -> str:
-    """A client-chosen text as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    return "" if value is None else f"'{value}" if value.startswith(FORMULA_START) else value
 
 
 @bp.get("/analyses.csv")
@@ -273,7 +268,7 @@ def get_analyses_csv() -> Response:
             _, page = svc.storage.call(recent, filters, CSV_PAGE, offset)
             for row in page:
                 values = {**row, "created_at": _iso(row["created_ms"]), "session": row["session"] or "",
-                          "filename": _csv_text(row["filename"])}
+                          "filename": row["filename"] or ""}
                 counts = [row["counts"].get(label, 0) for label in labels]
                 yield _csv_line([values[c] for c in CSV_COLUMNS] + counts)
             if len(page) < CSV_PAGE:

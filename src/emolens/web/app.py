@@ -10,7 +10,7 @@ from flask import Flask, Request, Response, current_app, render_template, reques
 from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException, InternalServerError
 from werkzeug.formparser import FormDataParser, default_stream_factory
 
-from emolens.errors import BusyError, ConfigError, InputError, ModelError, StorageError
+from emolens.errors import BusyError, ConfigError, InputError, ModelError, StorageError, UnsupportedFormatError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.pipeline.options import RunningMode
 from emolens.storage import Storage, make_engine, upgrade
@@ -87,6 +87,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     app.after_request(_drain_unread_body)
     app.register_error_handler(api.ApiError, lambda exc: api.error_response(exc.status, str(exc)))
     app.register_error_handler(InputError, lambda exc: api.error_response(400, str(exc)))
+    app.register_error_handler(UnsupportedFormatError, lambda exc: api.error_response(415, str(exc)))
     app.register_error_handler(ConfigError, lambda exc: api.error_response(400, str(exc)))
     app.register_error_handler(ModelError, _model_error)
     app.register_error_handler(StorageError, lambda exc: _unavailable(str(exc), retry_s=5))

@@ -7,7 +7,10 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``DATA_DIR``: where the SQLite database lives (default: the user data folder, ``~/.local/share/emolens`` on Linux)
 - ``DATABASE_URL``: SQLAlchemy URL (default ``sqlite:///<DATA_DIR>/emolens.db``; ``postgresql+psycopg://...`` works)
 - ``MAX_UPLOAD_MB``: largest request body (default 10)
-- ``MAX_PIXELS``: largest decoded image, in pixels (default 40 million; guards against decompression bombs)
+- ``MAX_PIXELS``: largest decoded image, in pixels (default 50 million, as in the CLI; guards against
+  decompression bombs)
+- ``IMAGE_FORMATS``: the Pillow formats an upload may be in, others get 415 (default JPEG, PNG, WEBP, GIF, BMP,
+  TIFF; ``EMOLENS_IMAGE_FORMATS=JPEG,PNG`` narrows it, and adding a name allows more)
 - ``STORE_IMAGES``: also store uploaded image bytes (default false; webcam frames are never stored)
 - ``STORE_THUMBNAILS``: also store a small JPEG thumbnail (longest side 160 px) of each uploaded image, for the
   history page (default false, for privacy; webcam frames never)
@@ -27,9 +30,10 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``READ_TIMEOUT_S``: a client must send each part of its request body within this many seconds (default 10),
   else 408
 
-``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``ONNX_THREADS`` and ``MAX_PIXELS`` become the
-analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked there: an unknown
-detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError` naming what is allowed.
+``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``ONNX_THREADS``, ``MAX_PIXELS`` and ``IMAGE_FORMATS``
+become the analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked
+there: an unknown detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError`
+naming what is allowed.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR
 from emolens.faces.options import check_detector_name
+from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS, check_image_formats
 from emolens.pipeline.options import DEFAULT_THREADS, AnalyzerOptions
 
 PREFIX = "EMOLENS"
@@ -64,7 +69,8 @@ class Settings(BaseModel):
     DATA_DIR: Optional[str] = None
     DATABASE_URL: Optional[str] = None
     MAX_UPLOAD_MB: PositiveFloat = 10
-    MAX_PIXELS: PositiveInt = 40_000_000
+    MAX_PIXELS: PositiveInt = MAX_PIXELS
+    IMAGE_FORMATS: list[str] = list(IMAGE_FORMATS)
     STORE_IMAGES: bool = False
     STORE_THUMBNAILS: bool = False
     API_TOKEN: Optional[str] = None
@@ -99,6 +105,13 @@ class Settings(BaseModel):
         for name in names if isinstance(names, list) else []:
             check_detector_name(name)  # a ConfigError is a ValueError: pydantic reports it with the key
         return names
+
+    @field_validator("IMAGE_FORMATS", mode="before")
+    @classmethod
+    def _known_formats(cls, names: Any) -> Any:
+        if isinstance(names, str):  # EMOLENS_IMAGE_FORMATS=JPEG,PNG
+            names = names.split(",")
+        return list(check_image_formats(names)) if isinstance(names, list) else names
 
 DEFAULTS: dict[str, Any] = Settings().model_dump()
 
@@ -135,7 +148,8 @@ def analyzer_options(config: Mapping[str, Any]) -> AnalyzerOptions:
     """The options of the app's analyzer (image mode: the server keeps no state between requests, so the live
     page tracks faces in the browser)."""
     return AnalyzerOptions(config["MODEL_PATH"], config["DETECTOR"], config["DETECTOR_OPTIONS"], tta=config["TTA"],
-                           threads=config["ONNX_THREADS"], max_pixels=config["MAX_PIXELS"])
+                           threads=config["ONNX_THREADS"], max_pixels=config["MAX_PIXELS"],
+                           image_formats=tuple(config["IMAGE_FORMATS"]))
 
 
 def _validated(config: Config) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def _paths() -> dict[str, Any]:
                                                    "properties": {"image": image, **analyze_fields}}},
                 "image/*": {"schema": image}, "application/octet-stream": {"schema": image}}},
             "responses": {"200": _ok(schemas.AnalyzeResponse, "faces found"),
-                          **_errors(400, 401, 403, 408, 413, 503)}}},
+                          **_errors(400, 401, 403, 408, 413, 415, 503)}}},
         "/api/v1/stats": {"get": {
             "summary": "Aggregated emotions over a time range",
             "parameters": _query(schemas.StatsParams),
@@ -81,9 +81,10 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _ok(schemas.AnalysesPage, "one page"), **_errors(400, 401)}}},
         "/api/v1/analyses.csv": {"get": {
             "summary": "Every analysis matching the filters, newest first, as CSV (streamed)",
-            "description": "Columns: id, created_at, filename (a name starting with =, +, -, @, tab or CR gets a "
-                           "leading ' so that spreadsheets do not run it), source, session, frames, faces, elapsed_ms, tta, model, "
-                           "detector, then the faces per top emotion, one column per label of the model.",
+            "description": "Columns: id, created_at, filename, source, session, frames, faces, elapsed_ms, tta, "
+                           "model, detector, then the faces per top emotion, one column per label of the model. A "
+                           "text cell starting with =, +, -, @, tab or CR (and not a number) gets a leading ' so "
+                           "that spreadsheets show it, never run it.",
             "parameters": _query(schemas.RangeParams),
             "responses": {"200": {"description": "CSV with a header row",
                                   "content": {"text/csv": {"schema": {"type": "string"}}}},

@@ -15,8 +15,16 @@ const emolensExport = (() => {
 
   function base(name) { return name.replace(/\.[^.]*$/, "") || "photo"; }
 
+  const FORMULA_START = /^[=+\-@\t\r]/;
+  const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+  /** A CSV cell, quoted where RFC 4180 needs it. A text that starts like a formula (and is not a plain number)
+   * gets a leading ', so a spreadsheet shows it, never runs it: the rule of every emolens CSV (csvcells.py). */
   function cell(value) {
-    const text = String(value);
+    let text = String(value);
+    if (typeof value === "string" && FORMULA_START.test(text.replace(/^'+/, "")) && !NUMBER.test(text)) {
+      text = `'${text}`;
+    }
     return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   }
 
