@@ -1,5 +1,5 @@
-"""Options shared by the commands that analyse images: --detector, --tta and --model, handed to the command as one
-:class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis`` argument)."""
+"""Options shared by the commands that analyse images: --detector, --tta, --class-balance and --model, handed to the
+command as one :class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis`` argument)."""
 
 from __future__ import annotations
 
@@ -20,22 +20,33 @@ def detector_option(default: str = DEFAULT_DETECTOR, help_text: str = "Face dete
                         help=help_text)
 
 
+def class_balance_option() -> Callable[[F], F]:
+    """``--class-balance``: the class prior of the model's calibration (None: the model's default)."""
+    return click.option("--class-balance", type=click.FloatRange(0.0, 1.0), default=None,
+                        help="How readily a face is called neutral: 0 for everyday faces, mostly neutral (FER+'s "
+                             "class frequencies), 1 for expressive faces, all emotions equally likely; default: the "
+                             "model's (the bundled model: 0.5).")
+
+
 def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.") -> Callable[[F], F]:
-    """Add ``--detector`` (default ``detector``), ``--tta`` and ``--model`` to a click command, which receives them
-    as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode)."""
+    """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance`` and ``--model`` to a click command,
+    which receives them as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode)."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool,
+                    class_balance: Optional[float], **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
-            return func(*args, analysis=AnalyzerOptions(model_path, detector, tta=tta), **kwargs)
+            return func(*args, analysis=AnalyzerOptions(model_path, detector, tta=tta, class_balance=class_balance),
+                        **kwargs)
 
         command = click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
                                help="Emotion model (ONNX from `emolens export`); default: the bundled one.")(wrapper)
         command = click.option("--tta", is_flag=True,
                                help="Test-time augmentation: a little more accurate, about 4x slower to classify.")(
             command)
+        command = class_balance_option()(command)
         return detector_option(detector, detector_help)(command)  # type: ignore[return-value]
 
     return decorate

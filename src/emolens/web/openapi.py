@@ -78,8 +78,8 @@ def _paths() -> dict[str, Any]:
         "/api/v1/analyses.csv": {"get": {
             "summary": "Every analysis matching the filters, newest first, as CSV (streamed)",
             "description": "Columns: id, created_at, filename (a name starting with =, +, -, @, tab or CR gets a "
-                           "leading ' so that spreadsheets do not run it), source, session, frames, faces, elapsed_ms, tta, model, "
-                           "detector, then the faces per top emotion, one column per label of the model.",
+                           "leading ' so that spreadsheets do not run it), source, session, frames, faces, elapsed_ms, tta, "
+                           "class_balance (empty when not recorded), model, detector, then the faces per top emotion, one column per label of the model.",
             "parameters": _query(schemas.RangeParams),
             "responses": {"200": {"description": "CSV with a header row",
                                   "content": {"text/csv": {"schema": {"type": "string"}}}},

@@ -140,6 +140,12 @@
     $("empty").hidden = !empty;
     $("charts").hidden = empty;
     emolensAnalyses.addSessions(Object.keys(s.by_session));
+    const balances = Object.keys(s.by_class_balance);
+    emolensAnalyses.addBalances(balances);
+    $("balance-mix").hidden = balances.length < 2;
+    $("balance-mix").textContent = "These figures mix faces scored with different class balances "
+      + `(${balances.join(", ")}): a higher one calls fewer faces neutral. Choose one under Class balance to `
+      + "compare like with like.";
     const rings = [["Photos", photos], ["Live", live]].filter(([, g]) => g.faces > 0);
     dist.data.labels = labels;
     dist.data.datasets = rings.map(([name, g]) => ({
@@ -222,7 +228,9 @@
   const wanted = new URLSearchParams(window.location.search).get("session");
   if (wanted) { emolensAnalyses.addSessions([wanted]); $("session").value = wanted; }
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
-  for (const id of ["range", "source", "session"]) $(id).addEventListener("change", () => { offset = 0; refresh(); });
+  for (const id of ["range", "source", "session", "class-balance-filter"]) {
+    $(id).addEventListener("change", () => { offset = 0; refresh(); });
+  }
   $("auto").addEventListener("change", schedule);
   $("csv").addEventListener("click", downloadCsv);
   $("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
