@@ -128,11 +128,16 @@ const emolensAnalyses = (() => {
     return params;
   }
 
-  /** Add the class balances in `keys` (of GET /api/v1/stats's by_class_balance) that the filter does not list yet. */
+  /** The keys of GET /api/v1/stats's by_class_balance in increasing balance, "unknown" (not recorded) last. */
+  function balanceKeys(byBalance) {
+    return Object.keys(byBalance).sort((a, b) => (a === "unknown") - (b === "unknown") || Number(a) - Number(b));
+  }
+
+  /** Add the class balances in `keys` (of `balanceKeys`) that the filter does not list yet. */
   function addBalances(keys) {
     const select = document.getElementById("class-balance-filter");
     const known = new Set([...select.options].map((o) => o.value));
-    for (const key of keys.filter((k) => k !== "unknown").sort()) {
+    for (const key of keys.filter((k) => k !== "unknown")) {
       if (!known.has(key)) select.append(new Option(key, key));
     }
   }
@@ -144,5 +149,5 @@ const emolensAnalyses = (() => {
     for (const name of [...names].sort()) if (!known.has(name)) select.append(new Option(name, name));
   }
 
-  return { fill, filterParams, addSessions, addBalances };
+  return { fill, filterParams, addSessions, balanceKeys, addBalances };
 })();

@@ -140,7 +140,7 @@
     $("empty").hidden = !empty;
     $("charts").hidden = empty;
     emolensAnalyses.addSessions(Object.keys(s.by_session));
-    const balances = Object.keys(s.by_class_balance);
+    const balances = emolensAnalyses.balanceKeys(s.by_class_balance);
     emolensAnalyses.addBalances(balances);
     $("balance-mix").hidden = balances.length < 2;
     $("balance-mix").textContent = "These figures mix faces scored with different class balances "

@@ -57,7 +57,7 @@
         api("/api/v1/settings"), api(`/api/v1/stats?${new URLSearchParams({ ...ALL_TIME, bucket: 2678400 })}`)]);
       $("thumbs-off").hidden = settings.store_thumbnails;
       emolensAnalyses.addSessions(Object.keys(stats.by_session));
-      emolensAnalyses.addBalances(Object.keys(stats.by_class_balance));
+      emolensAnalyses.addBalances(emolensAnalyses.balanceKeys(stats.by_class_balance));
     } catch (_) { /* the list says what went wrong */ }
   }
 
