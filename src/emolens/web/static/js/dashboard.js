@@ -143,9 +143,7 @@
     const balances = emolensAnalyses.balanceKeys(s.by_class_balance);
     emolensAnalyses.addBalances(balances);
     $("balance-mix").hidden = balances.length < 2;
-    $("balance-mix").textContent = "These figures mix faces scored with different class balances "
-      + `(${balances.join(", ")}): a higher one calls fewer faces neutral. Choose one under Class balance to `
-      + "compare like with like.";
+    $("balance-mix-list").textContent = balances.join(", ");
     const rings = [["Photos", photos], ["Live", live]].filter(([, g]) => g.faces > 0);
     dist.data.labels = labels;
     dist.data.datasets = rings.map(([name, g]) => ({

@@ -1,6 +1,6 @@
 // Analysis settings of the Upload and Live pages: the face detector (only those the server allows, from
-// GET /api/v1/settings), the minimum face score, test-time augmentation and the class balance (how readily a face
-// is called neutral, among those the server offers), remembered in this browser.
+// GET /api/v1/settings), the minimum face score, test-time augmentation and the class balance (among those the
+// server offers), remembered in this browser.
 "use strict";
 
 const emolensSettings = (() => {
@@ -30,8 +30,8 @@ const emolensSettings = (() => {
   /** The chosen class balance, in words. */
   function showBalance() {
     const value = balances[Number(balance.value)];
-    const words = value === balances[0] ? "everyday faces, mostly neutral"
-      : value === balances[balances.length - 1] ? "expressive faces, all emotions equally likely" : "in between";
+    const { low, high, between } = balance.dataset; // the words are the page's (_settings.html)
+    const words = value === balances[0] ? low : value === balances[balances.length - 1] ? high : between;
     balanceShown.textContent = `${words} (${value}${value === defaultBalance ? ", default" : ""})`;
     balance.setAttribute("aria-valuetext", balanceShown.textContent);
   }
