@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import json
 import math
+import pickle
 from pathlib import Path
 
 import cv2
@@ -123,6 +124,7 @@ def test_options_check_the_class_balance(value: object) -> None:
 def test_options_take_a_class_balance() -> None:
     assert AnalyzerOptions(class_balance=1).class_balance == 1.0
     assert AnalyzerOptions().class_balance is None
+    assert pickle.loads(pickle.dumps(AnalyzerOptions(class_balance=0.25))).class_balance == 0.25  # to batch actors
 
 
 def test_the_bundled_model_stores_five_balances_and_keeps_its_default() -> None:
@@ -203,3 +205,9 @@ def test_calibrate_refuses_bad_balances(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "from 0 to 1" in result.stderr
     result = run("calibrate", model, str(tmp_path), "--class-balances", "0,a", "--out", str(tmp_path / "x.onnx"))
     assert result.exit_code == 2 and "separated by commas" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["analyze", "video", "webcam", "batch", "evaluate"])
+def test_every_analysing_command_takes_the_flag(command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0 and "--class-balance" in result.output and "mostly neutral" in result.output
