@@ -324,7 +324,7 @@ def health() -> tuple[Response, int]:
         current_app.logger.warning("health: %s", exc)
         database.update(ok=False, error=str(exc))
     info = svc.analyzer.model_info
-    calibration = svc.analyzer.model_info.calibration
+    calibration = info.calibration
     chosen = calibration.at(svc.class_balance_for(svc.analyzer, None))
     body = {"status": "ok" if database["ok"] else "degraded", "version": __version__,
             "model": {"name": svc.model_name, "labels": list(info.labels), "info": info.info,
