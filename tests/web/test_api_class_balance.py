@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from flask import Config
 from flask.testing import FlaskClient
 
 from emolens.emotion.classifier import EmotionClassifier
@@ -19,6 +20,7 @@ from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import AnalysisRecord, add_live_frame, make_engine, repository, upgrade
 from emolens.training.calibrate import write_model_info
 from emolens.web import create_app
+from emolens.web.config import load_config
 from emolens.web.schemas import AnalysesPage, AnalyzeResponse, ErrorOut, Health, SettingsOut, StatsResponse
 
 
@@ -133,3 +135,13 @@ def test_live_windows_keep_class_balances_apart(database_url: str) -> None:
         rows = conn.exec_driver_sql("SELECT class_balance, frames FROM analyses ORDER BY class_balance").all()
     engine.dispose()
     assert sorted((tuple(r) for r in rows), key=str) == sorted([(None, 1), (0.5, 2), (1.0, 1)], key=str)
+
+
+def test_allowed_class_balances_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMOLENS_ALLOWED_CLASS_BALANCES", "0, 0.5,1")
+    config = Config(".")
+    load_config(config)
+    assert config["ALLOWED_CLASS_BALANCES"] == [0.0, 0.5, 1.0] and config["CLASS_BALANCE"] is None
+    monkeypatch.setenv("EMOLENS_ALLOWED_CLASS_BALANCES", "0,2")
+    with pytest.raises(ConfigError, match="ALLOWED_CLASS_BALANCES"):
+        load_config(Config("."))
