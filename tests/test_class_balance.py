@@ -84,7 +84,7 @@ def test_an_old_format_model_loads_with_its_balance_as_default(old_format_model:
 
 
 def test_a_model_without_bias_says_no_balance() -> None:
-    bare = ModelInfo(LABELS, Preprocessing(), calibration=Calibration(0.7))
+    bare = ModelInfo(LABELS, Preprocessing(), {"class_balance": "0.5"}, Calibration(0.7))  # a stale provenance fact
     assert ModelInfo.from_properties(bare.to_properties()).calibration == Calibration(0.7)
     with pytest.raises(ConfigError, match="stores no class bias"):
         bare.calibration.at(0.5)

@@ -138,10 +138,11 @@ class ModelInfo:
                              "export one with `emolens export`")
         try:
             info = json.loads(props.get(INFO_KEY, "{}"))
-            # models calibrated before the balances were stored name theirs among the provenance facts
-            legacy = {"default": float(info["class_balance"])} if "class_balance" in info else {}
-            calibration = Calibration.from_json(json.loads(props.get(CALIBRATION_KEY, "{}")),
-                                                json.loads(props.get(CLASS_BALANCES_KEY, "null")) or legacy)
+            default = json.loads(props.get(CALIBRATION_KEY, "{}"))
+            # models calibrated before the balances were stored name the one of their bias among the provenance
+            legacy = {"default": float(info["class_balance"])} if "class_balance" in info and \
+                default.get("logit_bias") else {}
+            calibration = Calibration.from_json(default, json.loads(props.get(CLASS_BALANCES_KEY, "null")) or legacy)
             return cls(tuple(json.loads(props[LABELS_KEY])), Preprocessing.from_json(props[PREPROCESSING_KEY]),
                        info, calibration)
         except (ValueError, TypeError, AttributeError, KeyError) as exc:  # malformed JSON, or wrong fields

@@ -58,7 +58,8 @@ def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: 
     default = next((p for p in points if p.class_balance == class_balance), None) or \
         fit_calibration(probs, faces.labels, class_balance if bias else None, max_ratio)
     calibration = dataclasses.replace(default, points=points)
-    info = {**classifier.model_info.info, "calibrated_on": f"{Path(data).name} {split}",
+    kept = {k: v for k, v in classifier.model_info.info.items() if k not in ("class_balance", "max_ratio")}
+    info = {**kept, "calibrated_on": f"{Path(data).name} {split}",
             **({"class_balance": str(class_balance)} if bias else {}),
             **({"max_ratio": str(max_ratio)} if bias and max_ratio is not None else {})}
     write_model_info(model_path, out, dataclasses.replace(classifier.model_info, calibration=calibration, info=info))
