@@ -78,6 +78,9 @@ def test_the_server_setting_and_its_allowed_values(make_app, database_url: str, 
     assert AnalyzeResponse.model_validate(analyze(client, face_jpeg, class_balance="0").json).class_balance == 0.0
     assert "not allowed on this server; choose one of: 0, 1" in error(analyze(client, face_jpeg, class_balance="0.5"),
                                                                     400)
+    only = make_app(DATABASE_URL=database_url, ALLOWED_CLASS_BALANCES=[1]).test_client()  # and the default, 0.5
+    assert SettingsOut.model_validate(only.get("/api/v1/settings").json).class_balances == [0.5, 1.0]
+    assert AnalyzeResponse.model_validate(analyze(only, face_jpeg, class_balance="0.5").json).class_balance == 0.5
     health = Health.model_validate(client.get("/api/v1/health").json, extra="forbid")
     stored = EmotionClassifier().model_info.calibration
     assert health.model.calibration.class_balance == 1.0 and health.model.calibration.default == 0.5

@@ -19,8 +19,8 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``CLASS_BALANCE``: how readily a face is called neutral, from 0 (everyday faces, mostly neutral) to 1 (expressive
   faces, every emotion equally likely), when a request does not say (default: the model's; see
   :attr:`~emolens.pipeline.options.AnalyzerOptions.class_balance`)
-- ``ALLOWED_CLASS_BALANCES``: the class balances a request may choose, e.g. ``[0, 0.5, 1]`` (default: any the model
-  stores, between its stored points too; a model that stores none allows only its default)
+- ``ALLOWED_CLASS_BALANCES``: the class balances a request may choose besides the default, e.g. ``[0, 1]`` (default:
+  any the model stores, between its stored points too; a model that stores none allows only its default)
 - ``DETECTOR_OPTIONS``: the options of ``DETECTOR`` (other allowed detectors run with their defaults), e.g.
   ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
 - ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)

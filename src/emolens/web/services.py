@@ -76,21 +76,21 @@ class Services:
 
     @property
     def class_balances(self) -> list[float]:
-        """The class balances a page offers: ``ALLOWED_CLASS_BALANCES``, else those the model stores (its default
-        alone when it stores no others; none when it does not say)."""
+        """The class balances a page offers: ``ALLOWED_CLASS_BALANCES`` and the default, else those the model
+        stores (its default alone when it stores no others; none when it does not say)."""
         allowed = current_app.config["ALLOWED_CLASS_BALANCES"]
+        default = self.analyzer.resolve_class_balance(current_app.config["CLASS_BALANCE"])
         if allowed is not None:
-            return sorted(set(allowed))
-        calibration = self.analyzer.model_info.calibration
-        stored = [p.class_balance for p in calibration.points] or [calibration.class_balance]
+            return sorted({*allowed, *([] if default is None else [default])})
+        stored = [p.class_balance for p in self.analyzer.model_info.calibration.points] or [default]
         return [b for b in stored if b is not None]
 
     def class_balance_for(self, analyzer: Analyzer, asked: Optional[float]) -> Optional[float]:
         """The class balance a request that asks for ``asked`` (None: the server's ``CLASS_BALANCE``, else the
         model's default) is scored with; :class:`InputError` when the server does not allow it,
         :class:`~emolens.errors.ConfigError` when the model does not store it."""
-        allowed = current_app.config["ALLOWED_CLASS_BALANCES"]
-        if asked is not None and allowed is not None and asked not in allowed:
+        if asked is not None and current_app.config["ALLOWED_CLASS_BALANCES"] is not None \
+                and asked not in self.class_balances:
             raise InputError(f"class balance {asked:g} is not allowed on this server; choose one of: "
                              f"{', '.join(f'{b:g}' for b in self.class_balances)}")
         return analyzer.resolve_class_balance(current_app.config["CLASS_BALANCE"] if asked is None else asked)
