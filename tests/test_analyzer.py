@@ -69,8 +69,8 @@ def test_all_faces_of_a_photo_are_classified_in_one_batch(analyzer: Analyzer, ph
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     batches = []
     predict = EmotionClassifier.predict_inputs
-    monkeypatch.setattr(EmotionClassifier, "predict_inputs", lambda self, x, tta=False, calibrated=True:
-                        batches.append(len(x)) or predict(self, x, tta, calibrated))
+    monkeypatch.setattr(EmotionClassifier, "predict_inputs", lambda self, x, tta=False, calibrated=True, **kw:
+                        batches.append(len(x)) or predict(self, x, tta, calibrated, **kw))
     assert len(analyzer.analyze(photos_dir / "facenet_multiface.jpg")) == 6
     assert batches == [6]
 

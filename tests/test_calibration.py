@@ -125,6 +125,7 @@ def test_calibrate_command_stores_a_calibration(fer_dir: Path, tmp_path: Path) -
     # a tree without split folders: its train split is 80% of it (emolens.datasets.splits)
     assert fitted["n"] == 240 and fitted["ece_after"] <= fitted["ece_before"] + 1e-9
     assert stored.labels == EmotionClassifier().labels
+    assert "class_balance" not in stored.info and stored.calibration.class_balance is None  # no bias, no balance
 
 
 def test_max_ratio_keeps_every_class_near_its_frequency(publictest_probs: tuple[np.ndarray, np.ndarray]) -> None:

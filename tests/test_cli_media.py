@@ -169,6 +169,7 @@ def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp
         rows = list(csv.DictReader(f))
     frames = sorted({int(r["frame"]) for r in rows})
     assert frames == list(range(0, 18, 2))
+    assert {r["class_balance"] for r in rows} == {"0.5"}  # the bundled model's default
     ids_per_frame = {n: sorted(int(r["face_id"]) for r in rows if int(r["frame"]) == n) for n in frames}
     assert all(ids_per_frame[n] == [1, 2] for n in range(0, 12, 2))  # the couple keep their IDs as they move
     assert all(len(ids_per_frame[n]) == 6 and min(ids_per_frame[n]) >= 3 for n in range(12, 18, 2))

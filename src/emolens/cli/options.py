@@ -1,4 +1,4 @@
-"""Options shared by the commands that analyse images: --detector, --tta, --model, --max-pixels and
+"""Options shared by the commands that analyse images: --detector, --tta, --class-balance, --model, --max-pixels and
 --image-formats, handed to the command as one :class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis``
 argument). The last two are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS`` settings, read from the same
 ``EMOLENS_*`` environment variables."""
@@ -23,22 +23,30 @@ def detector_option(default: str = DEFAULT_DETECTOR, help_text: str = "Face dete
                         help=help_text)
 
 
+def class_balance_option() -> Callable[[F], F]:
+    """``--class-balance``: the class prior of the model's calibration (None: the model's default)."""
+    return click.option("--class-balance", type=click.FloatRange(0.0, 1.0), default=None,
+                        help="How readily a face is called neutral: 0 for everyday faces, mostly neutral (FER+'s "
+                             "class frequencies), 1 for expressive faces, all emotions equally likely; default: the "
+                             "model's (the bundled model: 0.5).")
+
+
 def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.") -> Callable[[F], F]:
-    """Add ``--detector`` (default ``detector``), ``--tta``, ``--model``, ``--max-pixels`` and ``--image-formats``
-    to a click command, which receives them as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions`
-    (image mode)."""
+    """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--max-pixels`` and
+    ``--image-formats`` to a click command, which receives them as ``analysis``: an
+    :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode)."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, max_pixels: Optional[int],
-                    image_formats: Optional[str], **kwargs: Any) -> Any:
+        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, class_balance: Optional[float],
+                    max_pixels: Optional[int], image_formats: Optional[str], **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
             limits: dict[str, Any] = {"max_pixels": max_pixels} if max_pixels is not None else {}
             if image_formats is not None:
                 limits["image_formats"] = tuple(image_formats.split(","))
             try:
-                analysis = AnalyzerOptions(model_path, detector, tta=tta, **limits)
+                analysis = AnalyzerOptions(model_path, detector, tta=tta, class_balance=class_balance, **limits)
             except ConfigError as exc:
                 raise click.UsageError(str(exc)) from None
             return func(*args, analysis=analysis, **kwargs)
@@ -53,6 +61,7 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
         command = click.option("--tta", is_flag=True,
                                help="Test-time augmentation: a little more accurate, about 4x slower to classify.")(
             command)
+        command = class_balance_option()(command)
         return detector_option(detector, detector_help)(command)  # type: ignore[return-value]
 
     return decorate

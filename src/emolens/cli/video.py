@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write one row per face per analysed frame: frame, time_s, face_id, box, emotion, a column per "
-                   "label (smoothed probabilities).")
+                   "label (smoothed probabilities), class_balance.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Save a PNG timeline of the mean emotion probabilities.")
 @click.option("--annotate", "annotate_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -77,7 +77,8 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     rows = csv.writer(csv_file) if csv_file is not None else None
     if rows is not None:
-        rows.writerow(csv_row(["frame", "time_s", "face_id", "x", "y", "w", "h", "emotion", *labels]))
+        rows.writerow(csv_row(["frame", "time_s", "face_id", "x", "y", "w", "h", "emotion", *labels, "class_balance"]))
+    balance = "" if analyzer.class_balance is None else f"{analyzer.class_balance:g}"
     times: list[float] = []
     means: list[np.ndarray] = []
     counts: dict[int, dict[str, int]] = {}
@@ -95,7 +96,7 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
                     tally[face.emotion] = tally.get(face.emotion, 0) + 1
                     if rows is not None:
                         rows.writerow(csv_row([index, f"{time_s:.3f}", face.track_id, *face.box, face.emotion,
-                                               *(f"{face.scores[label]:.5f}" for label in labels)]))
+                                               *(f"{face.scores[label]:.5f}" for label in labels), balance]))
             if writer is not None:
                 writer.write(annotate(frame, faces))
     finally:

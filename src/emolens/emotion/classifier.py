@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import onnxruntime as ort
 
-from emolens.emotion.metadata import ModelInfo
-from emolens.errors import ModelError
+from emolens.emotion.metadata import Calibration, ModelInfo
+from emolens.errors import ConfigError, ModelError
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.emotion.tta import tta_views
 
@@ -28,9 +28,13 @@ class EmotionClassifier:
         model_path: an ONNX model written by ``emolens export``; defaults to the bundled model.
             :class:`~emolens.errors.ModelError` when it is missing, not ONNX, or lacks emolens metadata.
         threads: intra-op threads for ONNX Runtime (0 = ONNX Runtime's default).
+        class_balance: the class balance whose calibration its scores use (None: the model's default; see
+            :meth:`~emolens.emotion.metadata.Calibration.at`); :class:`~emolens.errors.ConfigError` when the model
+            does not store it.
     """
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 0) -> None:
+    def __init__(self, model_path: str | Path | None = None, threads: int = 0,
+                 class_balance: Optional[float] = None) -> None:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_file():
             raise ModelError(f"{self.model_path}: no such model file")
@@ -43,7 +47,24 @@ class EmotionClassifier:
             raise ModelError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
         self.model_info = ModelInfo.from_properties(meta, str(self.model_path))
+        self.calibration = self._stored_calibration(class_balance)
         self._input = self._session.get_inputs()[0].name
+
+    def calibration_for(self, class_balance: Optional[float]) -> Calibration:
+        """The calibration of ``class_balance`` (None: the one this classifier was created with);
+        :class:`~emolens.errors.ConfigError` naming the model when it does not store that balance."""
+        return self.calibration if class_balance is None else self._stored_calibration(class_balance)
+
+    def _stored_calibration(self, class_balance: Optional[float]) -> Calibration:
+        try:
+            return self.model_info.calibration.at(class_balance)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.model_path.name}: {exc}") from None
+
+    @property
+    def class_balance(self) -> Optional[float]:
+        """The class balance of the scores (None: the model does not say)."""
+        return self.calibration.class_balance
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -53,22 +74,27 @@ class EmotionClassifier:
     def preprocessing(self) -> Preprocessing:
         return self.model_info.preprocessing
 
-    def predict_inputs(self, x: np.ndarray, tta: bool = False, calibrated: bool = True) -> np.ndarray:
+    def predict_inputs(self, x: np.ndarray, tta: bool = False, calibrated: bool = True,
+                       class_balance: Optional[float] = None) -> np.ndarray:
         """Probabilities (N, C) for already-normalised model input (N, 3, S, S).
 
-        ``calibrated`` applies the model's stored :class:`~emolens.emotion.metadata.Calibration`; False gives
-        the network's own probabilities (what calibration is fitted on).
+        ``calibrated`` applies the model's stored :class:`~emolens.emotion.metadata.Calibration` (of
+        ``class_balance``, see :meth:`calibration_for`); False gives the network's own probabilities (what
+        calibration is fitted on).
         """
+        calibration = self.calibration_for(class_balance)
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         views = tta_views(x) if tta else [x]
         batch = np.ascontiguousarray(np.concatenate(views), dtype=np.float32)
         probs = self._session.run(None, {self._input: batch})[0].reshape(len(views), len(x), -1).mean(axis=0)
-        return self.model_info.calibration.apply(probs) if calibrated else probs
+        return calibration.apply(probs) if calibrated else probs
 
-    def predict_proba(self, crops: Sequence[np.ndarray], tta: bool = False, calibrated: bool = True) -> np.ndarray:
+    def predict_proba(self, crops: Sequence[np.ndarray], tta: bool = False, calibrated: bool = True,
+                      class_balance: Optional[float] = None) -> np.ndarray:
         """Probabilities (N, C), in :attr:`labels` order, for uint8 face crops (grey or BGR, any size)."""
-        return self.predict_inputs(prepare_crops(crops, self.preprocessing), tta=tta, calibrated=calibrated)
+        return self.predict_inputs(prepare_crops(crops, self.preprocessing), tta=tta, calibrated=calibrated,
+                                   class_balance=class_balance)
 
     def classify(self, crops: Sequence[np.ndarray], tta: bool = False) -> list[dict[str, float]]:
         """One ``{label: probability}`` dict per crop."""

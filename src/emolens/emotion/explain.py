@@ -56,12 +56,13 @@ def cell_edges(size: int, cells: int) -> np.ndarray:
 
 
 def occlusion_maps(classifier: EmotionClassifier, crops: Sequence[np.ndarray],
-                   targets: Optional[Sequence[int]] = None, cells: int = CELLS,
-                   patch_cells: int = PATCH_CELLS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   targets: Optional[Sequence[int]] = None, cells: int = CELLS, patch_cells: int = PATCH_CELLS,
+                   class_balance: Optional[float] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Occlusion maps of ``crops`` (uint8, grey or BGR, any size), all positions of all crops in one run.
 
     Args:
         targets: class index to explain per crop; default: the class the model predicts on the whole crop.
+        class_balance: whose calibration scores the crops (None: the classifier's).
 
     Returns ``(maps, targets, probabilities)``: maps ``(N, cells, cells)`` as in :attr:`Explanation.grid`,
     the explained class indices ``(N,)`` and the class probabilities of the whole crops ``(N, C)``.
@@ -79,7 +80,8 @@ def occlusion_maps(classifier: EmotionClassifier, crops: Sequence[np.ndarray],
     for k in range(steps * steps):
         r, c = divmod(k, steps)
         batch[:, k + 1, edges[r]:edges[r + patch_cells], edges[c]:edges[c + patch_cells]] = GREY
-    probs = classifier.predict_inputs(normalize(batch.reshape(-1, *images.shape[1:]), prep))
+    probs = classifier.predict_inputs(normalize(batch.reshape(-1, *images.shape[1:]), prep),
+                                      class_balance=class_balance)
     probs = probs.reshape(n, steps * steps + 1, -1)
     target = probs[:, 0].argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
     explained = probs[np.arange(n), :, target]  # (N, 1 + positions)
@@ -94,10 +96,10 @@ def occlusion_maps(classifier: EmotionClassifier, crops: Sequence[np.ndarray],
 
 
 def explain_crops(classifier: EmotionClassifier, crops: Sequence[np.ndarray],
-                  labels: Optional[Sequence[str]] = None, cells: int = CELLS,
-                  patch_cells: int = PATCH_CELLS) -> list[Explanation]:
+                  labels: Optional[Sequence[str]] = None, cells: int = CELLS, patch_cells: int = PATCH_CELLS,
+                  class_balance: Optional[float] = None) -> list[Explanation]:
     """One :class:`Explanation` per crop, of ``labels`` (one per crop) or else of each crop's predicted class."""
     targets = None if labels is None else [classifier.labels.index(label) for label in labels]
-    maps, target, probs = occlusion_maps(classifier, crops, targets, cells, patch_cells)
+    maps, target, probs = occlusion_maps(classifier, crops, targets, cells, patch_cells, class_balance)
     return [Explanation(classifier.labels[t], float(p[t]), m) for m, t, p in zip(maps, target, probs)]
 

@@ -46,7 +46,8 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
 
     Returns the :func:`~emolens.evaluation.metrics.summarize` dict plus ``protocol`` (``all_labels``: the
     model's top class among all its labels), ``no_face`` (images with no face found, left out of the metrics),
-    ``skipped`` (images whose class the model does not know) and ``tta``; with ``present_labels``, also
+    ``skipped`` (images whose class the model does not know), ``tta`` and ``class_balance`` (of the scores: see
+    :attr:`~emolens.pipeline.options.AnalyzerOptions.class_balance`); with ``present_labels``, also
     ``present_labels``: the same metrics over the present labels only, with ``protocol`` ``present_labels``
     and ``labels``.
     """
@@ -66,7 +67,7 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
     else:
         probs = classify_in_batches(analyzer, images, tta, batch_size, progress)
     summary = {"protocol": "all_labels", **summarize(truth, probs.argmax(axis=1), analyzer.labels),
-               "no_face": no_face, "skipped": skipped, "tta": tta}
+               "no_face": no_face, "skipped": skipped, "tta": tta, "class_balance": analyzer.class_balance}
     if present_labels:
         summary["present_labels"] = summarize_present_labels(truth, probs, analyzer.labels)
     return summary

@@ -23,7 +23,7 @@ from emolens.faces import Detection, FaceDetector, create_detector
 from emolens.faces.align import crop_faces
 from emolens.pipeline.explain import CropRegion, ExplainedFace
 from emolens.pipeline.images import ImageSource, load_image
-from emolens.pipeline.options import AnalyzerOptions, RunningMode
+from emolens.pipeline.options import AnalyzerOptions, RunningMode, check_class_balance
 from emolens.pipeline.results import Face
 from emolens.pipeline.video import FaceTracker
 
@@ -74,9 +74,11 @@ class Analyzer:
 
     def _start(self, options: AnalyzerOptions) -> None:
         self._options = options
-        self._classifier: Optional[EmotionClassifier] = EmotionClassifier(options.model_path, threads=options.threads)
+        self._classifier: Optional[EmotionClassifier] = EmotionClassifier(options.model_path, threads=options.threads,
+                                                                    class_balance=options.class_balance)
         self._detector: Optional[FaceDetector] = create_detector(options.detector, **options.detector_options)
         self._model_info = self._classifier.model_info
+        self._class_balance = self._classifier.class_balance
         self._model_path = self._classifier.model_path
         self._box_scale = self._detector.box_scale
         self._tracker: Optional[FaceTracker] = None
@@ -121,6 +123,17 @@ class Analyzer:
         return self._options.tta
 
     @property
+    def class_balance(self) -> Optional[float]:
+        """The class balance of the scores unless a call says otherwise (the option, else the model's default;
+        None when the model does not say): see :attr:`AnalyzerOptions.class_balance`."""
+        return self._class_balance
+
+    def resolve_class_balance(self, class_balance: Optional[float]) -> Optional[float]:
+        """The class balance a call with ``class_balance`` uses; :class:`~emolens.errors.ConfigError` when the
+        value is not one or the model does not store it."""
+        return self._parts()[0].calibration_for(check_class_balance(class_balance)).class_balance
+
+    @property
     def max_pixels(self) -> int:
         """Images with more pixels are refused."""
         return self._options.max_pixels
@@ -155,16 +168,18 @@ class Analyzer:
         margin."""
         return crop_faces(image, detections, self._model_info.preprocessing.crop_margin, box_scale=self._box_scale)
 
-    def classify(self, crops: Sequence[np.ndarray], tta: Optional[bool] = None) -> list[dict[str, float]]:
+    def classify(self, crops: Sequence[np.ndarray], tta: Optional[bool] = None,
+                 class_balance: Optional[float] = None) -> list[dict[str, float]]:
         """The classification stage alone: ``{label: probability}`` for each face crop (grey or BGR uint8, any
-        size), in one batch."""
-        return [self._scores(p) for p in self.predict_proba(crops, tta)]
+        size), in one batch (``class_balance`` for this call; None: the analyzer's)."""
+        return [self._scores(p) for p in self.predict_proba(crops, tta, class_balance=class_balance)]
 
     def predict_proba(self, crops: Sequence[np.ndarray], tta: Optional[bool] = None,
-                      calibrated: bool = True) -> np.ndarray:
+                      calibrated: bool = True, class_balance: Optional[float] = None) -> np.ndarray:
         """:meth:`classify` as an array: probabilities ``(N, C)`` in :attr:`labels` order (``calibrated``: see
         :meth:`~emolens.emotion.classifier.EmotionClassifier.predict_inputs`)."""
-        return self._parts()[0].predict_proba(crops, tta=self._tta(tta), calibrated=calibrated)
+        return self._parts()[0].predict_proba(crops, tta=self._tta(tta), calibrated=calibrated,
+                                              class_balance=check_class_balance(class_balance))
 
     def _tta(self, tta: Optional[bool]) -> bool:
         return self._options.tta if tta is None else tta
@@ -173,44 +188,50 @@ class Analyzer:
         return dict(zip(self.labels, map(float, probs)))
 
     def _faces(self, bgr: np.ndarray, tta: Optional[bool], largest_only: bool = False,
-               time_s: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
+               time_s: Optional[float] = None,
+               class_balance: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
         """The one detect -> crop -> classify -> Face path: every face's crop classified in one batch; with
         ``time_s`` (video mode), faces tracked and their scores smoothed."""
         detections = self._parts()[1].detect(bgr)
         if largest_only and detections:
             detections = [max(detections, key=lambda d: d.box[2] * d.box[3])]
         crops = self.crop(bgr, detections)
-        probs = self.predict_proba(crops, tta)
+        probs = self.predict_proba(crops, tta, class_balance=class_balance)
         tracked = [(None, p) for p in probs] if time_s is None or self._tracker is None else \
             self._tracker.update(detections, probs, time_s)
         return [face_from_detection(d, self._scores(p), tid) for d, (tid, p) in zip(detections, tracked)], crops
 
-    def analyze_with_crops(self, image: ImageSource,
-                           tta: Optional[bool] = None) -> tuple[list[Face], list[np.ndarray]]:
+    def analyze_with_crops(self, image: ImageSource, tta: Optional[bool] = None,
+                           class_balance: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
         """:meth:`analyze`, also returning the aligned crop of each face."""
         self._require(RunningMode.IMAGE, "analyze_with_crops")
-        return self._faces(self.load(image), tta)
+        return self._faces(self.load(image), tta, class_balance=class_balance)
 
-    def analyze(self, image: ImageSource, tta: Optional[bool] = None, largest_only: bool = False) -> list[Face]:
+    def analyze(self, image: ImageSource, tta: Optional[bool] = None, largest_only: bool = False,
+                class_balance: Optional[float] = None) -> list[Face]:
         """Every face in ``image`` (path, bytes, PIL image or BGR array) with its emotion; ``[]`` when none.
 
         Args:
             tta: test-time augmentation for this call (``None``: the analyzer's setting).
             largest_only: classify only the largest face (how evaluation scores whole labelled photos).
+            class_balance: the class balance for this call (``None``: the analyzer's; see
+                :attr:`AnalyzerOptions.class_balance`).
 
         Raises:
             InputError: the image is missing, unreadable, truncated or too large.
-            ConfigError: the analyzer runs in video mode.
+            ConfigError: the analyzer runs in video mode, or the model does not store ``class_balance``.
         """
         self._require(RunningMode.IMAGE, "analyze")
-        return self._faces(self.load(image), tta, largest_only)[0]
+        return self._faces(self.load(image), tta, largest_only, class_balance=class_balance)[0]
 
-    def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None) -> list[Face]:
+    def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None,
+                     class_balance: Optional[float] = None) -> list[Face]:
         """Classify a whole image that is already a face crop (no detection): one :class:`Face` covering it."""
         self._require(RunningMode.IMAGE, "analyze_crop")
         bgr = self.load(image)
         height, width = bgr.shape[:2]
-        return [face_from_detection(Detection((0.0, 0.0, float(width), float(height)), 1.0), self.classify([bgr], tta)[0])]
+        whole = Detection((0.0, 0.0, float(width), float(height)), 1.0)
+        return [face_from_detection(whole, self.classify([bgr], tta, class_balance)[0])]
 
     def analyze_for_video(self, frame: ImageSource, timestamp_ms: float, tta: Optional[bool] = None) -> list[Face]:
         """The faces in one frame of the video or camera stream, taken at ``timestamp_ms`` milliseconds (need not
@@ -239,15 +260,18 @@ class Analyzer:
         self._require(RunningMode.VIDEO, "reset")
         self._tracker, self._last_ms = None, None
 
-    def explain(self, image: ImageSource, tta: Optional[bool] = None) -> list[ExplainedFace]:
+    def explain(self, image: ImageSource, tta: Optional[bool] = None,
+                class_balance: Optional[float] = None) -> list[ExplainedFace]:
         """:meth:`analyze`, with why each face got its emotion: an occlusion grid over its crop (see
         :mod:`emolens.emotion.explain`; all faces and patch positions in one batch) and where the crop lies."""
         self._require(RunningMode.IMAGE, "explain")
-        return self.explain_faces(*self._faces(self.load(image), tta))
+        return self.explain_faces(*self._faces(self.load(image), tta, class_balance=class_balance), class_balance)
 
-    def explain_faces(self, faces: Sequence[Face], crops: Sequence[np.ndarray]) -> list[ExplainedFace]:
-        """:meth:`explain` for faces and crops from :meth:`analyze_with_crops`."""
-        explanations = explain_crops(self._parts()[0], crops, [face.emotion for face in faces])
+    def explain_faces(self, faces: Sequence[Face], crops: Sequence[np.ndarray],
+                      class_balance: Optional[float] = None) -> list[ExplainedFace]:
+        """:meth:`explain` for faces and crops from :meth:`analyze_with_crops` (with the same ``class_balance``)."""
+        explanations = explain_crops(self._parts()[0], crops, [face.emotion for face in faces],
+                                     class_balance=check_class_balance(class_balance))
         margin = self._model_info.preprocessing.crop_margin
         return [ExplainedFace(face, explanation, CropRegion.of(face, margin, self._box_scale))
                 for face, explanation in zip(faces, explanations)]

@@ -50,6 +50,10 @@ class AnalyzerOptions:
         running_mode: :attr:`RunningMode.IMAGE` (``analyze``) or :attr:`RunningMode.VIDEO`
             (``analyze_for_video``); the strings ``"image"`` and ``"video"`` are accepted.
         smoothing_s: video mode: time constant of each tracked face's emotion smoothing (0: none).
+        class_balance: how readily a face is called neutral: the class prior of the model's calibration, from 0
+            (the classes as common as in FER+, where a third of the faces are neutral) to 1 (every emotion equally
+            likely); ``None`` for the model's default. A model that does not store the balance asked for refuses
+            it when the analyzer is built (see :meth:`~emolens.emotion.metadata.Calibration.at`).
 
     Raises:
         ConfigError: an unknown detector or detector option, or a value of the wrong type or range; the message
@@ -65,6 +69,7 @@ class AnalyzerOptions:
     image_formats: tuple[str, ...] = IMAGE_FORMATS
     running_mode: RunningMode = RunningMode.IMAGE
     smoothing_s: float = DEFAULT_SMOOTHING_S
+    class_balance: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.model_path is not None and not isinstance(self.model_path, (str, Path)):
@@ -83,6 +88,7 @@ class AnalyzerOptions:
                 or not math.isfinite(self.smoothing_s) or self.smoothing_s < 0:
             raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")
         set_field = object.__setattr__  # a frozen dataclass normalises its own fields this way
+        set_field(self, "class_balance", check_class_balance(self.class_balance))
         set_field(self, "model_path", None if self.model_path is None else Path(self.model_path))
         set_field(self, "detector_options", MappingProxyType(checked))
         set_field(self, "running_mode", mode)
@@ -94,6 +100,16 @@ class AnalyzerOptions:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["detector_options"] = dict(self.detector_options)
         return type(self), tuple(values.values())
+
+
+def check_class_balance(value: Any) -> Optional[float]:
+    """``value`` as a class balance (a number from 0 to 1, or None); :class:`ConfigError` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"class_balance must be a number from 0 (faces mostly neutral, as in FER+) to 1 (every "
+                          f"emotion equally likely), or None for the model's default; got {value!r}")
+    return float(value)
 
 
 def _check_int(name: str, value: Any, low: int, allowed: str) -> None:

@@ -29,6 +29,10 @@ class Analysis(Base):
     elapsed_ms: Mapped[float] = mapped_column(Float, nullable=False)
     """Mean analysis time per frame."""
     tta: Mapped[bool] = mapped_column(nullable=False, default=False)
+    class_balance: Mapped[Optional[float]] = mapped_column(Float)
+    """The class balance of the model calibration that scored the faces (see
+    :attr:`~emolens.pipeline.options.AnalyzerOptions.class_balance`); null when the model does not say, and for
+    analyses stored before it was recorded."""
     model: Mapped[str] = mapped_column(String(200), nullable=False)
     detector: Mapped[str] = mapped_column(String(64), nullable=False)
     result: Mapped[Optional[list[dict[str, Any]]]] = mapped_column(JSON)

@@ -64,14 +64,15 @@ class AnalysisRecord:
     filename: Optional[str] = None
     thumbnail: Optional[bytes] = None
     created_ms: int = field(default_factory=now_ms)
+    class_balance: Optional[float] = None
 
 
 def record(engine: Engine, rec: AnalysisRecord) -> int:
     """Store one analysis with its tallies in one transaction; returns its id."""
     values = {"created_ms": rec.created_ms, "source": rec.source, "session": rec.session, "frames": rec.frames,
               "faces": rec.tally.faces, "elapsed_ms": rec.elapsed_ms, "tta": rec.tta, "model": rec.model,
-              "detector": rec.detector, "result": rec.result, "image": rec.image, "image_type": rec.image_type,
-              "filename": rec.filename, "thumbnail": rec.thumbnail}
+              "class_balance": rec.class_balance, "detector": rec.detector, "result": rec.result, "image": rec.image,
+              "image_type": rec.image_type, "filename": rec.filename, "thumbnail": rec.thumbnail}
     with engine.begin() as conn:
         analysis_id = conn.execute(insert(Analysis).values(**values)).inserted_primary_key[0]
         rows = rec.tally.rows(analysis_id)
@@ -91,18 +92,20 @@ def _upsert(engine: Engine, table: type) -> Any:
 def live_window_key(rec: AnalysisRecord, window_ms: int) -> tuple[int, str]:
     """The start of the time bucket that ``rec`` falls in, and its window's unique key."""
     start = rec.created_ms - rec.created_ms % window_ms
-    return start, f"{start}/{rec.session or ''}/{int(rec.tta)}/{rec.detector}/{rec.model}"
+    balance = "" if rec.class_balance is None else f"/{rec.class_balance!r}"
+    return start, f"{start}/{rec.session or ''}/{int(rec.tta)}/{rec.detector}/{rec.model}{balance}"
 
 
 def add_live_frame(engine: Engine, rec: AnalysisRecord, window_ms: int) -> int:
     """Add one live frame to its window's row (created on the first frame) in one transaction; returns the
-    row's id. Windows are aligned time buckets of ``window_ms`` per session, model, detector and TTA, so a
-    window closes by time alone, whichever process serves the next frame; the upserts make concurrent
-    frames from any number of processes add up exactly."""
+    row's id. Windows are aligned time buckets of ``window_ms`` per session, model, detector, TTA and class
+    balance, so a window closes by time alone, whichever process serves the next frame; the upserts make
+    concurrent frames from any number of processes add up exactly."""
     start, key = live_window_key(rec, window_ms)
     row = _upsert(engine, Analysis).values(
         created_ms=start, source=rec.source, session=rec.session, frames=rec.frames, faces=rec.tally.faces,
-        elapsed_ms=rec.elapsed_ms, tta=rec.tta, model=rec.model, detector=rec.detector, live_window=key)
+        elapsed_ms=rec.elapsed_ms, tta=rec.tta, model=rec.model, detector=rec.detector, live_window=key,
+        class_balance=rec.class_balance)
     new = row.excluded
     row = row.on_conflict_do_update(index_elements=[Analysis.live_window], set_={
         "frames": Analysis.frames + new.frames, "faces": Analysis.faces + new.faces,
@@ -122,12 +125,13 @@ def add_live_frame(engine: Engine, rec: AnalysisRecord, window_ms: int) -> int:
 
 @dataclass(frozen=True)
 class Filters:
-    """Time range [since_ms, until_ms) and optional source and session."""
+    """Time range [since_ms, until_ms) and optional source, session and class balance."""
 
     since_ms: int
     until_ms: int
     source: Optional[str] = None
     session: Optional[str] = None
+    class_balance: Optional[float] = None
 
     def apply(self, query: Select) -> Select:
         query = query.where(Analysis.created_ms >= self.since_ms, Analysis.created_ms < self.until_ms)
@@ -135,6 +139,8 @@ class Filters:
             query = query.where(Analysis.source == self.source)
         if self.session:
             query = query.where(Analysis.session == self.session)
+        if self.class_balance is not None:
+            query = query.where(Analysis.class_balance == self.class_balance)
         return query
 
 
@@ -201,15 +207,22 @@ def _finish(group: dict[str, Any], labels: Iterable[str]) -> dict[str, Any]:
                             for label in labels}}
 
 
+def _balance_key(value: float) -> str:
+    """A class balance as a key of the statistics: ``"0.5"``, or ``"unknown"`` for analyses without one."""
+    return "unknown" if value < 0 else f"{value:g}"
+
+
 def stats(engine: Engine, filters: Filters, bucket_ms: int, labels: Iterable[str]) -> dict[str, Any]:
-    """Totals, per source, per session and per time bucket (buckets aligned to multiples of ``bucket_ms``)."""
+    """Totals, per source, per session, per class balance (see :func:`_balance_key`) and per time bucket (buckets
+    aligned to multiples of ``bucket_ms``)."""
     with engine.connect() as conn:
         total = _grouped(conn, filters)
         by_source = _grouped(conn, filters, Analysis.source)
         by_session = _grouped(conn, filters, func.coalesce(Analysis.session, ""))
         buckets = _grouped(conn, filters, Analysis.created_ms // bucket_ms)
+        by_balance = _grouped(conn, filters, func.coalesce(Analysis.class_balance, -1.0))
     seen = set(labels)
-    for groups in (total, by_source, by_session, buckets):
+    for groups in (total, by_source, by_session, buckets, by_balance):
         for group in groups.values():
             seen.update(group["counts"])
     ordered = list(labels) + sorted(seen - set(labels))
@@ -219,5 +232,6 @@ def stats(engine: Engine, filters: Filters, bucket_ms: int, labels: Iterable[str
         "totals": _finish(next(iter(total.values()), empty), ordered),
         "by_source": {k: _finish(v, ordered) for k, v in sorted(by_source.items())},
         "by_session": {k: _finish(v, ordered) for k, v in sorted(by_session.items()) if k},
+        "by_class_balance": {_balance_key(k): _finish(v, ordered) for k, v in sorted(by_balance.items())},
         "buckets": [{"start_ms": int(k) * bucket_ms, **_finish(v, ordered)} for k, v in sorted(buckets.items())],
     }

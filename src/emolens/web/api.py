@@ -131,7 +131,8 @@ class _Analysed:
     analyze_ms: float
 
 
-def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, tta: bool) -> _Analysed:
+def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, tta: bool,
+             class_balance: Optional[float]) -> _Analysed:
     """Decode and analyse one image in an analysis slot; faces the detector scored below ``min_score`` are
     left out (of the answer and of what is stored)."""
     with services().analysis_slot():
@@ -141,8 +142,9 @@ def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, 
         keep_thumbnail = current_app.config["STORE_THUMBNAILS"] and params.source != "webcam"
         thumbnail = thumbnail_jpeg(image) if keep_thumbnail else None
         start = time.perf_counter()
-        explained = analyzer.explain(image, tta=tta) if params.explain else None
-        faces = [e.face for e in explained] if explained is not None else analyzer.analyze(image, tta=tta)
+        explained = analyzer.explain(image, tta=tta, class_balance=class_balance) if params.explain else None
+        faces = [e.face for e in explained] if explained is not None else \
+            analyzer.analyze(image, tta=tta, class_balance=class_balance)
         analyze_ms = (time.perf_counter() - start) * 1000
         del image
     keep = [i for i, face in enumerate(faces) if face.detection_score >= (params.min_score or 0.0)]
@@ -166,13 +168,15 @@ def analyze() -> Response:
     params = parse(AnalyzeParams, values)
     analyzer = svc.analyzer_for(params.detector)
     tta = bool(current_app.config["TTA"]) if params.tta is None else params.tta
+    class_balance = svc.class_balance_for(analyzer, params.class_balance)
     filename = clean_filename(filename)
-    done = _analyse(analyzer, data, filename or "body", params, tta)
+    done = _analyse(analyzer, data, filename or "body", params, tta, class_balance)
     analyzed = time.perf_counter()
     live = params.source == "webcam"
     keep = current_app.config["STORE_IMAGES"] and not live
     rec = AnalysisRecord(source=params.source, session=params.session, model=svc.model_name,
-                         detector=analyzer.detector_name, tta=tta, elapsed_ms=done.analyze_ms, tally=done.tally,
+                         detector=analyzer.detector_name, tta=tta, class_balance=class_balance,
+                         elapsed_ms=done.analyze_ms, tally=done.tally,
                          result=None if live else [_stored(face) for face in done.faces],
                          image=data if keep else None, image_type=mimetype if keep else None,
                          filename=None if live else filename, thumbnail=done.thumbnail, created_ms=created_ms)
@@ -185,7 +189,7 @@ def analyze() -> Response:
     return jsonify(
         id=analysis_id, created_at=_iso(created_ms), filename=rec.filename,
         source=params.source, session=params.session, width=done.width, height=done.height, tta=tta,
-        model=rec.model, detector=rec.detector, faces=done.faces,
+        class_balance=class_balance, model=rec.model, detector=rec.detector, faces=done.faces,
         timing={"decode_ms": round((analyzed - start) * 1000 - done.analyze_ms, 2),
                 "analyze_ms": round(done.analyze_ms, 2), "store_ms": round((end - analyzed) * 1000, 2),
                 "total_ms": round((end - start) * 1000, 2)})
@@ -201,7 +205,8 @@ def _filters(params: RangeParams) -> Filters:
     since = params.since or until - timedelta(days=1)
     if since >= until:
         raise ApiError(400, "bad parameters: since must be before until")
-    return Filters(int(since.timestamp() * 1000), int(until.timestamp() * 1000), params.source, params.session)
+    return Filters(int(since.timestamp() * 1000), int(until.timestamp() * 1000), params.source, params.session,
+                   params.class_balance)
 
 
 def _bucket_seconds(span_s: float, asked: Optional[int]) -> int:
@@ -242,8 +247,8 @@ def get_analyses() -> Response:
 
 
 CSV_PAGE = 500
-CSV_COLUMNS = ("id", "created_at", "filename", "source", "session", "frames", "faces", "elapsed_ms", "tta", "model",
-               "detector")
+CSV_COLUMNS = ("id", "created_at", "filename", "source", "session", "frames", "faces", "elapsed_ms", "tta",
+               "class_balance", "model", "detector")
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -268,6 +273,7 @@ def get_analyses_csv() -> Response:
             _, page = svc.storage.call(recent, filters, CSV_PAGE, offset)
             for row in page:
                 values = {**row, "created_at": _iso(row["created_ms"]), "session": row["session"] or "",
+                          "class_balance": "" if row["class_balance"] is None else f"{row['class_balance']:g}",
                           "filename": row["filename"] or ""}
                 counts = [row["counts"].get(label, 0) for label in labels]
                 yield _csv_line([values[c] for c in CSV_COLUMNS] + counts)
@@ -302,10 +308,12 @@ def get_thumbnail(analysis_id: int) -> Response:
 
 @bp.get("/settings")
 def get_settings() -> Response:
-    """What a page may offer: the detectors a request may choose (the default first), the default TTA, and
-    whether photos and thumbnails are kept."""
+    """What a page may offer: the detectors a request may choose (the default first), the default TTA, the
+    default class balance and those to offer, and whether photos and thumbnails are kept."""
     config = current_app.config
-    return jsonify(detectors=services().detectors, tta=bool(config["TTA"]),
+    svc = services()
+    return jsonify(detectors=svc.detectors, tta=bool(config["TTA"]),
+                   class_balance=svc.class_balance_for(svc.analyzer, None), class_balances=svc.class_balances,
                    store_images=bool(config["STORE_IMAGES"]), store_thumbnails=bool(config["STORE_THUMBNAILS"]))
 
 
@@ -322,8 +330,12 @@ def health() -> tuple[Response, int]:
         current_app.logger.warning("health: %s", exc)
         database.update(ok=False, error=str(exc))
     info = svc.analyzer.model_info
+    calibration = info.calibration
+    chosen = calibration.at(svc.class_balance_for(svc.analyzer, None))
     body = {"status": "ok" if database["ok"] else "degraded", "version": __version__,
-            "model": {"name": svc.model_name, "labels": list(info.labels), "info": info.info},
+            "model": {"name": svc.model_name, "labels": list(info.labels), "info": info.info,
+                      "calibration": {"class_balance": chosen.class_balance, **chosen.to_json(),
+                                      **calibration.points_json()}},
             "detector": svc.analyzer.detector_name, "database": database}
     return jsonify(body), 200 if database["ok"] else 503
 

@@ -19,6 +19,11 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``API_TOKEN``: when set, the API (but health and the OpenAPI document) needs ``Authorization: Bearer <token>``
 - ``MODEL_PATH``, ``DETECTOR``, ``TTA``: the analyzer's model, face detector and test-time augmentation
 - ``ALLOWED_DETECTORS``: detectors a request may choose besides ``DETECTOR`` (default: none, only ``DETECTOR``)
+- ``CLASS_BALANCE``: how readily a face is called neutral, from 0 (everyday faces, mostly neutral) to 1 (expressive
+  faces, every emotion equally likely), when a request does not say (default: the model's; see
+  :attr:`~emolens.pipeline.options.AnalyzerOptions.class_balance`)
+- ``ALLOWED_CLASS_BALANCES``: the class balances a request may choose besides the default, e.g. ``[0, 1]`` (default:
+  any the model stores, between its stored points too; a model that stores none allows only its default)
 - ``DETECTOR_OPTIONS``: the options of ``DETECTOR`` (other allowed detectors run with their defaults), e.g.
   ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
 - ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)
@@ -30,9 +35,9 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
 - ``READ_TIMEOUT_S``: a client must send each part of its request body within this many seconds (default 10),
   else 408
 
-``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``ONNX_THREADS``, ``MAX_PIXELS`` and ``IMAGE_FORMATS``
-become the analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`), checked
-there: an unknown detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError`
+``MODEL_PATH``, ``DETECTOR``, ``DETECTOR_OPTIONS``, ``TTA``, ``CLASS_BALANCE``, ``ONNX_THREADS``, ``MAX_PIXELS`` and
+``IMAGE_FORMATS`` become the analyzer's :class:`~emolens.pipeline.options.AnalyzerOptions` (:func:`analyzer_options`),
+checked there: an unknown detector or option, or a value of the wrong type, is a :class:`~emolens.errors.ConfigError`
 naming what is allowed.
 """
 
@@ -41,12 +46,12 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Annotated, Any, Mapping, Optional
 
 import yaml
 from flask import Config, Flask
 from platformdirs import user_data_dir
-from pydantic import (BaseModel, ConfigDict, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
                       ValidationError, field_validator)
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -79,6 +84,8 @@ class Settings(BaseModel):
     DETECTOR: str = DEFAULT_DETECTOR
     TTA: bool = False
     ALLOWED_DETECTORS: list[str] = []
+    CLASS_BALANCE: Optional[Annotated[float, Field(ge=0, le=1)]] = None
+    ALLOWED_CLASS_BALANCES: Optional[list[Annotated[float, Field(ge=0, le=1)]]] = None
     DETECTOR_OPTIONS: dict[str, Any] = {}
     ONNX_THREADS: NonNegativeInt = DEFAULT_THREADS
     LIVE_WINDOW_S: PositiveFloat = 10.0
@@ -112,6 +119,12 @@ class Settings(BaseModel):
         if isinstance(names, str):  # EMOLENS_IMAGE_FORMATS=JPEG,PNG
             names = names.split(",")
         return list(check_image_formats(names)) if isinstance(names, list) else names
+
+    @field_validator("ALLOWED_CLASS_BALANCES", mode="before")
+    @classmethod
+    def _listed_balances(cls, values: Any) -> Any:
+        """``EMOLENS_ALLOWED_CLASS_BALANCES=0,0.5,1`` as a list."""
+        return [v.strip() for v in values.split(",") if v.strip()] if isinstance(values, str) else values
 
 DEFAULTS: dict[str, Any] = Settings().model_dump()
 
@@ -149,7 +162,7 @@ def analyzer_options(config: Mapping[str, Any]) -> AnalyzerOptions:
     page tracks faces in the browser)."""
     return AnalyzerOptions(config["MODEL_PATH"], config["DETECTOR"], config["DETECTOR_OPTIONS"], tta=config["TTA"],
                            threads=config["ONNX_THREADS"], max_pixels=config["MAX_PIXELS"],
-                           image_formats=tuple(config["IMAGE_FORMATS"]))
+                           image_formats=tuple(config["IMAGE_FORMATS"]), class_balance=config["CLASS_BALANCE"])
 
 
 def _validated(config: Config) -> dict[str, Any]:

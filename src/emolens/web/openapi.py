@@ -82,9 +82,9 @@ def _paths() -> dict[str, Any]:
         "/api/v1/analyses.csv": {"get": {
             "summary": "Every analysis matching the filters, newest first, as CSV (streamed)",
             "description": "Columns: id, created_at, filename, source, session, frames, faces, elapsed_ms, tta, "
-                           "model, detector, then the faces per top emotion, one column per label of the model. A "
-                           "text cell starting with =, +, -, @, tab or CR (and not a number) gets a leading ' so "
-                           "that spreadsheets show it, never run it.",
+                           "class_balance (empty when not recorded), model, detector, then the faces per top emotion, "
+                           "one column per label of the model. A text cell starting with =, +, -, @, tab or CR (and "
+                           "not a number) gets a leading ' so that spreadsheets show it, never run it.",
             "parameters": _query(schemas.RangeParams),
             "responses": {"200": {"description": "CSV with a header row",
                                   "content": {"text/csv": {"schema": {"type": "string"}}}},

@@ -72,6 +72,11 @@ class AnalyzeParams(Params):
     min_score: Optional[float] = Field(None, ge=0.0, le=1.0,
                                        description="Leave out faces the detector scored below this (0 to 1); the "
                                                    "detector's own minimum still applies below it.")
+    class_balance: Optional[float] = Field(None, ge=0.0, le=1.0,
+                                           description="How readily a face is called neutral: 0 for everyday faces, "
+                                                       "mostly neutral, to 1 for expressive faces, every emotion "
+                                                       "equally likely; default: the server's. A value the server "
+                                                       "or the model does not allow is refused (400).")
 
 
 class RangeParams(Params):
@@ -79,6 +84,8 @@ class RangeParams(Params):
     until: Optional[Instant] = Field(None, description="End, exclusive (ISO 8601 or epoch seconds); default: now.")
     source: Optional[Source] = Field(None, description="Only this source.")
     session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Only this session.")
+    class_balance: Optional[float] = Field(None, ge=0.0, le=1.0, description="Only analyses scored with this "
+                                                                              "class balance.")
 
 
 class StatsParams(RangeParams):
@@ -126,6 +133,9 @@ class Timing(BaseModel):
     total_ms: float
 
 
+CLASS_BALANCE = Field(None, description="The class balance the faces were scored with (see AnalyzeParams); null "
+                                       "when the model does not say, and for analyses stored before it was "
+                                       "recorded.")
 FILENAME = Field(description="The uploaded file's base name (folders, control and format characters removed, at "
                            "most 255 characters); null for a raw body and for webcam frames.")
 
@@ -139,6 +149,7 @@ class AnalyzeResponse(BaseModel):
     width: int
     height: int
     tta: bool
+    class_balance: Optional[float] = CLASS_BALANCE
     model: str
     detector: str
     faces: list[FaceOut]
@@ -165,6 +176,9 @@ class StatsResponse(BaseModel):
     totals: Summary
     by_source: dict[str, Summary]
     by_session: dict[str, Summary]
+    by_class_balance: dict[str, Summary] = Field(description="Per class balance the faces were scored with "
+                                                             "(\"unknown\": analyses stored before it was recorded); "
+                                                             "more than one key means the figures mix them.")
     buckets: list[Bucket] = Field(description="Non-empty buckets only, oldest first.")
 
 
@@ -178,6 +192,7 @@ class AnalysisItem(BaseModel):
     faces: int
     elapsed_ms: float
     tta: bool
+    class_balance: Optional[float] = CLASS_BALANCE
     model: str
     detector: str
     has_image: bool = Field(description="Whether GET /api/v1/analyses/{id}/image has the uploaded image.")
@@ -197,6 +212,11 @@ class SettingsOut(BaseModel):
     detectors: list[str] = Field(min_length=1, description="Face detectors a request may choose; the first is the "
                                                            "default.")
     tta: bool = Field(description="Whether test-time augmentation is on when a request does not say.")
+    class_balance: Optional[float] = Field(description="The class balance when a request does not say (null: the "
+                                                       "model does not say).")
+    class_balances: list[float] = Field(description="The class balances a page offers, in increasing order (the "
+                                                    "API also takes values between them unless the server lists "
+                                                    "its allowed ones).")
     store_images: bool = Field(description="Whether uploaded images are kept (not webcam frames).")
     store_thumbnails: bool = Field(description="Whether a small thumbnail of each uploaded image is kept.")
 
@@ -208,10 +228,21 @@ class Database(BaseModel):
     error: Optional[str] = Field(None, description="Why storage is unavailable, when it is.")
 
 
+class CalibrationOut(BaseModel):
+    class_balance: Optional[float] = Field(description="The class balance requests get unless they say.")
+    temperature: float = Field(description="T of softmax((log(p) + b) / T) at that class balance.")
+    logit_bias: list[float] = Field(description="b, one per label (empty: none), at that class balance.")
+    default: Optional[float] = Field(description="The model's own default class balance.")
+    points: list[dict[str, Any]] = Field(description="Every stored class balance: {class_balance, temperature, "
+                                                     "logit_bias}; between two, both are interpolated linearly.")
+
+
 class ModelOut(BaseModel):
     name: str
     labels: list[str]
     info: dict[str, Any]
+    calibration: CalibrationOut = Field(description="How the network's probabilities p become the scores, so that "
+                                                    "a client running the model itself can score alike.")
 
 
 class Health(BaseModel):

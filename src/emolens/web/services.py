@@ -75,6 +75,27 @@ class Services:
             return self._analyzers[detector]
 
     @property
+    def class_balances(self) -> list[float]:
+        """The class balances a page offers: ``ALLOWED_CLASS_BALANCES`` and the default, else those the model
+        stores (its default alone when it stores no others; none when it does not say)."""
+        allowed = current_app.config["ALLOWED_CLASS_BALANCES"]
+        default = self.analyzer.resolve_class_balance(current_app.config["CLASS_BALANCE"])
+        if allowed is not None:
+            return sorted({*allowed, *([] if default is None else [default])})
+        stored = [p.class_balance for p in self.analyzer.model_info.calibration.points] or [default]
+        return [b for b in stored if b is not None]
+
+    def class_balance_for(self, analyzer: Analyzer, asked: Optional[float]) -> Optional[float]:
+        """The class balance a request that asks for ``asked`` (None: the server's ``CLASS_BALANCE``, else the
+        model's default) is scored with; :class:`InputError` when the server does not allow it,
+        :class:`~emolens.errors.ConfigError` when the model does not store it."""
+        if asked is not None and current_app.config["ALLOWED_CLASS_BALANCES"] is not None \
+                and asked not in self.class_balances:
+            raise InputError(f"class balance {asked:g} is not allowed on this server; choose one of: "
+                             f"{', '.join(f'{b:g}' for b in self.class_balances)}")
+        return analyzer.resolve_class_balance(current_app.config["CLASS_BALANCE"] if asked is None else asked)
+
+    @property
     def model_name(self) -> str:
         """The model file's name, as stored with each analysis."""
         return self.analyzer.model_name

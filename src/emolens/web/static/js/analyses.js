@@ -63,6 +63,11 @@ const emolensAnalyses = (() => {
     ms: (a) => a.elapsed_ms.toFixed(1),
   };
 
+  /** " · class balance 0.5": which prior scored the faces (nothing for analyses stored before it was recorded). */
+  function balanceNote(a) {
+    return a.class_balance == null ? "" : ` · class balance ${a.class_balance}`;
+  }
+
   /** The stored result of one analysis: each face (left to right) and its photo or thumbnail when kept. */
   function detail(a, span) {
     const td = document.createElement("td");
@@ -79,8 +84,9 @@ const emolensAnalyses = (() => {
     const note = document.createElement("p");
     const n = a.result ? a.result.length : 0;
     note.textContent = a.result ? `${a.filename ? `${a.filename}: ` : ""}${n ? `${n} face${n === 1 ? "" : "s"}, left to right`
-      : "no face found"} · ${a.detector}${a.tta ? " with TTA" : ""}`
-      : `A live window: ${a.frames} frames, ${a.faces} faces summed over them; frames are never stored.`;
+      : "no face found"} · ${a.detector}${a.tta ? " with TTA" : ""}${balanceNote(a)}`
+      : `A live window: ${a.frames} frames, ${a.faces} faces summed over them; frames are never stored`
+        + `${balanceNote(a)}.`;
     const inner = document.createElement("div");
     inner.className = "inner";
     inner.append(note, list);
@@ -112,13 +118,28 @@ const emolensAnalyses = (() => {
     }));
   }
 
-  /** Set the source and live-session filters (_source_filters.html) that have a value on `params`. */
+  /** Set the source, live-session and class-balance filters (_source_filters.html) that have a value on `params`. */
   function filterParams(params) {
-    for (const id of ["source", "session"]) {
+    const filters = [["source", "source"], ["session", "session"], ["class-balance-filter", "class_balance"]];
+    for (const [id, name] of filters) {
       const value = document.getElementById(id).value;
-      if (value) params.set(id, value);
+      if (value) params.set(name, value);
     }
     return params;
+  }
+
+  /** The keys of GET /api/v1/stats's by_class_balance in increasing balance, "unknown" (not recorded) last. */
+  function balanceKeys(byBalance) {
+    return Object.keys(byBalance).sort((a, b) => (a === "unknown") - (b === "unknown") || Number(a) - Number(b));
+  }
+
+  /** Add the class balances in `keys` (of `balanceKeys`) that the filter does not list yet. */
+  function addBalances(keys) {
+    const select = document.getElementById("class-balance-filter");
+    const known = new Set([...select.options].map((o) => o.value));
+    for (const key of keys.filter((k) => k !== "unknown")) {
+      if (!known.has(key)) select.append(new Option(key, key));
+    }
   }
 
   /** Add the live sessions in `names` that the session filter does not list yet, in name order. */
@@ -128,5 +149,5 @@ const emolensAnalyses = (() => {
     for (const name of [...names].sort()) if (!known.has(name)) select.append(new Option(name, name));
   }
 
-  return { fill, filterParams, addSessions };
+  return { fill, filterParams, addSessions, balanceKeys, addBalances };
 })();

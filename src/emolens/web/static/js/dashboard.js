@@ -140,6 +140,10 @@
     $("empty").hidden = !empty;
     $("charts").hidden = empty;
     emolensAnalyses.addSessions(Object.keys(s.by_session));
+    const balances = emolensAnalyses.balanceKeys(s.by_class_balance);
+    emolensAnalyses.addBalances(balances);
+    $("balance-mix").hidden = balances.length < 2;
+    $("balance-mix-list").textContent = balances.join(", ");
     const rings = [["Photos", photos], ["Live", live]].filter(([, g]) => g.faces > 0);
     dist.data.labels = labels;
     dist.data.datasets = rings.map(([name, g]) => ({
@@ -222,7 +226,9 @@
   const wanted = new URLSearchParams(window.location.search).get("session");
   if (wanted) { emolensAnalyses.addSessions([wanted]); $("session").value = wanted; }
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
-  for (const id of ["range", "source", "session"]) $(id).addEventListener("change", () => { offset = 0; refresh(); });
+  for (const id of ["range", "source", "session", "class-balance-filter"]) {
+    $(id).addEventListener("change", () => { offset = 0; refresh(); });
+  }
   $("auto").addEventListener("change", schedule);
   $("csv").addEventListener("click", downloadCsv);
   $("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });

@@ -18,7 +18,7 @@
     $("thumb-col").hidden = !thumbs;
     emolensAnalyses.fill($("history").tBodies[0], page.items, columns, opened, () => draw(page));
     const last = Math.min(page.total, offset + page.items.length);
-    const filtered = $("source").value || $("session").value;
+    const filtered = $("source").value || $("session").value || $("class-balance-filter").value;
     $("page").textContent = page.total ? `${offset + 1}–${last} of ${page.total}` : "none";
     $("empty").hidden = page.total > 0 || Boolean(filtered);
     $("prev").disabled = offset === 0;
@@ -47,6 +47,7 @@
       }
       $(id).addEventListener("change", () => { offset = 0; load(); });
     }
+    $("class-balance-filter").addEventListener("change", () => { offset = 0; load(); });
     $("filters").addEventListener("submit", (e) => { e.preventDefault(); load(); });
     $("prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
     $("next").addEventListener("click", () => { offset += PAGE; load(); });
@@ -56,6 +57,7 @@
         api("/api/v1/settings"), api(`/api/v1/stats?${new URLSearchParams({ ...ALL_TIME, bucket: 2678400 })}`)]);
       $("thumbs-off").hidden = settings.store_thumbnails;
       emolensAnalyses.addSessions(Object.keys(stats.by_session));
+      emolensAnalyses.addBalances(emolensAnalyses.balanceKeys(stats.by_class_balance));
     } catch (_) { /* the list says what went wrong */ }
   }
 

@@ -201,7 +201,8 @@ const emolensResults = (() => {
     const n = faces.length;
     const ms = result.timing.analyze_ms.toFixed(0);
     card.querySelector(".summary").textContent = (n
-      ? `${n} face${n === 1 ? "" : "s"}, numbered left to right · ${result.detector} · analysed in ${ms} ms`
+      ? `${n} face${n === 1 ? "" : "s"}, numbered left to right · ${result.detector}`
+        + `${result.class_balance == null ? "" : ` · class balance ${result.class_balance}`} · analysed in ${ms} ms`
       : `No face found (${result.detector}).`)
       + (bitmap ? "" : " This browser cannot display this image format, so only the results are shown.");
     if (bitmap) {

@@ -1,5 +1,6 @@
 // Analysis settings of the Upload and Live pages: the face detector (only those the server allows, from
-// GET /api/v1/settings), the minimum face score and test-time augmentation, remembered in this browser.
+// GET /api/v1/settings), the minimum face score, test-time augmentation and the class balance (among those the
+// server offers), remembered in this browser.
 "use strict";
 
 const emolensSettings = (() => {
@@ -7,19 +8,32 @@ const emolensSettings = (() => {
   const KEY = "emolens.settings";
   const $ = (id) => document.getElementById(id);
   const [detector, minScore, output, tta] = ["detector", "min-score", "min-score-value", "tta"].map($);
+  const [balance, balanceShown, balanceGroup] = ["class-balance", "class-balance-value", "class-balance-group"].map($);
+  let balances = []; // the class balances offered, increasing; the slider picks an index
+  let defaultBalance = null;
 
   function remembered() {
     try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (_) { return {}; }
   }
 
   function save() {
-    localStorage.setItem(KEY, JSON.stringify({ detector: detector.value, min_score: minScore.value, tta: tta.checked }));
+    localStorage.setItem(KEY, JSON.stringify({ detector: detector.value, min_score: minScore.value, tta: tta.checked,
+      class_balance: balances[Number(balance.value)] }));
   }
 
   function showScore() {
     const value = Number(minScore.value);
     output.textContent = value > 0 ? value.toFixed(2) : "any";
     minScore.setAttribute("aria-valuetext", value > 0 ? `at least ${value.toFixed(2)}` : "any face");
+  }
+
+  /** The chosen class balance, in words. */
+  function showBalance() {
+    const value = balances[Number(balance.value)];
+    const { low, high, between } = balance.dataset; // the words are the page's (_settings.html)
+    const words = value === balances[0] ? low : value === balances[balances.length - 1] ? high : between;
+    balanceShown.textContent = `${words} (${value}${value === defaultBalance ? ", default" : ""})`;
+    balance.setAttribute("aria-valuetext", balanceShown.textContent);
   }
 
   /** Fill the controls from the server's allowed settings and this browser's last choices. */
@@ -32,6 +46,13 @@ const emolensSettings = (() => {
     detector.disabled = allowed.detectors.length < 2;
     minScore.value = kept.min_score ?? "0";
     tta.checked = kept.tta ?? allowed.tta;
+    balances = allowed.class_balances || [];
+    defaultBalance = allowed.class_balance ?? null;
+    const chosen = [kept.class_balance, defaultBalance].map((b) => balances.indexOf(b)).find((i) => i >= 0);
+    balance.max = String(Math.max(0, balances.length - 1));
+    balance.value = String(chosen ?? 0);
+    balanceGroup.hidden = balances.length < 2;
+    if (balances.length) showBalance();
     showScore();
   }
 
@@ -41,11 +62,14 @@ const emolensSettings = (() => {
     if (detector.value && detector.selectedIndex > 0) out.detector = detector.value;
     if (Number(minScore.value) > 0) out.min_score = minScore.value;
     out.tta = String(tta.checked);
+    const chosen = balances[Number(balance.value)];
+    if (balances.length > 1 && chosen !== defaultBalance) out.class_balance = String(chosen);
     return out;
   }
 
   minScore.addEventListener("input", showScore);
-  for (const el of [detector, minScore, tta]) el.addEventListener("change", save);
+  balance.addEventListener("input", showBalance);
+  for (const el of [detector, minScore, tta, balance]) el.addEventListener("change", save);
   load();
 
   return { params };
