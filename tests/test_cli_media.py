@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import FIXTURES, write_photo_video
+from conftest import FIXTURES
 from emolens.cli.main import cli
 
 ASTRONAUT = FIXTURES / "astronaut.png"
@@ -104,12 +106,6 @@ def test_no_face_is_not_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["faces"] == []
 
 
-@pytest.fixture()
-def photo_video(tmp_path: Path, photos_dir: Path) -> Path:
-    """12 frames of the couple drifting right, then 6 frames of the six-face photo, at 10 frames/s."""
-    return write_photo_video(tmp_path / "clip.avi", photos_dir)
-
-
 def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp_path: Path) -> None:
     table, plot, annotated = tmp_path / "faces.csv", tmp_path / "timeline.png", tmp_path / "annotated.mp4"
     result = run("video", str(photo_video), "--csv", str(table), "--plot", str(plot), "--annotate", str(annotated),
@@ -123,8 +119,17 @@ def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp
     assert all(ids_per_frame[n] == [1, 2] for n in range(0, 12, 2))  # the couple keep their IDs as they move
     assert all(len(ids_per_frame[n]) == 6 and min(ids_per_frame[n]) >= 3 for n in range(12, 18, 2))
     assert cv2.imread(str(plot)).shape[:2] == (400, 1000)
-    reread = cv2.VideoCapture(str(annotated))
-    assert int(reread.get(cv2.CAP_PROP_FRAME_COUNT)) == 18
+    with av.open(str(annotated)) as video:  # H.264, which browsers play (tests/web/test_browser_video.py)
+        assert video.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in video.decode(video=0)) == 18
+
+
+def test_annotate_without_the_video_extra_says_which_to_install(photo_video: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    result = run("video", str(photo_video), "--annotate", str(tmp_path / "out.mp4"))
+    assert result.exit_code == 1
+    assert result.stderr == "Error: --annotate needs the [video] extra: pip install 'emolens[video]'\n"
 
 
 def test_undecodable_video_fails_cleanly(tmp_path: Path) -> None:

@@ -4,19 +4,18 @@ annotated copy."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import click
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
-from emolens.errors import InputError
 from emolens.pipeline.options import DEFAULT_SMOOTHING_S, RunningMode
 from emolens.pipeline.results import Face
 
@@ -34,7 +33,8 @@ if TYPE_CHECKING:
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Save a PNG timeline of the mean emotion probabilities.")
 @click.option("--annotate", "annotate_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write an MP4 copy of the video with boxes, face IDs and emotions.")
+              help="Write a copy of the video with boxes, face IDs and emotions that browsers play: .mp4 (H.264) "
+                   "or .webm (VP9).")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Analyse every N-th frame (others reuse the last result in --annotate).")
 @click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_SMOOTHING_S, show_default=True,
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], annotate_path: Optional[Path],
             every: int, smoothing: float, analysis: AnalyzerOptions) -> None:
     """Track the faces in video FILE and their emotions over time; prints a summary per face ID."""
+    if annotate_path is not None and importlib.util.find_spec("av") is None:
+        raise click.ClickException("--annotate needs the [video] extra: pip install 'emolens[video]'")
     from emolens.pipeline.analyzer import Analyzer
     from emolens.pipeline.video import VideoReader
 
@@ -65,14 +67,10 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
     """Every ``every``-th frame analysed in video mode, into the CSV and the annotated copy; returns the analysed
     frames' times, their mean probabilities and each face ID's emotion counts."""
     from emolens.pipeline.draw import annotate
+    from emolens.pipeline.video_writer import VideoWriter
 
     labels = analyzer.labels
-    writer = None
-    if annotate_path is not None:
-        writer = cv2.VideoWriter(str(annotate_path), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps,
-                                 (reader.width, reader.height))
-        if not writer.isOpened():
-            raise InputError(f"{annotate_path}: cannot write video")
+    writer = None if annotate_path is None else VideoWriter(annotate_path, reader.fps, reader.width, reader.height)
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     rows = csv.writer(csv_file) if csv_file is not None else None
     if rows is not None:
@@ -99,7 +97,7 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
                 writer.write(annotate(frame, faces))
     finally:
         if writer is not None:
-            writer.release()
+            writer.close()
         if csv_file is not None:
             csv_file.close()
     return times, means, counts
