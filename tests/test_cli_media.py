@@ -55,7 +55,9 @@ def test_analyze_csv_and_annotated_images_with_crops(photo_folder: Path, tmp_pat
     assert sum(Path(r["path"]).name == "deepface_couple.jpg" for r in rows) == 2
     assert all(abs(sum(float(r[k]) for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
                    - 1) < 1e-3 for r in rows)
-    annotated = cv2.imread(str(out / "sub" / "astronaut.jpg"))
+    assert {p.name for p in out.rglob("*") if "_face" not in p.name and p.is_file()} == {
+        "deepface_couple.jpg", "facenet_multiface.jpg", "astronaut.png"}  # a PNG in gives a PNG out
+    annotated = cv2.imread(str(out / "sub" / "astronaut.png"))
     assert annotated.shape == (512, 512, 3)
     assert not np.array_equal(annotated, cv2.imread(str(ASTRONAUT)))  # boxes were drawn
     assert (out / "deepface_couple_face1.png").is_file() and (out / "sub" / "astronaut_face0.png").is_file()

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
-from emolens.cli.options import analysis_options
+from emolens.cli.options import analysis_options, runners_up_option
 from emolens.pipeline.options import DEFAULT_SMOOTHING_S, RunningMode
 from emolens.pipeline.results import Face
 
@@ -39,10 +39,11 @@ if TYPE_CHECKING:
               help="Analyse every N-th frame (others reuse the last result in --annotate).")
 @click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_SMOOTHING_S, show_default=True,
               help="Time constant of the emotion smoothing, in seconds (0: none).")
+@runners_up_option()
 @analysis_options()
 @user_errors
 def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], annotate_path: Optional[Path],
-            every: int, smoothing: float, analysis: AnalyzerOptions) -> None:
+            every: int, smoothing: float, runners_up: int, analysis: AnalyzerOptions) -> None:
     """Track the faces in video FILE and their emotions over time; prints a summary per face ID."""
     if annotate_path is not None and importlib.util.find_spec("av") is None:
         raise click.ClickException("--annotate needs the [video] extra: pip install 'emolens[video]'")
@@ -51,7 +52,7 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
 
     with VideoReader(file) as reader, Analyzer.create_from_options(
             replace(analysis, running_mode=RunningMode.VIDEO, smoothing_s=smoothing)) as analyzer:
-        times, means, counts = _track(reader, analyzer, every, csv_path, annotate_path)
+        times, means, counts = _track(reader, analyzer, every, csv_path, annotate_path, runners_up)
     if plot_path is not None:
         from emolens.pipeline.plot import plot_timeline
 
@@ -63,7 +64,8 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
 
 
 def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Optional[Path],
-           annotate_path: Optional[Path]) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
+           annotate_path: Optional[Path], runners_up: int
+           ) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
     """Every ``every``-th frame analysed in video mode, into the CSV and the annotated copy; returns the analysed
     frames' times, their mean probabilities and each face ID's emotion counts."""
     from emolens.pipeline.draw import annotate
@@ -94,7 +96,7 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
                         rows.writerow([index, f"{time_s:.3f}", face.track_id, *face.box, face.emotion,
                                        *(f"{face.scores[label]:.5f}" for label in labels)])
             if writer is not None:
-                writer.write(annotate(frame, faces))
+                writer.write(annotate(frame, faces, runners_up))
     finally:
         if writer is not None:
             writer.close()
