@@ -1,13 +1,16 @@
-"""The dashboard's time chart in headless Chromium: data that fills only a corner of the range is drawn across the
-chart, not as a spike at its edge."""
+"""The dashboard and History in headless Chromium: the time chart draws data that fills only a corner of the range
+across the chart, not as a spike at its edge; on a phone the tables become cards that need no sideways scroll."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from selenium.webdriver import Chrome
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import no_console_errors
+from emolens.web.testing import no_console_errors, set_viewport
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +58,34 @@ def test_minutes_old_data_in_the_last_hour_spans_the_time_chart(server: str, bro
         no_console_errors(browser)
     finally:
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+
+
+FITS = """const [table, width] = [document.getElementById(arguments[0]), document.documentElement.clientWidth];
+const wrap = table.closest(".table-wrap");
+const outside = [...table.querySelectorAll("tbody td.top")].map((td) => td.getBoundingClientRect())
+  .filter((r) => r.left < 0 || r.right > width);
+return {cells: table.querySelectorAll("tbody td.top").length, outside: outside.length,
+        page: document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth,
+        wrap: wrap.scrollWidth - wrap.clientWidth,
+        label: getComputedStyle(table.querySelector("tbody td.top"), "::before").content};"""
+"""The emotion cells of a table that reach outside the viewport, and how far the page and the table's wrapper
+scroll sideways."""
+
+
+@pytest.mark.parametrize("page, table", [("/dashboard", "recent"), ("/history", "history")])
+def test_a_phone_shows_the_emotions_without_sideways_scroll(server: str, browser: Chrome, face_jpeg: bytes,
+                                                            store, screenshots: Path, page: str, table: str) -> None:
+    store(server, face_jpeg, "source=upload", filename="a-rather-long-name-for-a-holiday-photo-of-the-family.jpg")
+    set_viewport(browser, 390, 844)
+    try:
+        browser.get(f"{server}{page}")
+        WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{table} tbody td.top"))
+        fits = browser.execute_script(FITS, table)
+        assert fits["cells"] >= 1 and fits["outside"] == 0, fits  # before: 3 of 9 columns (2 of 8) in view
+        assert fits["page"] <= 0 and fits["wrap"] <= 0, fits
+        assert fits["label"] == '"Top emotion"'  # each value says what it is
+        browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, table))
+        browser.save_screenshot(str(screenshots / f"phone-{table}.png"))
+        no_console_errors(browser)
+    finally:
+        set_viewport(browser, 1366, 900)
