@@ -27,10 +27,11 @@ QUIET_LOGGERS = {"ray._private": logging.ERROR}
 """Python loggers raised above their notices: Ray's internals (its token-authentication notice on every local
 start). Ray configures its top ``ray`` logger when imported, so the level is set on the logger below it."""
 
-RAY_NATIVE_LOG_LINE = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [DIWEF] \d+ \d+\] \w+\.cc:\d+: [^\n]*\n?")
+RAY_NATIVE_LOG_LINE = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [DIWE] \d+ \d+\] \w+\.cc:\d+: [^\n]*\n?")
 """A line of Ray's C++ log on stderr, ``[2026-01-01 12:00:00,000 E 123 123] core_worker.cc:2465: ...``. On every
 Ray Data run the driver logs one at error level about its own actors (ray-project/ray#57733), which
-``RAY_BACKEND_LOG_LEVEL`` would only trade for a notice from each Ray process that it was set."""
+``RAY_BACKEND_LOG_LEVEL`` would only trade for a notice from each Ray process that it was set. Fatal lines
+(F) stay: they come with the failure that emolens reports."""
 
 QUIET_WARNINGS = (UserWarning, DeprecationWarning, FutureWarning, RuntimeWarning)
 """Python warning categories hidden (ResourceWarning, which the tests turn into errors, is left alone)."""
