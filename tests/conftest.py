@@ -92,6 +92,12 @@ def photos_dir() -> Path:
     return path
 
 
+@pytest.fixture()
+def photo_video(tmp_path: Path, photos_dir: Path) -> Path:
+    """12 frames of the couple drifting right, then 6 frames of the six-face photo, at 10 frames/s."""
+    return write_photo_video(tmp_path / "clip.avi", photos_dir)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """URL of a PostgreSQL server where tests may create databases (``EMOLENS_TEST_POSTGRES_URL``, e.g.

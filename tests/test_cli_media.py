@@ -6,14 +6,16 @@ import csv
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import FIXTURES, write_photo_video
+from conftest import FIXTURES
 from emolens.cli.main import cli
 from emolens.cli.output import to_json
 
@@ -72,7 +74,9 @@ def test_analyze_csv_and_annotated_images_with_crops(photo_folder: Path, tmp_pat
     assert sum(Path(r["path"]).name == "deepface_couple.jpg" for r in rows) == 2
     assert all(abs(sum(float(r[k]) for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
                    - 1) < 1e-3 for r in rows)
-    annotated = cv2.imread(str(out / "sub" / "astronaut.jpg"))
+    assert {p.name for p in out.rglob("*") if "_face" not in p.name and p.is_file()} == {
+        "deepface_couple.jpg", "facenet_multiface.jpg", "astronaut.png"}  # a PNG in gives a PNG out
+    annotated = cv2.imread(str(out / "sub" / "astronaut.png"))
     assert annotated.shape == (512, 512, 3)
     assert not np.array_equal(annotated, cv2.imread(str(ASTRONAUT)))  # boxes were drawn
     assert (out / "deepface_couple_face1.png").is_file() and (out / "sub" / "astronaut_face0.png").is_file()
@@ -154,12 +158,6 @@ def test_no_face_is_not_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["faces"] == []
 
 
-@pytest.fixture()
-def photo_video(tmp_path: Path, photos_dir: Path) -> Path:
-    """12 frames of the couple drifting right, then 6 frames of the six-face photo, at 10 frames/s."""
-    return write_photo_video(tmp_path / "clip.avi", photos_dir)
-
-
 def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp_path: Path) -> None:
     table, plot, annotated = tmp_path / "faces.csv", tmp_path / "timeline.png", tmp_path / "annotated.mp4"
     result = run("video", str(photo_video), "--csv", str(table), "--plot", str(plot), "--annotate", str(annotated),
@@ -174,8 +172,17 @@ def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp
     assert all(ids_per_frame[n] == [1, 2] for n in range(0, 12, 2))  # the couple keep their IDs as they move
     assert all(len(ids_per_frame[n]) == 6 and min(ids_per_frame[n]) >= 3 for n in range(12, 18, 2))
     assert cv2.imread(str(plot)).shape[:2] == (400, 1000)
-    reread = cv2.VideoCapture(str(annotated))
-    assert int(reread.get(cv2.CAP_PROP_FRAME_COUNT)) == 18
+    with av.open(str(annotated)) as video:  # H.264, which browsers play (tests/web/test_browser_video.py)
+        assert video.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in video.decode(video=0)) == 18
+
+
+def test_annotate_without_the_video_extra_says_which_to_install(photo_video: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    result = run("video", str(photo_video), "--annotate", str(tmp_path / "out.mp4"))
+    assert result.exit_code == 1
+    assert result.stderr == 'Error: this needs av, from the "video" extra: pip install "emolens[video]"\n'
 
 
 def test_undecodable_video_fails_cleanly(tmp_path: Path) -> None:

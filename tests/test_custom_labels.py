@@ -186,6 +186,7 @@ def test_pages_in_a_browser_show_the_six_labels(model: Path, analyzer: Analyzer,
             chart = WebDriverWait(browser, 30).until(lambda d: d.execute_script(
                 "const c = Chart.getChart('chart-dist');"
                 "return c && c.data.labels.length ? [c.data.labels, c.data.datasets[0].backgroundColor] : null;"))
+            browser.get("about:blank")  # stop the dashboard's polling before the server stops (refused requests)
         _, colours = page_labels_and_colours(create_app({"DATA_DIR": str(tmp_path), "TESTING": True},
                                                         analyzer=analyzer), "/dashboard")
         assert chart == [list(LABELS), [colours[label] for label in LABELS]]

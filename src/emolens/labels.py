@@ -32,20 +32,30 @@ def canonical_order(names: list[str]) -> tuple[str, ...]:
 
 
 EMOTION_COLOURS: dict[str, str] = {
-    "angry": "#ef4444", "disgust": "#22c55e", "fear": "#a855f7", "happy": "#facc15", "sad": "#3b82f6",
-    "surprise": "#fb923c", "neutral": "#cbd5e1", "contempt": "#b45309",
+    "angry": "#ef4444", "disgust": "#16a34a", "fear": "#a855f7", "happy": "#c08a00", "sad": "#3b82f6",
+    "surprise": "#ea6a09", "neutral": "#7b8494", "contempt": "#db2777",
 }
-"""Colour of each well-known emotion, everywhere emolens draws (annotated images, charts, the web pages)."""
+"""Colour of each well-known emotion, everywhere emolens draws (annotated images, plots, the web pages).
 
-SPARE_COLOURS: tuple[str, ...] = ("#f472b6", "#2dd4bf", "#c084fc", "#a3e635", "#fda4af", "#93c5fd")
-"""Colours given in turn to the labels of a model that are not well-known emotions (a custom label set)."""
+Every colour of the palette (these and the spares) is a mid-tone, with a relative luminance between 0.18 and 0.30:
+at least 3:1 against white (lines on a plot; WCAG's contrast for graphics) and 4.5:1 against black (the black
+text of an annotated image's labels), and no two are closer than 15 in CIEDE2000 (tests/test_palette.py)."""
+
+SPARE_COLOURS: tuple[str, ...] = (
+    "#299f9c", "#7a7a57", "#af868a", "#9c7352", "#8b991c", "#8d6c9a", "#1b83a3", "#fb3dcc",
+)
+"""Colours given in turn to the labels of a model that are not well-known emotions (a custom label set). Each
+was chosen as the mid-tone farthest (CIEDE2000) from the emotions' colours and the spares before it, so that any
+custom label set with up to eight other labels gets colours that stay apart; more labels reuse them in turn."""
 
 
 def label_colours(labels: Sequence[str]) -> dict[str, str]:
-    """A ``#rrggbb`` colour per label, in order: the emotion's own colour for the well-known emotions (any case),
-    spare colours in turn for the others. The same label set always gets the same colours."""
+    """A ``#rrggbb`` colour per label, in order: the emotion's own colour for the well-known emotions (any case,
+    FER+ names too: ``happiness`` is ``happy``), spare colours in turn for the others. The same label set always
+    gets the same colours."""
     spare = cycle(SPARE_COLOURS)
-    return {label: EMOTION_COLOURS.get(label.lower()) or next(spare) for label in labels}
+    known = [EMOTION_COLOURS.get(FERPLUS_TO_FER2013.get(label.lower(), label.lower())) for label in labels]
+    return {label: colour or next(spare) for label, colour in zip(labels, known)}
 
 
 def bgr(colour: str) -> tuple[int, int, int]:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
 from emolens.cli.output import to_json
-from emolens.cli.options import analysis_options
+from emolens.cli.options import analysis_options, runners_up_option
 from emolens.csvcells import csv_row
 from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
@@ -22,6 +22,14 @@ from emolens.pipeline.results import Face
 
 if TYPE_CHECKING:
     from emolens.pipeline.options import AnalyzerOptions
+
+
+WRITTEN_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+"""Annotated copies keep their image's format when OpenCV writes it; others (GIF) become lossless PNG."""
+
+
+def _copy_name(rel: Path) -> Path:
+    return rel if rel.suffix.lower() in WRITTEN_SUFFIXES else rel.with_suffix(".png")
 
 
 def _write_image(path: Path, image: Any) -> None:
@@ -43,10 +51,12 @@ def _write_image(path: Path, image: Any) -> None:
 @click.option("--explain", "explain_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Why this emotion? Write copies of the images with each face's occlusion heat map (red: the "
                    "parts that most support the emotion) into this folder; --json adds the grids.")
+@runners_up_option()
 @analysis_options()
 @user_errors
 def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], annotate_dir: Optional[Path],
-            crops: bool, save_crops: bool, explain_dir: Optional[Path], analysis: AnalyzerOptions) -> None:
+            crops: bool, save_crops: bool, explain_dir: Optional[Path], runners_up: int,
+            analysis: AnalyzerOptions) -> None:
     """Find the faces in PATHS (image files, or folders searched recursively) and the emotion of each.
 
     Prints one line per face, unless --json or --csv is given. Files that cannot be read are reported and
@@ -83,13 +93,12 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                     records.append({"path": str(path), "error": str(exc)})
                 continue
             if annotate_dir is not None:
-                _write_image(annotate_dir / rel.with_suffix(".jpg"), annotate(image, faces))
+                _write_image(annotate_dir / _copy_name(rel), annotate(image, faces, runners_up))
                 for i, crop in enumerate(face_crops if save_crops else []):
                     _write_image(annotate_dir / rel.with_name(f"{rel.stem}_face{i}.png"), crop)
             explained = analyzer.explain_faces(faces, face_crops) if explain_dir is not None else None
             if explained is not None:
-                _write_image(explain_dir / rel.with_suffix(".jpg"), annotate(overlay_explanations(image, explained),
-                                                                             faces))
+                _write_image(explain_dir / _copy_name(rel), annotate(overlay_explanations(image, explained), faces))
             if as_json:
                 records.append({"path": str(path), "width": image.shape[1], "height": image.shape[0],
                                 "class_balance": analyzer.class_balance,

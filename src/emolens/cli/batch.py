@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -9,6 +10,7 @@ import click
 
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
+from emolens.cli.quiet import verbose, without_ray_native_log
 
 if TYPE_CHECKING:
     from emolens.pipeline.options import AnalyzerOptions
@@ -42,7 +44,8 @@ def command(inputs: tuple[str, ...], out_dir: Path, address: Optional[str], work
 
     options = BatchOptions(out_dir, address, workers, every, segment_s, analysis)
     try:
-        report = run_batch(inputs, options)
+        with contextlib.nullcontext() if verbose() else without_ray_native_log():
+            report = run_batch(inputs, options)
     except Exception as exc:
         from ray.exceptions import RayError
 

@@ -55,8 +55,16 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="emolens")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show the warnings and log lines of the libraries underneath (torch, FFmpeg, Ray).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """emolens: find faces and recognise their emotions in images, videos, webcams and the browser.
 
     Each command has its own --help.
     """
+    from emolens.cli.quiet import VERBOSE, quiet
+
+    ctx.meta[VERBOSE] = verbose
+    if not verbose:
+        ctx.with_resource(quiet())

@@ -65,3 +65,11 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
         return detector_option(detector, detector_help)(command)  # type: ignore[return-value]
 
     return decorate
+
+
+def runners_up_option() -> Callable[[F], F]:
+    """``--runners-up``: the annotated images and videos also show each face's two next-likeliest emotions (the
+    command receives ``runners_up``, 2 or 0). Off by default: the extra lines triple each label's height and crowd
+    group photos, and every score is in --json and --csv."""
+    return click.option("--runners-up", "runners_up", flag_value=2, default=0, type=int,
+                        help="In the annotated copies, also show each face's two next-likeliest emotions.")

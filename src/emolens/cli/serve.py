@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from typing import TYPE_CHECKING, Any, Optional
 
 import click
@@ -58,6 +60,7 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
     settings = Config("")
     load_config(settings, overrides)
     analyzer_options(settings)  # bad analyzer settings stop here with one line, not in a worker failing to boot
+    _check_bindable(host, port)
     if is_loopback(host):
         overrides.setdefault("ALLOWED_HOSTS", settings.get("ALLOWED_HOSTS") or LOCAL_HOSTS)
     elif not settings["API_TOKEN"]:
@@ -73,6 +76,18 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
                "accesslog": "-" if access_log else None, "errorlog": "-", "proc_name": "emolens",
                "control_socket_disable": True}  # gunicorn's one default socket path would clash between servers
     Gunicorn(lambda: _worker_app(overrides), options).run()
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """One line for an address taken or not ours, instead of gunicorn's five retries with two log lines each."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            hint = " (another server? choose another --port)" if exc.errno == errno.EADDRINUSE else ""
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
 
 
 def _worker_app(overrides: dict[str, Any]) -> Flask:

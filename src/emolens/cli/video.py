@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import click
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
-from emolens.cli.options import analysis_options
+from emolens.cli.options import analysis_options, runners_up_option
 from emolens.csvcells import csv_row
-from emolens.errors import InputError
+from emolens.extras import require
 from emolens.pipeline.options import DEFAULT_SMOOTHING_S, RunningMode
 from emolens.pipeline.results import Face
 
@@ -35,22 +34,26 @@ if TYPE_CHECKING:
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Save a PNG timeline of the mean emotion probabilities.")
 @click.option("--annotate", "annotate_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write an MP4 copy of the video with boxes, face IDs and emotions.")
+              help="Write a copy of the video with boxes, face IDs and emotions that browsers play: .mp4 (H.264) "
+                   "or .webm (VP9).")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Analyse every N-th frame (others reuse the last result in --annotate).")
 @click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_SMOOTHING_S, show_default=True,
               help="Time constant of the emotion smoothing, in seconds (0: none).")
+@runners_up_option()
 @analysis_options()
 @user_errors
 def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], annotate_path: Optional[Path],
-            every: int, smoothing: float, analysis: AnalyzerOptions) -> None:
+            every: int, smoothing: float, runners_up: int, analysis: AnalyzerOptions) -> None:
     """Track the faces in video FILE and their emotions over time; prints a summary per face ID."""
+    if annotate_path is not None:
+        require("av")
     from emolens.pipeline.analyzer import Analyzer
     from emolens.pipeline.video import VideoReader
 
     with VideoReader(file) as reader, Analyzer.create_from_options(
             replace(analysis, running_mode=RunningMode.VIDEO, smoothing_s=smoothing)) as analyzer:
-        times, means, counts = _track(reader, analyzer, every, csv_path, annotate_path)
+        times, means, counts = _track(reader, analyzer, every, csv_path, annotate_path, runners_up)
     if plot_path is not None:
         from emolens.pipeline.plot import plot_timeline
 
@@ -62,18 +65,15 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
 
 
 def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Optional[Path],
-           annotate_path: Optional[Path]) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
+           annotate_path: Optional[Path], runners_up: int
+           ) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
     """Every ``every``-th frame analysed in video mode, into the CSV and the annotated copy; returns the analysed
     frames' times, their mean probabilities and each face ID's emotion counts."""
     from emolens.pipeline.draw import annotate
+    from emolens.pipeline.video_writer import VideoWriter
 
     labels = analyzer.labels
-    writer = None
-    if annotate_path is not None:
-        writer = cv2.VideoWriter(str(annotate_path), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps,
-                                 (reader.width, reader.height))
-        if not writer.isOpened():
-            raise InputError(f"{annotate_path}: cannot write video")
+    writer = None if annotate_path is None else VideoWriter(annotate_path, reader.fps, reader.width, reader.height)
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     rows = csv.writer(csv_file) if csv_file is not None else None
     if rows is not None:
@@ -98,10 +98,10 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
                         rows.writerow(csv_row([index, f"{time_s:.3f}", face.track_id, *face.box, face.emotion,
                                                *(f"{face.scores[label]:.5f}" for label in labels), balance]))
             if writer is not None:
-                writer.write(annotate(frame, faces))
+                writer.write(annotate(frame, faces, runners_up))
     finally:
         if writer is not None:
-            writer.release()
+            writer.close()
         if csv_file is not None:
             csv_file.close()
     return times, means, counts

@@ -103,14 +103,18 @@ const emolensAnalyses = (() => {
   }
 
   /** Fill `tbody` with one row per analysis (cells as `columns` name them), each followed by its result when
-   * its id is in `opened`; `redraw` draws the table again after a row is opened or closed. */
+   * its id is in `opened`; `redraw` draws the table again after a row is opened or closed. Each cell carries its
+   * column's heading (data-label), which a phone shows beside it when the rows become cards (app.css). */
   function fill(tbody, items, columns, opened, redraw) {
+    const headings = [...tbody.closest("table").tHead.rows[0].cells].filter((th) => !th.hidden)
+      .map((th) => th.textContent);
     tbody.replaceChildren(...items.flatMap((a) => {
       const tr = document.createElement("tr");
       tr.dataset.analysis = String(a.id);
-      tr.append(...columns.map((c) => {
+      tr.append(...columns.map((c, i) => {
         const td = cell(COLUMNS[c](a, opened, redraw));
         td.className = c;
+        td.dataset.label = headings[i];
         if (c === "file" && a.filename) td.title = a.filename; // the whole name where the cell cuts it
         return td;
       }));

@@ -98,13 +98,38 @@
       : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: span <= 900 ? "2-digit" : undefined });
   }
 
-  /** Every bucket of the range, the empty ones too (the API returns only those with analyses). */
-  function fillBuckets(s) {
-    const width = s.bucket_seconds * 1000;
-    const known = new Map(s.buckets.map((b) => [new Date(b.start).getTime(), b]));
+  // The time chart asks for buckets much finer than it draws (FINE over the range), finds where the data lies,
+  // and draws at most SHOWN buckets over the range or, when the data spans under FIT_BELOW of it, over the data
+  // with a margin: minutes-old data in the last hour is then drawn across the chart, not as a spike at its edge.
+  const WIDTHS = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400]; // each divides the next
+  const [FINE, SHOWN, FIT_BELOW] = [600, 60, 0.25];
+  const widthFor = (spanS, most) => WIDTHS.find((w) => spanS / w <= most) || WIDTHS[WIDTHS.length - 1];
+
+  /** The window to draw ({since, until, fitted}, epoch ms): the range, or the part of it that holds the data. */
+  function timeWindow(s) {
+    const [since, until] = [new Date(s.since).getTime(), new Date(s.until).getTime()];
+    if (!s.buckets.length) return { since, until, fitted: false };
+    const fine = s.bucket_seconds * 1000;
+    const first = new Date(s.buckets[0].start).getTime();
+    const last = new Date(s.buckets[s.buckets.length - 1].start).getTime() + fine;
+    if (last - first >= FIT_BELOW * (until - since)) return { since, until, fitted: false };
+    const margin = Math.max(0.1 * (last - first), fine);
+    return { since: Math.max(since, first - margin), until: Math.min(until, last + margin), fitted: true };
+  }
+
+  /** Every bucket of the window at the drawn width, the empty ones too, summing the fine buckets in each. */
+  function timeBuckets(s, window, labels) {
+    const width = Math.max(s.bucket_seconds, widthFor((window.until - window.since) / 1000, SHOWN)) * 1000;
+    const sums = new Map();
+    for (const b of s.buckets) {
+      const t = Math.floor(new Date(b.start).getTime() / width) * width;
+      const sum = sums.get(t) || Object.fromEntries(labels.map((l) => [l, 0]));
+      for (const l of labels) sum[l] += b.counts[l] || 0;
+      sums.set(t, sum);
+    }
     const all = [];
-    for (let t = Math.floor(new Date(s.since).getTime() / width) * width; t < new Date(s.until).getTime(); t += width) {
-      all.push(known.get(t) || { start: new Date(t).toISOString() });
+    for (let t = Math.floor(window.since / width) * width; t < window.until; t += width) {
+      all.push({ start: new Date(t).toISOString(), counts: sums.get(t) || {} });
     }
     return all;
   }
@@ -127,6 +152,22 @@
     const total = counts.reduce((a, b) => a + b, 0);
     return `${name}: ${labels.map((l, i) => [l, counts[i]]).filter(([, n]) => n).sort((a, b) => b[1] - a[1])
       .map(([l, n]) => `${l} ${pct(n / total)}`).join(", ")}`;
+  }
+
+  function drawTime(s, labels) {
+    const window = timeWindow(s);
+    const span = (window.until - window.since) / 1000;
+    const buckets = timeBuckets(s, window, labels);
+    time.data.labels = buckets.map((b) => fmtTime(b.start, span));
+    time.data.datasets = labels.map((l) => ({
+      label: l, data: buckets.map((b) => b.counts[l] || 0), fill: true, tension: 0.3, pointRadius: 0,
+      borderColor: colour(l), backgroundColor: `${colour(l)}88`,
+    }));
+    time.update();
+    const note = $("time-fitted");
+    note.hidden = !window.fitted;
+    note.textContent = window.fitted ? `Zoomed to where the data is: ${fmtTime(window.since, span)} to `
+      + `${fmtTime(window.until, span)}.` : "";
   }
 
   function drawStats(s) {
@@ -152,14 +193,7 @@
     dist.update();
     $("chart-dist").setAttribute("aria-label", `Share of faces per emotion. ${rings.map(([name, g]) =>
       describe(name, g.counts, labels)).join(". ")}`);
-    const span = (new Date(s.until) - new Date(s.since)) / 1000;
-    const buckets = fillBuckets(s);
-    time.data.labels = buckets.map((b) => fmtTime(b.start, span));
-    time.data.datasets = labels.map((l) => ({
-      label: l, data: buckets.map((b) => (b.counts ? b.counts[l] || 0 : 0)), fill: true, tension: 0.3, pointRadius: 0,
-      borderColor: colour(l), backgroundColor: `${colour(l)}88`,
-    }));
-    time.update();
+    drawTime(s, labels);
     const sources = Object.keys(s.by_source);
     bySource.data.labels = sources;
     bySource.data.datasets = labels.map((l) => ({
@@ -190,7 +224,7 @@
     busy = true;
     try {
       const [stats, page] = await Promise.all([
-        api(`/api/v1/stats?${query()}`),
+        api(`/api/v1/stats?${query({ bucket: widthFor(Number($("range").value), FINE) })}`),
         api(`/api/v1/analyses?${query({ limit: PAGE, offset })}`),
       ]);
       drawStats(stats);
