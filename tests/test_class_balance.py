@@ -57,10 +57,14 @@ def old_format_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fer_faces(fer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """400 privatetest faces (FER+ majority labels), as DIR/<label>/<index>.png."""
+    """Up to 50 privatetest faces of each class (FER+ majority labels), as DIR/<label>/<index>.png: every class
+    has enough faces for the stratified split of a tree without split folders (``--split train``)."""
     data = load_dataset(fer_dir, "test", label_mode="majority")
     root = tmp_path_factory.mktemp("faces")
-    for i in np.random.default_rng(5).choice(len(data), 400, replace=False):
+    rng = np.random.default_rng(5)
+    chosen = [rng.choice(np.flatnonzero(data.labels == c), min(50, int((data.labels == c).sum())), replace=False)
+              for c in range(len(data.label_names))]
+    for i in np.concatenate(chosen):
         folder = root / data.label_names[data.labels[i]]
         folder.mkdir(exist_ok=True)
         cv2.imwrite(str(folder / f"{i}.png"), data.images[i])
@@ -158,7 +162,7 @@ def test_evaluate_predicts_neutral_less_often_at_balance_1(fer_faces: Path) -> N
         summaries[tuple(extra)] = json.loads(result.stdout)
     default, expressive = summaries[()], summaries[("--class-balance", "1")]
     assert (default["class_balance"], expressive["class_balance"]) == (0.5, 1.0)
-    assert default["n"] == expressive["n"] == 400
+    assert default["n"] == expressive["n"] == len(list(fer_faces.glob("*/*.png")))
     neutral = LABELS.index("neutral")
     called_neutral = {k: sum(row[neutral] for row in s["confusion"]) for k, s in summaries.items()}
     assert called_neutral[("--class-balance", "1")] < called_neutral[()], called_neutral

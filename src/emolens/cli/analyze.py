@@ -62,12 +62,8 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     Prints one line per face, unless --json or --csv is given. Files that cannot be read are reported and
     skipped; the exit status is 1 if any failed (a single file's error is the one line printed).
     """
-    if as_json and csv_path is not None:
-        raise click.UsageError("--json and --csv are exclusive")
-    if save_crops and annotate_dir is None:
-        raise click.UsageError("--save-crops needs --annotate OUT_DIR")
-    if explain_dir is not None and crops:
-        raise click.UsageError("--explain needs face detection; it does not work with --crops")
+    _check_combination(as_json and csv_path is not None, save_crops and annotate_dir is None,
+                       explain_dir is not None and crops)
     files = collect_images(paths)
     from emolens.pipeline.analyzer import Analyzer
     from emolens.pipeline.explain import overlay_explanations
@@ -115,6 +111,16 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
         click.echo(to_json(records))
     if failed:
         raise click.ClickException(error if len(files) == 1 else f"{failed} of {len(files)} files failed")
+
+
+def _check_combination(json_and_csv: bool, crops_without_annotate: bool, explain_with_crops: bool) -> None:
+    """A usage error for options that do not go together."""
+    if json_and_csv:
+        raise click.UsageError("--json and --csv are exclusive")
+    if crops_without_annotate:
+        raise click.UsageError("--save-crops needs --annotate OUT_DIR")
+    if explain_with_crops:
+        raise click.UsageError("--explain needs face detection; it does not work with --crops")
 
 
 def _csv_row(path: Path, index: int, face: Face, labels: tuple[str, ...], class_balance: Optional[float]) -> list[Any]:
