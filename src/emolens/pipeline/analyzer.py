@@ -75,8 +75,10 @@ class Analyzer:
     def _start(self, options: AnalyzerOptions) -> None:
         self._options = options
         self._classifier: Optional[EmotionClassifier] = EmotionClassifier(options.model_path, threads=options.threads,
-                                                                    class_balance=options.class_balance)
-        self._detector: Optional[FaceDetector] = create_detector(options.detector, **options.detector_options)
+                                                                    class_balance=options.class_balance,
+                                                                    providers=options.providers)
+        self._detector: Optional[FaceDetector] = create_detector(options.detector, providers=options.providers,
+                                                                 **options.detector_options)
         self._model_info = self._classifier.model_info
         self._class_balance = self._classifier.class_balance
         self._model_path = self._classifier.model_path
