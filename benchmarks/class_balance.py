@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
+from common import FER
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.metadata import Calibration
@@ -32,7 +33,6 @@ from emolens.evaluation.calibration import expected_calibration_error
 from emolens.evaluation.robustness import prediction_ratios, probabilities_under_shifts
 from emolens.training.calibrate import fit_calibration
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BALANCES = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
@@ -79,7 +79,7 @@ def per_class_table(name: str, labels: tuple[str, ...], truth: np.ndarray, raw: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=FER)
     parser.add_argument("--balances", type=float, nargs="+", default=None,
                         help=f"default: the model's stored ones, else {DEFAULT_BALANCES}")
     parser.add_argument("--split", choices=("val", "test"), default="test", help="the split scored")

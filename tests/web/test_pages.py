@@ -15,7 +15,7 @@ from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import no_console_errors, serving, set_viewport
+from support.web import no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
 GROUP = "facenet_multiface.jpg"

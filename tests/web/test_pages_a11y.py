@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import axe_violations, no_console_errors, serving, set_viewport
+from support.web import axe_violations, no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
