@@ -97,8 +97,3 @@ class EmotionClassifier:
         """Probabilities (N, C), in :attr:`labels` order, for uint8 face crops (grey or BGR, any size)."""
         return self.predict_inputs(prepare_crops(crops, self.preprocessing), tta=tta, calibrated=calibrated,
                                    class_balance=class_balance)
-
-    def classify(self, crops: Sequence[np.ndarray], tta: bool = False) -> list[dict[str, float]]:
-        """One ``{label: probability}`` dict per crop."""
-        probs = self.predict_proba(crops, tta=tta)
-        return [dict(zip(self.labels, map(float, row))) for row in probs]
