@@ -27,8 +27,8 @@ def label_agreement(data: Path) -> float:
     scored against its original label. No model trained on FER+ labels can expect much more."""
     original = load_dataset(data, "test", label_mode="fer2013")
     votes = load_dataset(data, "test", label_mode="soft")
-    by_source = dict(zip(original.sources, original.labels))
-    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.labels))
+    by_source = dict(zip(original.sources, original.label_ids))
+    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.label_ids))
     return agree / len(original)
 
 

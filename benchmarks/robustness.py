@@ -44,9 +44,9 @@ def main() -> None:
     started = time.perf_counter()
     raw = probabilities_under_shifts(classifier, data.images, tta=args.tta, calibrated=False)
     probs = {name: classifier.model_info.calibration.apply(p) for name, p in raw.items()}
-    summary = robustness_summary(probs, data.labels, classifier.labels)
-    summary["ece_clean"] = expected_calibration_error(probs["clean"], data.labels)
-    summary["ece_clean_uncalibrated"] = expected_calibration_error(raw["clean"], data.labels)
+    summary = robustness_summary(probs, data.label_ids, classifier.labels)
+    summary["ece_clean"] = expected_calibration_error(probs["clean"], data.label_ids)
+    summary["ece_clean_uncalibrated"] = expected_calibration_error(raw["clean"], data.label_ids)
     labels = classifier.labels
 
     print(f"model: {classifier.model_path} {json.dumps(classifier.model_info.info, sort_keys=True)}")

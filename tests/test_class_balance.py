@@ -61,7 +61,7 @@ def fer_faces(fer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = load_dataset(fer_dir, "test", label_mode="majority")
     root = tmp_path_factory.mktemp("faces")
     for i in np.random.default_rng(5).choice(len(data), 400, replace=False):
-        folder = root / data.label_names[data.labels[i]]
+        folder = root / data.label_names[data.label_ids[i]]
         folder.mkdir(exist_ok=True)
         cv2.imwrite(str(folder / f"{i}.png"), data.images[i])
     return root

@@ -56,7 +56,7 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
     model_index = {name.lower(): i for i, name in enumerate(analyzer.labels)}
     data_to_model = np.array([model_index.get(n.lower(), -1) for n in dataset.label_names])
     skipped = sum(count for reason, count in dataset.skipped.items() if reason != FERPLUS_EXCLUDED)
-    y_true_all = data_to_model[dataset.labels]
+    y_true_all = data_to_model[dataset.label_ids]
     skipped += int((y_true_all < 0).sum())
     images = [dataset.images[i] for i in np.flatnonzero(y_true_all >= 0)]
     truth = y_true_all[y_true_all >= 0].astype(np.int64)
