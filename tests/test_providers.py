@@ -89,3 +89,19 @@ def test_cli_takes_providers_from_the_flag_or_the_environment() -> None:
     given = other_than_cpu()
     ok = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT), "--providers", ", ".join(given)])
     assert ok.exit_code == 0 and "1 face" in ok.stdout, ok.output
+
+
+@pytest.mark.parametrize("providers, gpus, workers, share", [
+    ((CPU,), 2, 8, 0.0),  # the CPU alone: no GPU reserved, whatever the cluster has
+    (("CUDAExecutionProvider", CPU), 0, 8, 0.0),  # no GPU in the cluster: nothing to reserve (and none to wait for)
+    (("CUDAExecutionProvider", CPU), 2, 8, 0.25),  # four actors on each GPU
+    (("CUDAExecutionProvider", CPU), 2, 3, 0.5),  # two and one: a share of 2/3 would leave the third actor no GPU
+    (("CUDAExecutionProvider", CPU), 4, 2, 1.0),  # at most a whole GPU each
+    (("CUDAExecutionProvider", CPU), 1, 3, 0.3333),  # in Ray's 1/10,000ths, rounded down so that three fit
+])
+def test_batch_actors_reserve_a_share_of_the_gpus_for_a_gpu_provider(providers: tuple, gpus: float, workers: int,
+                                                                      share: float) -> None:
+    pytest.importorskip("ray", reason='needs the [ray] extra: pip install -e ".[ray]" (CI has it: a skip fails CI)')
+    from emolens.batch.run import gpu_share
+
+    assert gpu_share(providers, gpus, workers) == share
