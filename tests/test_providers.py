@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from conftest import FIXTURES
 from emolens import Analyzer, AnalyzerOptions
 from emolens.cli.main import cli
+from emolens.emotion.classifier import EmotionClassifier
 from emolens.errors import ConfigError
+from emolens.faces import create_detector
 from emolens.providers import CPU, DEFAULT_PROVIDERS
 
 ASTRONAUT = FIXTURES / "astronaut.png"
@@ -74,6 +76,14 @@ def test_every_session_runs_on_the_providers_given(sessions: list, detector: str
     sessions.clear()
     Analyzer(detector=detector).close()
     assert [s.get_providers() for s in sessions] == [[CPU]] * models
+
+
+def test_the_model_classes_check_their_providers_too() -> None:
+    """Given one it lacks, ONNX Runtime only warns and runs on the CPU."""
+    with pytest.raises(ConfigError, match="'NopeExecutionProvider' is not available here; available: "):
+        EmotionClassifier(providers=("NopeExecutionProvider",))
+    with pytest.raises(ConfigError, match="'NopeExecutionProvider' is not available here; available: "):
+        create_detector("blazeface", providers=("NopeExecutionProvider", CPU))
 
 
 def test_providers_are_not_a_detector_option() -> None:

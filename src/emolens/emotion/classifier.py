@@ -14,7 +14,7 @@ from emolens.emotion.metadata import Calibration, ModelInfo
 from emolens.errors import ConfigError, ModelError
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.emotion.tta import tta_views
-from emolens.providers import DEFAULT_PROVIDERS
+from emolens.providers import DEFAULT_PROVIDERS, check_providers
 
 
 def default_model_path() -> Path:
@@ -29,7 +29,9 @@ class EmotionClassifier:
         model_path: an ONNX model written by ``emolens export``; defaults to the bundled model.
             :class:`~emolens.errors.ModelError` when it is missing, not ONNX, or lacks emolens metadata.
         threads: intra-op threads for ONNX Runtime (0 = ONNX Runtime's default).
-        providers: ONNX Runtime execution providers, in order of preference (see :mod:`emolens.providers`).
+        providers: ONNX Runtime execution providers, in order of preference (see :mod:`emolens.providers`);
+            :class:`~emolens.errors.ConfigError` naming the available ones for one this ONNX Runtime lacks (it
+            would quietly fall back to the CPU).
         class_balance: the class balance whose calibration its scores use (None: the model's default; see
             :meth:`~emolens.emotion.metadata.Calibration.at`); :class:`~emolens.errors.ConfigError` when the model
             does not store it.
@@ -37,6 +39,7 @@ class EmotionClassifier:
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 0,
                  class_balance: Optional[float] = None, providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
+        providers = check_providers(providers)
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_file():
             raise ModelError(f"{self.model_path}: no such model file")

@@ -55,14 +55,15 @@ def create_detector(name: str = DEFAULT_DETECTOR, providers: Optional[Sequence[s
     sessions on ``providers`` (None: the CPU; see :mod:`emolens.providers`; ignored by a backend without sessions).
 
     Raises:
-        ConfigError: an unknown detector name, or options it does not take or values out of range (see
-            :func:`emolens.faces.options.check_detector_options`).
+        ConfigError: an unknown detector name, options it does not take or values out of range (see
+            :func:`emolens.faces.options.check_detector_options`), or providers this ONNX Runtime lacks.
     """
     from emolens.faces.options import check_detector_options
+    from emolens.providers import check_providers
 
     checked = check_detector_options(name, options)
     if providers is not None and "providers" in inspect.signature(DETECTORS[name].load()).parameters:
-        checked["providers"] = tuple(providers)
+        checked["providers"] = check_providers(providers)
     return DETECTORS[name](**checked)
 
 
