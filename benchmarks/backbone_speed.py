@@ -35,7 +35,7 @@ def main() -> None:
     data = load_dataset(FER / "privatetest")
     x = torch.from_numpy(prepare_crops(data.images[:args.batch], Preprocessing(input_size=args.size)))
     x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.from_numpy(np.asarray(data.labels[:args.batch]))
+    y = torch.from_numpy(np.asarray(data.label_ids[:args.batch]))
     print(f"CPU, {args.threads} thread(s), batch {args.batch}, {args.size} px, {args.steps} timed steps")
     for backbone in args.backbones:
         model = EmotionNet(backbone, 7, args.size, backbone_weights="random").to(memory_format=torch.channels_last)

@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
+from common import FER
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.metadata import Calibration
@@ -32,7 +33,6 @@ from emolens.evaluation.calibration import expected_calibration_error
 from emolens.evaluation.robustness import prediction_ratios, probabilities_under_shifts
 from emolens.training.calibrate import fit_calibration
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BALANCES = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
@@ -56,7 +56,7 @@ def calibrations(classifier: EmotionClassifier, args: argparse.Namespace) -> tup
     val = load_dataset(args.data, "val", label_mode="majority", label_names=classifier.labels)
     fitting = probabilities_under_shifts(classifier, val.images, calibrated=False)
     cap = "" if args.max_ratio is None else f", no class predicted over {args.max_ratio:g}x its frequency"
-    return ({b: fit_calibration(fitting, val.labels, b, args.max_ratio) for b in args.balances or DEFAULT_BALANCES},
+    return ({b: fit_calibration(fitting, val.label_ids, b, args.max_ratio) for b in args.balances or DEFAULT_BALANCES},
             f"bias and temperature fitted on publictest under the shifts{cap}")
 
 
@@ -79,7 +79,7 @@ def per_class_table(name: str, labels: tuple[str, ...], truth: np.ndarray, raw: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=FER)
     parser.add_argument("--balances", type=float, nargs="+", default=None,
                         help=f"default: the model's stored ones, else {DEFAULT_BALANCES}")
     parser.add_argument("--split", choices=("val", "test"), default="test", help="the split scored")
@@ -103,15 +103,15 @@ def main() -> None:
         cells = []
         for name, data in tests.items():
             predicted = calibration.apply(raw[name]).argmax(axis=1)
-            cells += [f"{(predicted == data.labels).mean():.4f}",
-                      f"{balanced_accuracy_score(data.labels, predicted):.4f}"]
-        ece = expected_calibration_error(calibration.apply(raw["majority"]), tests["majority"].labels)
+            cells += [f"{(predicted == data.label_ids).mean():.4f}",
+                      f"{balanced_accuracy_score(data.label_ids, predicted):.4f}"]
+        ece = expected_calibration_error(calibration.apply(raw["majority"]), tests["majority"].label_ids)
         cells.append(f"{ece:.4f}")
-        cells += shift_cells(shifted, tests["majority"].labels, calibration.logit_bias) if shifted else []
+        cells += shift_cells(shifted, tests["majority"].label_ids, calibration.logit_bias) if shifted else []
         shown = ", ".join(f"{label} {b:+.2f}" for label, b in zip(classifier.labels, calibration.logit_bias))
         print(f"| {balance:g} | {' | '.join(cells)} | {shown} | {calibration.temperature:.3f} |", flush=True)
     for name, title in (("majority", "FER+ majority votes"), ("fer2013", "original FER2013 labels")):
-        per_class_table(f"{scored}, {title}", classifier.labels, tests[name].labels, raw[name], fitted)
+        per_class_table(f"{scored}, {title}", classifier.labels, tests[name].label_ids, raw[name], fitted)
 
 
 if __name__ == "__main__":

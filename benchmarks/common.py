@@ -1,18 +1,24 @@
-"""Shared helpers for the benchmarks: where the real data is, and real 640x480 frames built from the photos."""
+"""Shared helpers for the benchmarks: where the real data is, and real 640x480 frames built from the photos.
+
+The benchmarks run as scripts (``python benchmarks/NAME.py``) and share the tests' support package
+(``tests/support``: the data location, serving the web app): importing this module puts ``tests`` on the path,
+once, here (pytest gets it from ``pythonpath`` in pyproject.toml)."""
 
 from __future__ import annotations
 
 import csv
 import statistics
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-PHOTOS = DATA / "face_photos"
-FER = DATA / "fer2013"
+if str(REPO / "tests") not in sys.path:
+    sys.path.append(str(REPO / "tests"))
+
+from support.data import FER as FER, PHOTOS as PHOTOS  # noqa: E402  (re-exported; needs the path above)
 
 
 def photo_face_counts() -> dict[Path, int]:

@@ -20,9 +20,10 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from emolens.web.testing import camera_video, serving, start_chromium
+from common import PHOTOS
+from support.web import camera_video, serving, start_chromium
 
-PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
+PHOTO = PHOTOS / "images" / "deepface_img1.jpg"
 
 
 def main() -> None:

@@ -12,12 +12,12 @@ import argparse
 import json
 from pathlib import Path
 
+from common import FER, REPO
 from emolens.datasets import load_dataset
 from emolens import Analyzer
 from emolens.evaluation.evaluate import evaluate
 from emolens.evaluation.report import write_report
 
-REPO = Path(__file__).resolve().parents[1]
 CASES = [("ferplus", "majority", True), ("ferplus", "majority", False), ("fer2013", "fer2013", True),
          ("fer2013", "fer2013", False)]
 
@@ -27,15 +27,15 @@ def label_agreement(data: Path) -> float:
     scored against its original label. No model trained on FER+ labels can expect much more."""
     original = load_dataset(data, "test", label_mode="fer2013")
     votes = load_dataset(data, "test", label_mode="soft")
-    by_source = dict(zip(original.sources, original.labels))
-    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.labels))
+    by_source = dict(zip(original.sources, original.label_ids))
+    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.label_ids))
     return agree / len(original)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=FER)
     parser.add_argument("--out", type=Path, default=REPO / "src" / "emolens" / "models" / "card")
     args = parser.parse_args()
     analyzer = Analyzer(args.model, threads=0)  # ONNX Runtime picks (up to 4), as for a plain classifier

@@ -30,9 +30,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from emolens.web.testing import letterbox, serving
+from common import PHOTOS
+from support.web import letterbox, serving
 
-PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
+PHOTO = PHOTOS / "images" / "deepface_img1.jpg"
 MAX_WORKER_MB = 1536
 """The stated peak resident size of a worker (docs/reliability.md, tests/web/test_server.py)."""
 XPM = b"""/* XPM */\nstatic char *x[] = {"2 2 2 1", "a c #000000", "b c #ffffff", "ab", "ba"};\n"""

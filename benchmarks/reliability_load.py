@@ -36,9 +36,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, text
 
-from emolens.web.testing import jpeg, letterbox, serving, stalled_upload, unclosed_answer
+from common import PHOTOS
+from support.web import jpeg, letterbox, serving, stalled_upload, unclosed_answer
 
-PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
+PHOTO = PHOTOS / "images" / "deepface_img1.jpg"
 FAULT_S = 10.0
 
 

@@ -18,18 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
+from common import FER
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.evaluation.calibration import expected_calibration_error
 from emolens.evaluation.robustness import probabilities_under_shifts, robustness_summary
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=FER)
     parser.add_argument("--split", choices=("val", "test"), default="val")
     parser.add_argument("--tta", action="store_true")
     parser.add_argument("--source-size", type=int, default=None)
@@ -44,9 +44,9 @@ def main() -> None:
     started = time.perf_counter()
     raw = probabilities_under_shifts(classifier, data.images, tta=args.tta, calibrated=False)
     probs = {name: classifier.model_info.calibration.apply(p) for name, p in raw.items()}
-    summary = robustness_summary(probs, data.labels, classifier.labels)
-    summary["ece_clean"] = expected_calibration_error(probs["clean"], data.labels)
-    summary["ece_clean_uncalibrated"] = expected_calibration_error(raw["clean"], data.labels)
+    summary = robustness_summary(probs, data.label_ids, classifier.labels)
+    summary["ece_clean"] = expected_calibration_error(probs["clean"], data.label_ids)
+    summary["ece_clean_uncalibrated"] = expected_calibration_error(raw["clean"], data.label_ids)
     labels = classifier.labels
 
     print(f"model: {classifier.model_path} {json.dumps(classifier.model_info.info, sort_keys=True)}")

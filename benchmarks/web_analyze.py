@@ -16,13 +16,13 @@ import statistics
 import tempfile
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from emolens.web import create_app
-from emolens.web.testing import jpeg, letterbox, serving
+from common import PHOTOS
+from support.web import jpeg, letterbox, serving
 
-PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "face_photos" / "images" / "deepface_img1.jpg"
+PHOTO = PHOTOS / "images" / "deepface_img1.jpg"
 
 
 def client(url: str, body: bytes, stop_at: float, latencies: list[float], server_ms: list[float],

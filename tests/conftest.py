@@ -1,4 +1,4 @@
-"""Shared test fixtures. Real data comes from ../shared/data beside the repository; tests that need it skip
+"""Shared test fixtures. Real data comes from ../shared/data beside the repository (``support.data``); tests that need it skip
 with a clear reason where it is absent (a user's fresh clone). CI treats such skips as errors."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Iterator
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from support.data import FER, PHOTOS, REPO as REPO, SHARED_DATA
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KERNEL_ORDER_ABS = 1e-4
 """How far two float32 runs of one network may put a probability apart when they sum in another order: PyTorch
@@ -79,7 +79,7 @@ def require(condition: bool, reason: str) -> None:
 @pytest.fixture(scope="session")
 def fer_dir() -> Path:
     """The FER2013 + FER+ reference folder."""
-    path = SHARED_DATA / "fer2013"
+    path = FER
     require((path / "labels.csv").is_file(), NO_DATA)
     return path
 
@@ -87,7 +87,7 @@ def fer_dir() -> Path:
 @pytest.fixture(scope="session")
 def photos_dir() -> Path:
     """Real colour photos with faces (no emotion labels)."""
-    path = SHARED_DATA / "face_photos" / "images"
+    path = PHOTOS / "images"
     require(path.is_dir(), NO_DATA)
     return path
 

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import FIXTURES, KERNEL_ORDER_ABS, REPO
 from emolens import Analyzer
 from emolens.emotion.classifier import EmotionClassifier
-from emolens.errors import InputError
+from emolens.errors import ConfigError, InputError
 
 ASTRONAUT = FIXTURES / "astronaut.png"
 
@@ -117,19 +117,27 @@ def test_a_face_in_an_image_wider_or_taller_than_32767_pixels_is_classified(anal
     assert sum(found.scores.values()) == pytest.approx(1, abs=1e-4)
 
 
-def test_largest_only_keeps_the_largest_face_of_the_one_path(analyzer: Analyzer, photos_dir: Path) -> None:
+def test_max_faces_keeps_the_largest_faces_of_the_one_path(analyzer: Analyzer, photos_dir: Path) -> None:
     photo = photos_dir / "facenet_multiface.jpg"
     faces, crops = analyzer.analyze_with_crops(photo)
-    (largest,) = analyzer.analyze(photo, largest_only=True)
+    (largest,) = analyzer.analyze(photo, max_faces=1)
     assert len(faces) == 6
-    index = max(range(6), key=lambda i: faces[i].box[2] * faces[i].box[3])
+    by_size = sorted(range(6), key=lambda i: faces[i].box[2] * faces[i].box[3], reverse=True)
+    index = by_size[0]
     assert largest.box == faces[index].box
-    # its crop classified alone: the batch of one that largest_only runs, so the same bits (conftest's
+    # the three largest, in the detector's order; 0 or more than there are: every face
+    assert [f.box for f in analyzer.analyze(photo, max_faces=3)] == [faces[i].box for i in sorted(by_size[:3])]
+    assert [f.box for f in analyzer.analyze(photo, max_faces=0)] == [f.box for f in faces]
+    assert [f.box for f in analyzer.analyze(photo, max_faces=7)] == [f.box for f in faces]
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ConfigError, match="max_faces must be 0 \\(every face\\) or a number of faces"):
+            analyzer.analyze(photo, max_faces=bad)  # type: ignore[arg-type]
+    # its crop classified alone: the batch of one that max_faces=1 runs, so the same bits (conftest's
     # KERNEL_ORDER_ABS: a batch of six may sum in another order on another CPU)
     alone = analyzer.classify([crops[index]])[0]
     assert largest.scores == alone and largest.emotion == max(alone, key=alone.get)
     assert largest.scores == pytest.approx(faces[index].scores, abs=KERNEL_ORDER_ABS)
-    assert analyzer.analyze(np.full((240, 320, 3), 90, np.uint8), largest_only=True) == []
+    assert analyzer.analyze(np.full((240, 320, 3), 90, np.uint8), max_faces=1) == []
 
 
 def test_public_properties_describe_the_model_and_detector(analyzer: Analyzer) -> None:
@@ -187,7 +195,7 @@ def test_nothing_outside_the_pipeline_reaches_into_the_analyzer(analyzer: Analyz
 
 def test_evaluation_of_whole_photos_classifies_the_largest_face_through_the_analyzer(
         analyzer: Analyzer, photos_dir: Path, tmp_path: Path) -> None:
-    """``emolens evaluate`` without --crops: the largest face of each photo, as Analyzer.analyze(largest_only)
+    """``emolens evaluate`` without --crops: the largest face of each photo, as Analyzer.analyze(max_faces=1)
     finds and scores it; a photo with no face is counted, not scored."""
     import cv2
 
@@ -201,7 +209,7 @@ def test_evaluation_of_whole_photos_classifies_the_largest_face_through_the_anal
     cv2.imwrite(str(folder / "blank.png"), np.full((200, 300, 3), 90, np.uint8))
     summary = evaluate(tmp_path / "data", analyzer, tta=False, find_faces=True)
     assert summary["n"] == 4 and summary["no_face"] == 1 and summary["tta"] is False
-    expected = [analyzer.analyze(cv2.imread(str(photos_dir / name)), tta=False, largest_only=True)[0].emotion
+    expected = [analyzer.analyze(cv2.imread(str(photos_dir / name)), tta=False, max_faces=1)[0].emotion
                 for name in photos]
     happy = analyzer.labels.index("happy")
     assert summary["confusion"][happy] == [expected.count(label) for label in analyzer.labels]

@@ -27,7 +27,7 @@ def publictest_probs(fer_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     data = load_dataset(fer_dir, "val", label_mode="majority")
     pick = np.random.default_rng(7).choice(len(data), 1500, replace=False)
     probs = EmotionClassifier().predict_proba([data.images[i] for i in pick], calibrated=False)
-    return probs, data.labels[pick]
+    return probs, data.label_ids[pick]
 
 
 def test_calibration_round_trips_through_model_metadata() -> None:
@@ -112,7 +112,7 @@ def test_calibrate_command_stores_a_calibration(fer_dir: Path, tmp_path: Path) -
     data = load_dataset(fer_dir, "val", label_mode="majority")
     pick = np.random.default_rng(3).choice(len(data), 300, replace=False)
     for i in pick:
-        folder = tmp_path / "faces" / data.label_names[data.labels[i]]
+        folder = tmp_path / "faces" / data.label_names[data.label_ids[i]]
         folder.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folder / f"{i}.png"), data.images[i])
     out = tmp_path / "calibrated.onnx"

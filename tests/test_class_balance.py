@@ -62,10 +62,10 @@ def fer_faces(fer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = load_dataset(fer_dir, "test", label_mode="majority")
     root = tmp_path_factory.mktemp("faces")
     rng = np.random.default_rng(5)
-    chosen = [rng.choice(np.flatnonzero(data.labels == c), min(50, int((data.labels == c).sum())), replace=False)
-              for c in range(len(data.label_names))]
+    chosen = [rng.choice(np.flatnonzero(data.label_ids == c), min(50, int((data.label_ids == c).sum())),
+                         replace=False) for c in range(len(data.label_names))]
     for i in np.concatenate(chosen):
-        folder = root / data.label_names[data.labels[i]]
+        folder = root / data.label_names[data.label_ids[i]]
         folder.mkdir(exist_ok=True)
         cv2.imwrite(str(folder / f"{i}.png"), data.images[i])
     return root

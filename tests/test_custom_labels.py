@@ -171,7 +171,7 @@ def test_pages_in_a_browser_show_the_six_labels(model: Path, analyzer: Analyzer,
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from emolens.web.testing import camera_video, serving, start_chromium
+    from support.web import camera_video, serving, start_chromium
 
     browser = start_chromium(tmp_path, camera_video(tmp_path / "camera.y4m", face_photo), *chromium)
     try:

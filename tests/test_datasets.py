@@ -90,7 +90,7 @@ def test_ferplus_majority_and_soft(fer_dir: Path) -> None:
     soft = load_dataset(fer_dir, "val", label_mode="soft")
     assert 3000 < len(majority) < len(soft) <= 3589
     assert soft.soft_labels is not None and np.allclose(soft.soft_labels.sum(axis=1), 1)
-    assert (soft.soft_labels.argmax(axis=1) == soft.labels).all()
+    assert (soft.soft_labels.argmax(axis=1) == soft.label_ids).all()
     # happy and neutral dominate FER+ (README: FER2013 label agrees with FER+ majority for 92% of happy)
     counts = majority.class_counts()
     assert counts.argmax() == FER2013_LABELS.index("neutral")
@@ -126,15 +126,15 @@ def test_fer2013_csv_and_ferplus_join(tmp_path: Path, fer_dir: Path) -> None:
     rows = [(e, p, "Training") for e, p in zip((0, 3, 3), pngs[:3])] + [(4, p, "PublicTest") for p in pngs[3:]]
     write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, rows)
     data = load_dataset(tmp_path / "fer2013.csv", "val")
-    assert data.labels.tolist() == [4, 4, 4]
+    assert data.label_ids.tolist() == [4, 4, 4]
     assert np.array_equal(data.images[0], cv2.imread(str(pngs[3]), cv2.IMREAD_GRAYSCALE))
     with (tmp_path / "fer2013new.csv").open("w", newline="") as f:
         f.write("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n")
         for i in range(6):
             f.write(f"x,fer{i}.png,1,{9 if i < 3 else 0},0,{0 if i < 3 else 9},0,0,0,0,0,0\n")
     plus = load_dataset(tmp_path / "fer2013.csv", "train", label_mode="soft")
-    assert plus.labels.tolist() == [3, 3, 3] and plus.soft_labels[0, 6] == pytest.approx(0.1)
-    assert plus.original_labels.tolist() == [0, 3, 3]  # the CSV's own labels ride along with the votes
+    assert plus.label_ids.tolist() == [3, 3, 3] and plus.soft_labels[0, 6] == pytest.approx(0.1)
+    assert plus.original_label_ids.tolist() == [0, 3, 3]  # the CSV's own labels ride along with the votes
 
 
 def test_missing_folder_is_named(tmp_path: Path) -> None:
@@ -196,7 +196,7 @@ def test_an_unknown_label_mode_is_an_error_not_fer2013_labels(fer_dir: Path) -> 
 
 def test_votes_asked_of_a_csv_without_them_is_an_error(tmp_path: Path, fer_dir: Path) -> None:
     write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, [(3, real_pngs(fer_dir, "happy", 1)[0], "Training")])
-    assert load_dataset(tmp_path / "fer2013.csv", "train").labels.tolist() == [3]
+    assert load_dataset(tmp_path / "fer2013.csv", "train").label_ids.tolist() == [3]
     with pytest.raises(DatasetError, match="label_mode 'majority' needs FER\\+ votes, but there is no fer2013new.csv"):
         load_dataset(tmp_path / "fer2013.csv", "train", label_mode="majority")
 

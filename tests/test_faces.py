@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -194,7 +193,6 @@ def test_edge_cut_face_is_found_and_cropped_with_its_framing(default, photos_dir
 
 
 def test_scene_generator_is_deterministic_and_its_boxes_are_where_the_faces_are(blazeface) -> None:
-    sys.path.insert(0, str(REPO / "benchmarks"))
     from scenes import CONDITIONS, HEIGHT, WIDTH, load_sources, make_scene, paste_face
 
     sources = load_sources(limit=3)

@@ -290,16 +290,16 @@ def test_blended_targets_move_weight_to_the_original_label(fer_dir: Path) -> Non
     loader carries (the same labels as the original-label folder tree, matched by file)."""
     votes = load_dataset(fer_dir, "test", label_mode="soft")
     original = load_dataset(fer_dir, "test", label_mode="fer2013")
-    label_of = dict(zip(original.sources, original.labels.tolist()))
-    assert votes.original_labels.tolist() == [label_of[s] for s in votes.sources]
-    assert load_dataset(fer_dir, "test", label_mode="majority").subset(np.arange(5)).original_labels.shape == (5,)
+    label_of = dict(zip(original.sources, original.label_ids.tolist()))
+    assert votes.original_label_ids.tolist() == [label_of[s] for s in votes.sources]
+    assert load_dataset(fer_dir, "test", label_mode="majority").subset(np.arange(5)).original_label_ids.shape == (5,)
     blended = blend_labels(votes, 0.25)
-    rows, original_labels = np.arange(len(votes)), votes.original_labels
+    rows, original_labels = np.arange(len(votes)), votes.original_label_ids
     assert np.allclose(blended.sum(axis=1), 1.0, atol=1e-5)
     assert np.allclose(blended[rows, original_labels], 0.75 * votes.soft_labels[rows, original_labels] + 0.25)
-    disagree = votes.labels != original_labels
+    disagree = votes.label_ids != original_labels
     assert 0.2 < disagree.mean() < 0.5  # the two labellings disagree on about a third of the faces
-    assert (blended[disagree].argmax(1) == votes.labels[disagree]).mean() > 0.6  # the votes mostly still lead (0.75)
+    assert (blended[disagree].argmax(1) == votes.label_ids[disagree]).mean() > 0.6  # the votes mostly still lead (0.75)
     with pytest.raises(DatasetError, match="needs a FER\\+ source"):
         blend_labels(original, 0.25)
 

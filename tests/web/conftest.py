@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
 from emolens.web import create_app
-from emolens.web.testing import camera_video, jpeg, letterbox, serving, start_chromium
+from support.web import camera_video, jpeg, letterbox, serving, start_chromium
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome

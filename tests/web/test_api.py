@@ -361,7 +361,7 @@ def test_an_app_closes_its_database_connections_when_it_goes(analyzer, tmp_path:
 def test_serve_master_loads_no_onnxruntime() -> None:
     """What `emolens serve` runs before it forks, its settings check included: a worker forked from a master
     that loaded ONNX Runtime hangs when it exits."""
-    code = ("import sys, emolens.cli.main, emolens.cli.server, emolens.storage; from flask import Config; "
+    code = ("import sys, emolens.cli.main, emolens.cli.gunicorn_app, emolens.storage; from flask import Config; "
             "from emolens.web.config import analyzer_options, load_config; "
             "settings = Config(''); load_config(settings); analyzer_options(settings); "
             "assert 'onnxruntime' not in sys.modules, 'onnxruntime loaded before the fork'")

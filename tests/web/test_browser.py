@@ -13,7 +13,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from emolens.web.testing import no_console_errors
+from support.web import no_console_errors
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,8 @@ def test_live_page_shows_face_from_fake_camera(server: str, browser: Chrome, scr
                                    "const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
                                    "let n = 0; for (let i = 3; i < a.length; i += 4) n += a[i] > 0; return n;")
     assert drawn > 100  # the box and label over the video
-    time.sleep(2)
+    # the rate shows once two frames are analysed ("–" before)
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "fps").text.replace(".", "", 1).isdigit())
     assert float(browser.find_element(By.ID, "fps").text) > 0
     browser.save_screenshot(str(screenshots / "live.png"))
     browser.find_element(By.ID, "stop").click()

@@ -10,7 +10,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import no_console_errors, set_viewport
+from support.web import no_console_errors, set_viewport
 
 pytestmark = pytest.mark.slow
 

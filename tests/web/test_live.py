@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import create_engine, make_url, text
 
 from emolens.web import create_app
-from emolens.web.testing import FreezableProxy
+from support.web import FreezableProxy
 
 FRAME = "/api/v1/analyze?source=webcam&session=cam"
 

@@ -15,7 +15,7 @@ from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import no_console_errors, serving, set_viewport
+from support.web import no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
 GROUP = "facenet_multiface.jpg"
@@ -34,6 +34,12 @@ def upload(browser: Chrome, server: str, *files: Path) -> list:
 def rect(element) -> tuple[float, float, float, float]:
     r = element.rect
     return r["x"], r["y"], r["x"] + r["width"], r["y"] + r["height"]
+
+
+def downloaded(folder: Path) -> set[str]:
+    """The files Chromium has finished downloading into ``folder``: it writes each as ``*.crdownload`` and gives
+    it its own name once the file is complete."""
+    return {p.name for p in folder.iterdir() if p.suffix != ".crdownload"}
 
 
 def test_empty_dashboard_points_to_upload_and_live(browser: Chrome) -> None:
@@ -149,8 +155,7 @@ def test_batch_states_order_summary_retry_and_exports(server: str, browser: Chro
     browser.find_element(By.ID, "batch-csv").click()
     names = {"facenet_multiface-emotions.csv", "facenet_multiface-emotions.json", "facenet_multiface-emotions.png",
              "emolens-results.csv"}
-    WebDriverWait(browser, 10).until(lambda _: {p.name for p in downloads.iterdir()} >= names)
-    time.sleep(0.3)
+    WebDriverWait(browser, 10).until(lambda _: downloaded(downloads) >= names)
     rows = list(csv.DictReader(io.StringIO((downloads / "facenet_multiface-emotions.csv").read_text())))
     assert [r["face"] for r in rows] == [str(i) for i in range(1, 7)]
     assert all(abs(sum(float(v) for k, v in r.items() if k not in
@@ -175,8 +180,7 @@ def test_page_csv_shows_formula_like_names_as_text_by_the_rule_of_every_emolens_
     downloads.mkdir()
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     card.find_element(By.CSS_SELECTOR, ".dl-csv").click()
-    WebDriverWait(browser, 10).until(lambda _: any(p.suffix == ".csv" for p in downloads.iterdir()))
-    time.sleep(0.3)
+    WebDriverWait(browser, 10).until(lambda _: any(name.endswith(".csv") for name in downloaded(downloads)))
     (row,) = csv.DictReader(io.StringIO(next(downloads.glob("*.csv")).read_text()))
     assert row["file"] == f"'{name}" and row["emotion"] == "happy" and int(row["x"]) > 0
     texts = ["-1-1", "-0.25", "+3", "=1+2", "@x", "\tx", "'=q", "'q", "plain", 'a,"b"', "line\nbreak"]
@@ -315,8 +319,7 @@ def test_dashboard_keeps_photos_and_live_apart_and_exports_csv(server: str, brow
     downloads.mkdir()
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     browser.find_element(By.ID, "csv").click()
-    WebDriverWait(browser, 10).until(lambda _: (downloads / "emolens-analyses.csv").exists())
-    time.sleep(0.3)
+    WebDriverWait(browser, 10).until(lambda _: "emolens-analyses.csv" in downloaded(downloads))
     rows = list(csv.DictReader(io.StringIO((downloads / "emolens-analyses.csv").read_text())))
     assert {"upload", "webcam"} <= {r["source"] for r in rows}
     stamps = [r["created_at"] for r in rows]

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emolens.web.testing import no_console_errors
+from support.web import no_console_errors
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from emolens.web.testing import no_console_errors, serving, set_viewport
+from support.web import no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
 GROUP = "facenet_multiface.jpg"

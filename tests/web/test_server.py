@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from sqlalchemy import make_url
 
 from emolens.cli.main import cli
-from emolens.web.testing import FreezableProxy, serving, stalled_upload, unclosed_answer
+from support.web import FreezableProxy, serving, stalled_upload, unclosed_answer
 
 pytestmark = pytest.mark.slow
 MAX_WORKER_MB = 1536

@@ -15,7 +15,7 @@ from emolens.cli.serve import is_loopback
 from emolens.storage import AnalysisRecord, add_live_frame, make_engine, repository, upgrade
 from emolens.storage.models import Base
 from emolens.web.config import load_config
-from emolens.web.testing import serving
+from support.web import serving
 
 SCORES = {"happy": 0.75, "sad": 0.25}
 

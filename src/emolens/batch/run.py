@@ -22,6 +22,7 @@ from emolens.batch.output import OutputDir
 from emolens.batch.tracks import TrackNumbering
 from emolens.batch.work import AnalyzeUnits, prepare_units
 from emolens.pipeline.options import AnalyzerOptions
+from emolens.providers import CPU
 
 UNITS_PER_BLOCK = 16
 """Inputs per Ray block: blocks of 16 photos (under a second of work) keep every worker busy to the end and
@@ -133,6 +134,17 @@ def _on_every_node(analysis: AnalyzerOptions) -> AnalyzerOptions:
     return analysis if path is None else replace(analysis, model_path=path.resolve())
 
 
+def gpu_share(providers: Sequence[str], cluster_gpus: float, workers: int) -> float:
+    """The GPU share each of ``workers`` actors reserves when the execution providers ask for more than the CPU
+    (else none): the actors spread evenly over the cluster's GPUs, as many on each as it takes (an actor's share
+    never spans two GPUs; Ray counts in 1/10,000ths). Ray hides the GPUs from an actor that reserves none, and ONNX
+    Runtime would then quietly run on the CPU."""
+    if set(providers) <= {CPU} or cluster_gpus < 1:
+        return 0.0
+    per_gpu = math.ceil(workers / math.floor(cluster_gpus))
+    return math.floor(10_000 / per_gpu) / 10_000
+
+
 def _analyse(todo: list[dict], options: BatchOptions, out: OutputDir, numbering: TrackNumbering,
              report: BatchReport) -> None:
     import ray
@@ -147,6 +159,7 @@ def _analyse(todo: list[dict], options: BatchOptions, out: OutputDir, numbering:
         compute=ray.data.TaskPoolStrategy(size=workers))
     results = units.map_batches(
         AnalyzeUnits, batch_format="numpy", batch_size=ANALYZE_BATCH, num_cpus=1,
+        num_gpus=gpu_share(options.analysis.providers, ray.cluster_resources().get("GPU", 0), workers),
         fn_constructor_args=(_on_every_node(options.analysis), options.every),
         compute=ray.data.ActorPoolStrategy(size=workers))
     pending: list[pa.Table] = []

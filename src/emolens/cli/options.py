@@ -1,7 +1,7 @@
-"""Options shared by the commands that analyse images: --detector, --tta, --class-balance, --model, --max-pixels and
---image-formats, handed to the command as one :class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis``
+"""Options shared by the commands that analyse images: --detector, --tta, --class-balance, --model, --max-pixels,
+--image-formats and --providers, handed to the command as one :class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis``
 argument). The last two are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS`` settings, read from the same
-``EMOLENS_*`` environment variables."""
+``EMOLENS_*`` environment variables (``--providers``: ``EMOLENS_PROVIDERS``)."""
 
 from __future__ import annotations
 
@@ -32,28 +32,35 @@ def class_balance_option() -> Callable[[F], F]:
 
 
 def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.") -> Callable[[F], F]:
-    """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--max-pixels`` and
-    ``--image-formats`` to a click command, which receives them as ``analysis``: an
+    """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--max-pixels``,
+    ``--image-formats`` and ``--providers`` to a click command, which receives them as ``analysis``: an
     :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode)."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, class_balance: Optional[float],
-                    max_pixels: Optional[int], image_formats: Optional[str], **kwargs: Any) -> Any:
+                    max_pixels: Optional[int], image_formats: Optional[str], providers: Optional[str],
+                    **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
             limits: dict[str, Any] = {"max_pixels": max_pixels} if max_pixels is not None else {}
             if image_formats is not None:
                 limits["image_formats"] = tuple(image_formats.split(","))
+            if providers is not None:
+                limits["providers"] = tuple(name.strip() for name in providers.split(","))
             try:
                 analysis = AnalyzerOptions(model_path, detector, tta=tta, class_balance=class_balance, **limits)
             except ConfigError as exc:
                 raise click.UsageError(str(exc)) from None
             return func(*args, analysis=analysis, **kwargs)
 
+        command = click.option("--providers", envvar="EMOLENS_PROVIDERS", metavar="NAMES",
+                               help="ONNX Runtime execution providers, in order of preference, separated by commas, "
+                                    "e.g. CUDAExecutionProvider,CPUExecutionProvider (default: CPUExecutionProvider;"
+                                    " env EMOLENS_PROVIDERS).")(wrapper)
         command = click.option("--image-formats", envvar="EMOLENS_IMAGE_FORMATS", metavar="NAMES",
                                help="Image formats to read, as Pillow names separated by commas (default: JPEG,"
-                                    "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(wrapper)
+                                    "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(command)
         command = click.option("--max-pixels", envvar="EMOLENS_MAX_PIXELS", type=click.IntRange(min=1),
                                help="Refuse larger images (default: 50,000,000; env EMOLENS_MAX_PIXELS).")(command)
         command = click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),

@@ -50,7 +50,7 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
     """Serve the web app and the REST API (pages at /, /live, /dashboard; API at /api/v1)."""
     from flask import Config
 
-    from emolens.cli.server import DrainingThreadWorker, Gunicorn
+    from emolens.cli.gunicorn_app import DrainingThreadWorker, Gunicorn
     from emolens.storage import make_engine, upgrade
     from emolens.web.config import analyzer_options, load_config
 

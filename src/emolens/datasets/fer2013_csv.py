@@ -69,7 +69,7 @@ def load_fer2013_csv(path: str | Path, split: Split | None = None) -> FaceDatase
             raise DatasetError(f"{path}: no rows with Usage={usage}")
     return FaceDataset(
         images=[r[1] for r in rows],
-        labels=np.array([r[0] for r in rows], np.int64),
+        label_ids=np.array([r[0] for r in rows], np.int64),
         label_names=FER2013_LABELS,
         sources=[r[3] for r in rows],
     )

@@ -63,11 +63,11 @@ def _from_parts(images: list[np.ndarray], votes: np.ndarray, original: np.ndarra
     keep = np.flatnonzero(labels >= 0)
     return FaceDataset(
         images=[images[i] for i in keep],
-        labels=labels[keep],
+        label_ids=labels[keep],
         label_names=FER2013_LABELS,
         sources=[sources[i] for i in keep],
         soft_labels=soft[keep] if label_mode == "soft" else None,
-        original_labels=np.asarray(original, np.int64)[keep],
+        original_label_ids=np.asarray(original, np.int64)[keep],
         skipped={FERPLUS_EXCLUDED: int(len(labels) - len(keep))},
     )
 

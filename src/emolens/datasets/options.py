@@ -8,7 +8,6 @@ from typing import Literal, TypeVar, get_args
 from emolens.errors import ConfigError
 
 Split = Literal["train", "val", "test"]
-SPLITS: tuple[Split, ...] = get_args(Split)
 SPLIT_ALIASES: dict[Split, tuple[str, ...]] = {
     "train": ("train", "training"),
     "val": ("val", "valid", "validation", "publictest"),

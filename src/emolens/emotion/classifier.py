@@ -14,6 +14,7 @@ from emolens.emotion.metadata import Calibration, ModelInfo
 from emolens.errors import ConfigError, ModelError
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.emotion.tta import tta_views
+from emolens.providers import DEFAULT_PROVIDERS, check_providers
 
 
 def default_model_path() -> Path:
@@ -28,13 +29,17 @@ class EmotionClassifier:
         model_path: an ONNX model written by ``emolens export``; defaults to the bundled model.
             :class:`~emolens.errors.ModelError` when it is missing, not ONNX, or lacks emolens metadata.
         threads: intra-op threads for ONNX Runtime (0 = ONNX Runtime's default).
+        providers: ONNX Runtime execution providers, in order of preference (see :mod:`emolens.providers`);
+            :class:`~emolens.errors.ConfigError` naming the available ones for one this ONNX Runtime lacks (it
+            would quietly fall back to the CPU).
         class_balance: the class balance whose calibration its scores use (None: the model's default; see
             :meth:`~emolens.emotion.metadata.Calibration.at`); :class:`~emolens.errors.ConfigError` when the model
             does not store it.
     """
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 0,
-                 class_balance: Optional[float] = None) -> None:
+                 class_balance: Optional[float] = None, providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
+        providers = check_providers(providers)
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_file():
             raise ModelError(f"{self.model_path}: no such model file")
@@ -42,7 +47,7 @@ class EmotionClassifier:
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self._session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(self.model_path), options, providers=list(providers))
         except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
             raise ModelError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
@@ -95,8 +100,3 @@ class EmotionClassifier:
         """Probabilities (N, C), in :attr:`labels` order, for uint8 face crops (grey or BGR, any size)."""
         return self.predict_inputs(prepare_crops(crops, self.preprocessing), tta=tta, calibrated=calibrated,
                                    class_balance=class_balance)
-
-    def classify(self, crops: Sequence[np.ndarray], tta: bool = False) -> list[dict[str, float]]:
-        """One ``{label: probability}`` dict per crop."""
-        probs = self.predict_proba(crops, tta=tta)
-        return [dict(zip(self.labels, map(float, row))) for row in probs]

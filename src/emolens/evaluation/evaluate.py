@@ -40,7 +40,7 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
             :data:`emolens.datasets.options.LabelMode`).
         tta: average predictions over test-time augmented views (None: the analyzer's setting).
         find_faces: classify the largest face the analyzer finds in each image (its one analysis path,
-            :meth:`~emolens.pipeline.analyzer.Analyzer.analyze` with ``largest_only``); False: every image is a
+            :meth:`~emolens.pipeline.analyzer.Analyzer.analyze` with ``max_faces=1``); False: every image is a
             face crop already, classified whole in batches.
         present_labels: also score with predictions restricted to the labels present in the data.
 
@@ -56,7 +56,7 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
     model_index = {name.lower(): i for i, name in enumerate(analyzer.labels)}
     data_to_model = np.array([model_index.get(n.lower(), -1) for n in dataset.label_names])
     skipped = sum(count for reason, count in dataset.skipped.items() if reason != FERPLUS_EXCLUDED)
-    y_true_all = data_to_model[dataset.labels]
+    y_true_all = data_to_model[dataset.label_ids]
     skipped += int((y_true_all < 0).sum())
     images = [dataset.images[i] for i in np.flatnonzero(y_true_all >= 0)]
     truth = y_true_all[y_true_all >= 0].astype(np.int64)
@@ -90,7 +90,7 @@ def largest_faces(analyzer: Analyzer, images: Sequence[np.ndarray], tta: bool,
     largest face of each."""
     found, probs = [], []
     for i, image in enumerate(tqdm(images, desc="finding faces", disable=not progress, unit="image")):
-        faces = analyzer.analyze(image, tta=tta, largest_only=True)
+        faces = analyzer.analyze(image, tta=tta, max_faces=1)
         if faces:
             found.append(i)
             probs.append([faces[0].scores[label] for label in analyzer.labels])

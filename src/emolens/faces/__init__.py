@@ -5,9 +5,13 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 from emolens.faces.base import Box, Detection, FaceDetector
+
+RUNTIME_PARAMETERS = ("providers",)
+"""Constructor parameters that the analyzer sets for every model, not detector options: the ONNX Runtime execution
+providers (a backend without them, such as Haar on OpenCV, does not take them)."""
 
 
 @dataclass(frozen=True)
@@ -23,9 +27,9 @@ class DetectorBackend:
         return getattr(importlib.import_module(self.module), self.cls)
 
     def parameters(self) -> dict[str, inspect.Parameter]:
-        """The options this detector takes: its constructor's keyword parameters, less the fixed ones."""
+        """The options this detector takes: its constructor's keyword parameters, less the fixed and runtime ones."""
         params = inspect.signature(self.load()).parameters
-        return {name: p for name, p in params.items() if name not in self.fixed}
+        return {name: p for name, p in params.items() if name not in self.fixed and name not in RUNTIME_PARAMETERS}
 
     def __call__(self, **options: Any) -> FaceDetector:
         return self.load()(**self.fixed, **options)
@@ -45,16 +49,21 @@ the frame with a border) finds more close-up, cut-off, tilted and small faces th
 no false face on the 69 real photos (benchmarks/detection.py, benchmarks/pipeline_results.md)."""
 
 
-def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
-    """The detector called ``name`` (see :data:`DETECTORS`), built with backend-specific ``options``.
+def create_detector(name: str = DEFAULT_DETECTOR, providers: Optional[Sequence[str]] = None,
+                    **options: Any) -> FaceDetector:
+    """The detector called ``name`` (see :data:`DETECTORS`), built with backend-specific ``options``, its ONNX Runtime
+    sessions on ``providers`` (None: the CPU; see :mod:`emolens.providers`; ignored by a backend without sessions).
 
     Raises:
-        ConfigError: an unknown detector name, or options it does not take or values out of range (see
-            :func:`emolens.faces.options.check_detector_options`).
+        ConfigError: an unknown detector name, options it does not take or values out of range (see
+            :func:`emolens.faces.options.check_detector_options`), or providers this ONNX Runtime lacks.
     """
     from emolens.faces.options import check_detector_options
+    from emolens.providers import check_providers
 
     checked = check_detector_options(name, options)
+    if providers is not None and "providers" in inspect.signature(DETECTORS[name].load()).parameters:
+        checked["providers"] = check_providers(providers)
     return DETECTORS[name](**checked)
 
 

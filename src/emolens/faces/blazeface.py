@@ -19,12 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
 
 from emolens.errors import ConfigError, ModelError
 from emolens.faces.base import Detection, FaceDetector
+from emolens.providers import DEFAULT_PROVIDERS
 
 
 Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -115,9 +117,10 @@ class BlazeFaceModel:
         variant: ``full`` or ``short``.
         threads: ONNX Runtime intra-op threads; one is fastest for this small model (measured: more threads only
             add contention).
+        providers: ONNX Runtime execution providers, in order of preference (see :mod:`emolens.providers`).
     """
 
-    def __init__(self, variant: str, threads: int = 1) -> None:
+    def __init__(self, variant: str, threads: int = 1, providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
         if variant not in VARIANTS:
             raise ConfigError(f"unknown BlazeFace variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
         self.variant = VARIANTS[variant]
@@ -127,7 +130,7 @@ class BlazeFaceModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(path), options, providers=list(providers))
         except Exception as exc:  # ONNX Runtime's own exception types: a missing or damaged file (a broken install)
             raise ModelError(f"{path}: cannot load the BlazeFace model ({exc}); reinstall emolens") from None
         self._input = self._session.get_inputs()[0].name
@@ -221,11 +224,13 @@ class BlazeFaceDetector(FaceDetector):
             windows, so that faces much smaller than the whole image are found too (0: never).
         tile_min_score: the confidence needed in a tile: tiles add many chances of a false positive (at the
             variant's own threshold they found hair curls on one of the 66 single-face photos).
+        providers: ONNX Runtime execution providers (set by the analyzer, not a detector option).
     """
 
     def __init__(self, variant: str = "full", min_score: float | None = None, iou_threshold: float = 0.3,
-                 threads: int = 1, tile: int = 768, tile_min_score: float = 0.7) -> None:
-        self.model = BlazeFaceModel(variant, threads)
+                 threads: int = 1, tile: int = 768, tile_min_score: float = 0.7,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
+        self.model = BlazeFaceModel(variant, threads, providers)
         self.name = "blazeface" if variant == "full" else f"blazeface-{variant}"
         self.min_score = self.model.variant.min_score if min_score is None else min_score
         self.iou_threshold = iou_threshold

@@ -19,11 +19,13 @@ faces while adding false ones and ~1 ms each.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
 
 import numpy as np
 
 from emolens.faces.base import Detection, FaceDetector
 from emolens.faces.blazeface import BlazeFaceModel, merge, tile_candidates
+from emolens.providers import DEFAULT_PROVIDERS
 
 
 def without_groups(faces: list[Detection]) -> list[Detection]:
@@ -53,14 +55,17 @@ class MultiScaleDetector(FaceDetector):
         pad: the short-range pass's border on each side, as a share of the image's longer side.
         tile, tile_min_score: tiles of large photos, as in :class:`~emolens.faces.blazeface.BlazeFaceDetector`.
         threads: ONNX Runtime intra-op threads of each model.
+        providers: ONNX Runtime execution providers of each model (set by the analyzer, not a detector option).
     """
 
     name = "blazeface-multi"
 
     def __init__(self, min_score: float = 0.5, short_min_score: float = 0.6, iou_threshold: float = 0.3,
                  full_side: int = 256, short_side: int = 160, pad: float = 0.2, tile: int = 768,
-                 tile_min_score: float = 0.7, threads: int = 1) -> None:
-        self.full, self.short = BlazeFaceModel("full", threads), BlazeFaceModel("short", threads)
+                 tile_min_score: float = 0.7, threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
+        self.full = BlazeFaceModel("full", threads, providers)
+        self.short = BlazeFaceModel("short", threads, providers)
         self.min_score, self.short_min_score, self.iou_threshold = min_score, short_min_score, iou_threshold
         self.full_side, self.short_side, self.pad = full_side, short_side, pad
         self.tile, self.tile_min_score = tile, tile_min_score

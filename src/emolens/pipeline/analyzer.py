@@ -75,8 +75,10 @@ class Analyzer:
     def _start(self, options: AnalyzerOptions) -> None:
         self._options = options
         self._classifier: Optional[EmotionClassifier] = EmotionClassifier(options.model_path, threads=options.threads,
-                                                                    class_balance=options.class_balance)
-        self._detector: Optional[FaceDetector] = create_detector(options.detector, **options.detector_options)
+                                                                    class_balance=options.class_balance,
+                                                                    providers=options.providers)
+        self._detector: Optional[FaceDetector] = create_detector(options.detector, providers=options.providers,
+                                                                 **options.detector_options)
         self._model_info = self._classifier.model_info
         self._class_balance = self._classifier.class_balance
         self._model_path = self._classifier.model_path
@@ -187,14 +189,13 @@ class Analyzer:
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
         return dict(zip(self.labels, map(float, probs)))
 
-    def _faces(self, bgr: np.ndarray, tta: Optional[bool], largest_only: bool = False,
+    def _faces(self, bgr: np.ndarray, tta: Optional[bool], max_faces: int = 0,
                time_s: Optional[float] = None,
                class_balance: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
         """The one detect -> crop -> classify -> Face path: every face's crop classified in one batch; with
         ``time_s`` (video mode), faces tracked and their scores smoothed."""
         detections = self._parts()[1].detect(bgr)
-        if largest_only and detections:
-            detections = [max(detections, key=lambda d: d.box[2] * d.box[3])]
+        detections = largest_detections(detections, max_faces)
         crops = self.crop(bgr, detections)
         probs = self.predict_proba(crops, tta, class_balance=class_balance)
         tracked = [(None, p) for p in probs] if time_s is None or self._tracker is None else \
@@ -207,22 +208,24 @@ class Analyzer:
         self._require(RunningMode.IMAGE, "analyze_with_crops")
         return self._faces(self.load(image), tta, class_balance=class_balance)
 
-    def analyze(self, image: ImageSource, tta: Optional[bool] = None, largest_only: bool = False,
+    def analyze(self, image: ImageSource, tta: Optional[bool] = None, max_faces: int = 0,
                 class_balance: Optional[float] = None) -> list[Face]:
         """Every face in ``image`` (path, bytes, PIL image or BGR array) with its emotion; ``[]`` when none.
 
         Args:
             tta: test-time augmentation for this call (``None``: the analyzer's setting).
-            largest_only: classify only the largest face (how evaluation scores whole labelled photos).
+            max_faces: keep only this many faces, the largest (insightface's ``max_num``; 1: how evaluation
+                scores whole labelled photos), in the detector's order; 0: every face.
             class_balance: the class balance for this call (``None``: the analyzer's; see
                 :attr:`AnalyzerOptions.class_balance`).
 
         Raises:
             InputError: the image is missing, unreadable, truncated or too large.
-            ConfigError: the analyzer runs in video mode, or the model does not store ``class_balance``.
+            ConfigError: the analyzer runs in video mode, the model does not store ``class_balance``, or
+                ``max_faces`` is not a whole number, 0 or more.
         """
         self._require(RunningMode.IMAGE, "analyze")
-        return self._faces(self.load(image), tta, largest_only, class_balance=class_balance)[0]
+        return self._faces(self.load(image), tta, max_faces, class_balance=class_balance)[0]
 
     def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None,
                      class_balance: Optional[float] = None) -> list[Face]:
@@ -288,6 +291,16 @@ class Analyzer:
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                  traceback: Optional[TracebackType]) -> None:
         self.close()
+
+
+def largest_detections(detections: Sequence[Detection], max_faces: int) -> list[Detection]:
+    """The ``max_faces`` largest of ``detections`` (by box area), in their own order; all of them when 0."""
+    if isinstance(max_faces, bool) or not isinstance(max_faces, numbers.Integral) or max_faces < 0:
+        raise ConfigError(f"max_faces must be 0 (every face) or a number of faces, got {max_faces!r}")
+    if not max_faces or len(detections) <= max_faces:
+        return list(detections)
+    kept = sorted(range(len(detections)), key=lambda i: -detections[i].box[2] * detections[i].box[3])[:max_faces]
+    return [detections[i] for i in sorted(kept)]
 
 
 def face_from_detection(detection: Detection, scores: dict[str, float], track_id: Optional[int] = None) -> Face:

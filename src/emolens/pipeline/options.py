@@ -15,6 +15,7 @@ from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR
 from emolens.faces.options import check_detector_options
 from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS, check_image_formats
+from emolens.providers import DEFAULT_PROVIDERS, check_providers
 
 DEFAULT_THREADS = 1
 """ONNX Runtime intra-op threads of the classifier. One is fastest per frame: idle threads of a larger pool keep
@@ -54,10 +55,13 @@ class AnalyzerOptions:
             (the classes as common as in FER+, where a third of the faces are neutral) to 1 (every emotion equally
             likely); ``None`` for the model's default. A model that does not store the balance asked for refuses
             it when the analyzer is built (see :meth:`~emolens.emotion.metadata.Calibration.at`).
+        providers: the ONNX Runtime execution providers of the emotion model and the face detector, in order of
+            preference, e.g. ``("CUDAExecutionProvider", "CPUExecutionProvider")``; default: the CPU (see
+            :mod:`emolens.providers`). The Haar detector runs on OpenCV and ignores them.
 
     Raises:
-        ConfigError: an unknown detector or detector option, or a value of the wrong type or range; the message
-            names the allowed values.
+        ConfigError: an unknown detector or detector option, an execution provider this ONNX Runtime does not
+            offer, or a value of the wrong type or range; the message names the allowed values.
     """
 
     model_path: Optional[Path] = None
@@ -70,6 +74,7 @@ class AnalyzerOptions:
     running_mode: RunningMode = RunningMode.IMAGE
     smoothing_s: float = DEFAULT_SMOOTHING_S
     class_balance: Optional[float] = None
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
 
     def __post_init__(self) -> None:
         if self.model_path is not None and not isinstance(self.model_path, (str, Path)):
@@ -89,6 +94,7 @@ class AnalyzerOptions:
             raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")
         set_field = object.__setattr__  # a frozen dataclass normalises its own fields this way
         set_field(self, "class_balance", check_class_balance(self.class_balance))
+        set_field(self, "providers", check_providers(self.providers))
         set_field(self, "model_path", None if self.model_path is None else Path(self.model_path))
         set_field(self, "detector_options", MappingProxyType(checked))
         set_field(self, "running_mode", mode)

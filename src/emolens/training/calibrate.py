@@ -54,9 +54,9 @@ def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: 
     probs = probabilities_under_shifts(classifier, faces.images, shifts=ALL_SHIFTS if bias else ("clean",),
                                        calibrated=False)
     balances = sorted({*class_balances, class_balance}) if class_balances else []
-    points = tuple(fit_calibration(probs, faces.labels, b, max_ratio) for b in balances)
+    points = tuple(fit_calibration(probs, faces.label_ids, b, max_ratio) for b in balances)
     default = next((p for p in points if p.class_balance == class_balance), None) or \
-        fit_calibration(probs, faces.labels, class_balance if bias else None, max_ratio)
+        fit_calibration(probs, faces.label_ids, class_balance if bias else None, max_ratio)
     calibration = dataclasses.replace(default, points=points)
     kept = {k: v for k, v in classifier.model_info.info.items() if k not in ("class_balance", "max_ratio")}
     info = {**kept, "calibrated_on": f"{Path(data).name} {split}",
@@ -64,9 +64,9 @@ def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: 
             **({"max_ratio": str(max_ratio)} if bias and max_ratio is not None else {})}
     write_model_info(model_path, out, dataclasses.replace(classifier.model_info, calibration=calibration, info=info))
     return {"temperature": calibration.temperature, "logit_bias": dict(zip(classifier.labels, calibration.logit_bias)),
-            "ece_before": expected_calibration_error(probs["clean"], faces.labels),
-            "ece_after": expected_calibration_error(calibration.apply(probs["clean"]), faces.labels), "n": len(faces),
-            **({"class_balances": [_point_summary(p, probs["clean"], faces.labels, classifier.labels)
+            "ece_before": expected_calibration_error(probs["clean"], faces.label_ids),
+            "ece_after": expected_calibration_error(calibration.apply(probs["clean"]), faces.label_ids), "n": len(faces),
+            **({"class_balances": [_point_summary(p, probs["clean"], faces.label_ids, classifier.labels)
                                    for p in points]} if points else {})}
 
 

@@ -16,16 +16,16 @@ def targets_of(dataset: FaceDataset) -> np.ndarray:
     """Label distributions: the soft labels if any, else one-hot."""
     if dataset.soft_labels is not None:
         return dataset.soft_labels.astype(np.float32)
-    return np.eye(len(dataset.label_names), dtype=np.float32)[dataset.labels]
+    return np.eye(len(dataset.label_names), dtype=np.float32)[dataset.label_ids]
 
 
 def blend_labels(dataset: FaceDataset, weight: float) -> np.ndarray:
     """``dataset``'s label distributions with ``weight`` of each moved to the face's original label (e.g. FER+
     votes blended with the original FER2013 labels of the same faces)."""
-    if dataset.original_labels is None:
+    if dataset.original_label_ids is None:
         raise DatasetError("blending in original labels needs a FER+ source (FER2013 faces with FER+ votes), whose "
                            "faces carry their original FER2013 labels")
-    one_hot = np.eye(len(dataset.label_names), dtype=np.float32)[dataset.original_labels]
+    one_hot = np.eye(len(dataset.label_names), dtype=np.float32)[dataset.original_label_ids]
     return (1 - weight) * targets_of(dataset) + weight * one_hot
 
 

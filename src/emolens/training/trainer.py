@@ -103,7 +103,7 @@ def load_splits(source: str | Path, config: TrainConfig) -> tuple[FaceDataset, F
         val = load_dataset(source, "val", label_mode=val_mode, label_names=train.label_names)
     else:
         idx_train, idx_val = train_test_split(np.arange(len(train)), test_size=config.val_fraction,
-                                              stratify=train.labels, random_state=config.seed)
+                                              stratify=train.label_ids, random_state=config.seed)
         train, val = train.subset(idx_train), train.subset(idx_val)
     if config.max_train_images and len(train) > config.max_train_images:
         rng = np.random.default_rng(config.seed)
@@ -241,8 +241,8 @@ def prepare(source: str | Path, config: TrainConfig, out_dir: Path, resume: bool
     run = Run(config, out_dir, train_set.label_names,
               x_train=cached_arrays(train_set, prep, out_dir / "cache", progress),
               y_train=torch.from_numpy(train_targets(train_set, config)),
-              x_val=cached_arrays(val_set, prep, out_dir / "cache", progress), y_val=val_set.labels,
-              class_weights=class_weights(train_set.labels, len(train_set.label_names), config).to(device),
+              x_val=cached_arrays(val_set, prep, out_dir / "cache", progress), y_val=val_set.label_ids,
+              class_weights=class_weights(train_set.label_ids, len(train_set.label_names), config).to(device),
               model=model, optimizer=make_optimizer(model, config),
               state={"epoch": 0, "best_val_accuracy": -1.0, "history": []},
               ema=AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
