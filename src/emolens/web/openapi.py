@@ -15,7 +15,8 @@ REF = "#/components/schemas/{model}"
 ANALYSIS_ID = {"name": "analysis_id", "in": "path", "required": True,
                "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
 RESPONSES = (schemas.AnalyzeResponse, schemas.StatsResponse, schemas.AnalysesPage, schemas.SettingsOut,
-             schemas.Health, schemas.ErrorOut)
+             schemas.Health, schemas.ErrorOut, schemas.BrowserModelOut, schemas.LiveResults,
+             schemas.LiveResultsOut)
 
 
 def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -97,6 +98,14 @@ def _paths() -> dict[str, Any]:
         "/api/v1/settings": {"get": {
             "summary": "What a page may offer: allowed detectors, the default TTA, what is kept",
             "responses": {"200": _ok(schemas.SettingsOut, "settings"), **_errors(401)}}},
+        "/api/v1/model": {"get": {
+            "summary": "The emotion model and detector as the live page runs them in the browser",
+            "responses": {"200": _ok(schemas.BrowserModelOut, "model description"), **_errors(401)}}},
+        "/api/v1/live/results": {"post": {
+            "summary": "Add results computed in the browser (no image) to a live session's window",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "$ref": REF.format(model="LiveResults")}}}},
+            "responses": {"200": _ok(schemas.LiveResultsOut, "added"), **_errors(400, 401, 403, 413, 415, 503)}}},
         "/api/v1/health": {"get": {
             "summary": "Model, detector, database and version", "security": [{}],
             "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
