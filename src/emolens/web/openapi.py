@@ -98,6 +98,19 @@ def _paths() -> dict[str, Any]:
         "/api/v1/settings": {"get": {
             "summary": "What a page may offer: allowed detectors, the default TTA, what is kept",
             "responses": {"200": _ok(schemas.SettingsOut, "settings"), **_errors(401)}}},
+        **_browser_paths(),
+        "/api/v1/health": {"get": {
+            "summary": "Model, detector, database and version", "security": [{}],
+            "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
+        "/api/v1/openapi.json": {"get": {
+            "summary": "This document", "security": [{}],
+            "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
+    }
+
+
+def _browser_paths() -> dict[str, Any]:
+    """The calls of the live page's browser mode."""
+    return {
         "/api/v1/model": {"get": {
             "summary": "The emotion model and detector as the live page runs them in the browser",
             "responses": {"200": _ok(schemas.BrowserModelOut, "model description"), **_errors(401)}}},
@@ -106,10 +119,4 @@ def _paths() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "$ref": REF.format(model="LiveResults")}}}},
             "responses": {"200": _ok(schemas.LiveResultsOut, "added"), **_errors(400, 401, 403, 413, 415, 503)}}},
-        "/api/v1/health": {"get": {
-            "summary": "Model, detector, database and version", "security": [{}],
-            "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
-        "/api/v1/openapi.json": {"get": {
-            "summary": "This document", "security": [{}],
-            "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
     }

@@ -35,6 +35,7 @@
   let pipeline = null; // a promise of the browser pipeline, loaded when browser mode is chosen
   let pending = { frames: 0, ms: 0, faces: [] };
   let poster = null;
+  let loops = 0; // browser loops started: a loop that is no longer the latest stops (after Stop, then Start)
 
   /** Status text, optionally followed by a link (e.g. to the Upload page). */
   function setStatus(text, error = false, link = null) {
@@ -182,8 +183,9 @@
   /** Every new video frame analysed in this browser, one at a time: the next is asked for once this one is done. */
   async function browserLoop(analyser) {
     const minScore = () => Number(emolensSettings.params().min_score || 0);
+    const mine = ++loops;
     const step = async () => {
-      if (!running) return;
+      if (!running || mine !== loops) return;
       const started = performance.now();
       const canvas = drawFrame();
       const image = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width,
@@ -195,7 +197,7 @@
         if (running) { fallBack(err); loop(); }
         return;
       }
-      if (!running) return;
+      if (!running || mine !== loops) return;
       const ms = performance.now() - started;
       show({ faces, width: canvas.width }, ms);
       queue(faces, ms);
