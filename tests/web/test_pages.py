@@ -13,7 +13,7 @@ import cv2
 import pytest
 from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from emolens.web.testing import no_console_errors, serving, set_viewport
 

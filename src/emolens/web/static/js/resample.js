@@ -12,6 +12,15 @@ const emolensResample = (() => {
     return (r - x === 0.5 && r % 2 !== 0) ? r - 1 : r;
   }
 
+  const tables = new Map();
+
+  /** `make(size, out)`, computed once per kind and sizes (frames keep their size). */
+  function cached(make, size, out) {
+    const key = `${make.name} ${size} ${out}`;
+    if (!tables.has(key)) tables.set(key, make(size, out));
+    return tables.get(key);
+  }
+
   /** OpenCV's INTER_AREA table for one axis (computeResizeAreaTab): [[source index, weight], ...] per output. */
   function areaTable(size, out) {
     const scale = size / out;
@@ -47,14 +56,14 @@ const emolensResample = (() => {
    * vertical step ((w0 * (r0 >> 4)) >> 16 + (w1 * (r1 >> 4)) >> 16 + 2) >> 2. */
   function linear(img, width, height) {
     if (img.width === width && img.height === height) return img;
-    const tx = linearTable(img.width, width); const ty = linearTable(img.height, height);
+    const tx = cached(linearTable, img.width, width); const ty = cached(linearTable, img.height, height);
     const { data, channels: c } = img;
     const rows = new Int32Array(img.height * width * c);
-    for (let y = 0; y < img.height; y += 1) {
-      for (let x = 0; x < width; x += 1) {
-        const [[s0, w0], [s1, w1]] = tx[x];
+    for (let x = 0; x < width; x += 1) {
+      const [[s0, w0], [s1, w1]] = tx[x];
+      for (let y = 0; y < img.height; y += 1) {
+        const base = y * img.width * c;
         for (let k = 0; k < c; k += 1) {
-          const base = y * img.width * c;
           rows[(y * width + x) * c + k] = w0 * data[base + s0 * c + k] + w1 * data[base + s1 * c + k];
         }
       }
@@ -102,9 +111,28 @@ const emolensResample = (() => {
   /** cv2.resize(img, (width, height), INTER_AREA): integer factors average blocks (rounding halves up, as
    * OpenCV's fast path does), other factors weigh pixels by overlap (rounding halves to even). */
   function area(img, width, height) {
+    if (img.width === 2 * width && img.height === 2 * height) return halve(img);
     const fast = img.width % width === 0 && img.height % height === 0;
-    return separable(img, width, height, areaTable(img.width, width), areaTable(img.height, height),
+    return separable(img, width, height, cached(areaTable, img.width, width), cached(areaTable, img.height, height),
       fast ? halfUp : roundEven);
+  }
+
+  /** Exactly half the size: each 2x2 block's mean, halves rounded up (OpenCV's fast path). */
+  function halve(img) {
+    const { data, channels: c } = img;
+    const width = img.width / 2; const height = img.height / 2;
+    const out = new Uint8Array(width * height * c);
+    const stride = img.width * c;
+    for (let y = 0; y < height; y += 1) {
+      for (let x = 0; x < width; x += 1) {
+        const src = 2 * y * stride + 2 * x * c;
+        for (let k = 0; k < c; k += 1) {
+          const p = src + k;
+          out[(y * width + x) * c + k] = (data[p] + data[p + c] + data[p + stride] + data[p + stride + c] + 2) >> 2;
+        }
+      }
+    }
+    return { data: out, width, height, channels: c };
   }
 
   /** emolens.faces.blazeface.shrink: halved with area averaging while that stays larger, then area-averaged, or
