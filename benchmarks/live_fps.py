@@ -95,8 +95,15 @@ def first_result(driver: Chrome) -> float:
     return time.monotonic() - started
 
 
+def shown_fps(driver: Chrome) -> float:
+    """The analysed frames/s the page shows ("–" under one result in 2 s: 0)."""
+    text = driver.find_element(By.ID, "fps").text
+    return float(text) if text.replace(".", "").isdigit() else 0.0
+
+
 def measure(url: str, drivers: list[Chrome], mode: str, seconds: int, width: str) -> dict[str, float]:
-    """One run of ``mode`` on every viewer at once; the figures of the first viewer and the server."""
+    """One run of ``mode`` on every viewer at once: frames/s per viewer (the mean over viewers, sampled each
+    second), the first viewer's time to its first result, the server's CPU and the image requests of all."""
     for driver in drivers:  # warm the HTTP cache and the camera: a first session, stopped
         open_live(driver, url, mode, width)
         first_result(driver)
@@ -110,7 +117,7 @@ def measure(url: str, drivers: list[Chrome], mode: str, seconds: int, width: str
     samples = []
     for _ in range(seconds):
         time.sleep(1)
-        samples.append(float(drivers[0].find_element(By.ID, "fps").text or 0))
+        samples.append(statistics.fmean(shown_fps(driver) for driver in drivers))
     cpu = cpu_seconds(server) - cpu_before
     images = 0
     for driver in drivers:
@@ -140,7 +147,7 @@ def main() -> None:
             for mode in modes:
                 r = measure(url, drivers, mode, args.seconds, args.width)
                 print(f"{mode} mode, {args.viewers} viewer(s), {args.width}px frames, {args.seconds} s: "
-                      f"{r['fps']:.1f} analysed frames/s (median; min {r['fps_min']:.1f}), first result "
+                      f"{r['fps']:.1f} analysed frames/s per viewer (median; min {r['fps_min']:.1f}), first result "
                       f"{r['first_s']:.2f} s after Start, server CPU {r['cpu_s']:.2f} s "
                       f"({100 * r['cpu_s'] / args.seconds:.1f}% of one core), {r['images']} requests carrying an image")
         finally:
