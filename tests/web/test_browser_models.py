@@ -16,9 +16,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from emolens import Analyzer
+from emolens.emotion.classifier import default_model_path
 from emolens.emotion.metadata import Calibration
 from emolens.emotion.preprocessing import Preprocessing, normalize
 from emolens.faces.blazeface import BlazeFaceModel, shrink
+from emolens.web import create_app
 from emolens.web.schemas import BrowserModelOut, LiveResultsOut
 from emolens.web.testing import letterbox
 
@@ -179,3 +182,29 @@ def test_results_are_bounded(sqlite_app: Flask, analyzer) -> None:
     padded = {"session": "cam", "frames": 1, "elapsed_ms": 1.0, "faces": [], "pad": "x" * 300_000}
     assert_error(post(client, padded), 413, "256 kb")
     assert client.get("/api/v1/stats?session=cam").json["totals"]["frames"] == 0
+
+
+def test_a_model_with_other_labels_is_described_and_its_labels_required(tmp_path: Path) -> None:
+    """The labels and calibration the browser uses, and the results the server takes, follow the model file: here
+    the bundled network with other label names and calibration written into its metadata."""
+    onnx = pytest.importorskip("onnx", reason="the train extra edits model metadata")
+    model = onnx.load(str(default_model_path()))
+    props = {p.key: p for p in model.metadata_props}
+    labels = ["mad", "yuck", "scared", "glad", "down", "wow", "calm"]
+    props["emolens.labels"].value = json.dumps(labels)
+    props["emolens.calibration"].value = json.dumps({"temperature": 0.8, "logit_bias": [0.1] * 7})
+    path = tmp_path / "renamed.onnx"
+    onnx.save(model, str(path))
+    with Analyzer(model_path=path) as analyzer:
+        app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True,
+                          "DATABASE_URL": f"sqlite:///{tmp_path / 'emolens.db'}"}, analyzer=analyzer)
+        client = app.test_client()
+        info = valid(client.get("/api/v1/model"), BrowserModelOut)
+        assert info.labels == labels and info.name == "renamed.onnx"
+        assert info.calibration.temperature == 0.8 and info.calibration.bias == [0.1] * 7
+        assert fetch(client, info.url)[1] == path.read_bytes()
+        default = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+        body = {"session": "cam", "frames": 1, "elapsed_ms": 5.0, "faces": [face(default)]}
+        assert_error(post(client, body), 400, "exactly the model's labels")
+        assert valid(post(client, dict(body, faces=[face(tuple(labels))])), LiveResultsOut).faces == 1
+        app.extensions["emolens"].storage.engine.dispose()
