@@ -118,6 +118,12 @@ def fetch(client: FlaskClient, url: str, headers: dict[str, str] | None = None) 
         response.close()
 
 
+def test_model_file_needs_the_api_token_when_there_is_one(make_app: Callable[..., Flask], tmp_path: Path) -> None:
+    client = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'emolens.db'}", API_TOKEN="secret").test_client()
+    assert fetch(client, "/api/v1/model.onnx")[0] == 401
+    assert fetch(client, "/api/v1/model.onnx", {"Authorization": "Bearer secret"})[0] == 200
+
+
 def test_live_page_alone_may_compile_webassembly(sqlite_app: Flask) -> None:
     client = sqlite_app.test_client()
     assert "'wasm-unsafe-eval'" in client.get("/live").headers["Content-Security-Policy"]

@@ -314,6 +314,12 @@ def get_model() -> Response:
     return jsonify(browser.describe_model())
 
 
+@bp.get("/model.onnx")
+def get_model_file() -> Response:
+    """The emotion model file the browser runs (behind the API token, when there is one; cached with validators)."""
+    return browser.model_file()
+
+
 @bp.post("/live/results")
 def post_live_results() -> Response:
     """Results the live page computed in the browser (never an image), checked against the model and added to

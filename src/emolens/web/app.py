@@ -13,7 +13,7 @@ from emolens.errors import BusyError, ConfigError, InputError, ModelError, Stora
 from emolens.pipeline.analyzer import Analyzer
 from emolens.pipeline.options import RunningMode
 from emolens.storage import Storage, make_engine, upgrade
-from emolens.web import api, browser, pages
+from emolens.web import api, pages
 from emolens.web.config import load_config
 from emolens.web.services import Services, make_analyzer
 
@@ -43,7 +43,6 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
                                          int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(browser.bp)
     app.before_request(_allowed_host_only)
     app.before_request(_same_origin_only)
     app.before_request(_read_timeout)
@@ -121,7 +120,7 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(self), microphone=()"
     if request.path.startswith("/api/"):
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Cache-Control", "no-store")  # the model file keeps its validators
     return response
 
 

@@ -14,7 +14,7 @@ import inspect
 import math
 from typing import Any
 
-from flask import Blueprint, Response, send_file, url_for
+from flask import Response, send_file, url_for
 
 from emolens.emotion.metadata import ModelInfo
 from emolens.faces.blazeface import VARIANTS, BlazeFaceDetector
@@ -30,8 +30,6 @@ SUM_TOLERANCE = 1e-3
 MAX_FACES_PER_FRAME = 32
 MAX_RESULTS_BYTES = 256 * 1024
 """Largest results post: 1000 faces of 7 labels take about 150 KB of JSON."""
-
-bp = Blueprint("browser", __name__)
 
 
 class ResultsError(ValueError):
@@ -56,7 +54,7 @@ def describe_model() -> dict[str, Any]:
     return {"name": analyzer.model_name, "labels": list(info.labels),
             "preprocessing": dataclasses.asdict(info.preprocessing),
             "calibration": {"temperature": temperature, "bias": bias},
-            "url": url_for("browser.emotion_model", v=f"{stat.st_mtime_ns:x}-{stat.st_size:x}"),
+            "url": url_for("api.get_model_file", v=f"{stat.st_mtime_ns:x}-{stat.st_size:x}"),
             "size_bytes": stat.st_size,
             "graphs": {"input": url_for("static", filename="models/emotion_input.onnx"),
                        "calibration": url_for("static", filename="models/calibration.onnx")},
@@ -64,9 +62,9 @@ def describe_model() -> dict[str, Any]:
                          "input_size": variant.size, "min_score": variant.min_score, "iou_threshold": iou}}
 
 
-@bp.get("/models/emotion.onnx")
-def emotion_model() -> Response:
-    """The server's emotion model file, with validators (ETag, Last-Modified): browsers revalidate and get 304."""
+def model_file() -> Response:
+    """The server's emotion model file, with validators (ETag, Last-Modified) and ``no-cache``: browsers keep it
+    and revalidate, getting 304 while it is unchanged."""
     response = send_file(services().analyzer.model_path, mimetype="application/octet-stream", conditional=True,
                          etag=True, max_age=None)
     response.cache_control.no_cache = True

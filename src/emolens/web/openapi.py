@@ -114,6 +114,13 @@ def _browser_paths() -> dict[str, Any]:
         "/api/v1/model": {"get": {
             "summary": "The emotion model and detector as the live page runs them in the browser",
             "responses": {"200": _ok(schemas.BrowserModelOut, "model description"), **_errors(401)}}},
+        "/api/v1/model.onnx": {"get": {
+            "summary": "The emotion model file the browser runs (ETag and Last-Modified: conditional requests get 304)",
+            "parameters": [{"name": "v", "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": "The file's version, as GET /api/v1/model gives it (ignored)."}],
+            "responses": {"200": {"description": "ONNX model", "content": {"application/octet-stream": {
+                "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                          "304": {"description": "not modified"}, **_errors(401)}}},
         "/api/v1/live/results": {"post": {
             "summary": "Add results computed in the browser (no image) to a live session's window",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {

@@ -102,9 +102,11 @@ const emolensBrowser = (() => {
     ort.env.wasm.wasmPaths = wasmPath;
     ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
     const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
+    // the model file comes through the API (its token, when the server has one); the graphs are static files
+    const modelBytes = emolens.apiBlob(info.url).then(async (blob) => new Uint8Array(await blob.arrayBuffer()));
     const [detector, prepare, model, calibrate] = await Promise.all(
-      [info.detector.url, info.graphs.input, info.url, info.graphs.calibration]
-        .map((url) => ort.InferenceSession.create(url, options)));
+      [info.detector.url, info.graphs.input, modelBytes, info.graphs.calibration]
+        .map(async (source) => ort.InferenceSession.create(await source, options)));
     const det = info.detector;
     const prep = info.preprocessing;
     const bias = new ort.Tensor("float32", Float32Array.from(info.calibration.bias), [info.labels.length]);
