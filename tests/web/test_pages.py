@@ -13,7 +13,7 @@ import cv2
 import pytest
 from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from support.web import no_console_errors, serving, set_viewport
 
@@ -226,6 +226,7 @@ def test_live_clears_stale_boxes_reconnects_and_resets_on_stop(server: str, brow
     browser.get(f"{server}/live")
     stage, metrics = browser.find_element(By.ID, "stage").rect, browser.find_element(By.CSS_SELECTOR, ".metrics").rect
     assert metrics["x"] >= stage["x"] + stage["width"] - 1  # side by side on a desktop
+    Select(browser.find_element(By.ID, "mode")).select_by_value("server")  # frames go to the server
     browser.find_element(By.ID, "start").click()
     WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
     drawn = ("const c = document.getElementById('overlay');"

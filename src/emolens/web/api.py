@@ -23,8 +23,9 @@ from emolens.pipeline.analyzer import Analyzer
 from emolens.pipeline.images import decode_image
 from emolens.storage import (AnalysisRecord, Filters, Tally, add_live_frame, now_ms, recent, record, stats,
                              stored_image, stored_thumbnail)
+from emolens.web import browser
 from emolens.web.openapi import openapi_document
-from emolens.web.schemas import AnalysesParams, AnalyzeParams, Params, RangeParams, StatsParams
+from emolens.web.schemas import AnalysesParams, AnalyzeParams, LiveResults, Params, RangeParams, StatsParams
 from emolens.web.services import services
 from emolens.web.uploads import clean_filename, thumbnail_jpeg
 
@@ -71,10 +72,13 @@ def parse(model: type[P], values: MultiDict) -> P:
     try:
         return model.model_validate(values.to_dict())
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: "
-                             f"{'unknown parameter' if e['type'] == 'extra_forbidden' else e['msg']}"
-                             for e in exc.errors())
-        raise ApiError(400, f"bad parameters: {problems}") from None
+        raise ApiError(400, f"bad parameters: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    """What a pydantic validation found, one clause per problem."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: "
+                     f"{'unknown parameter' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors())
 
 
 def _iso(ms: int) -> str:
@@ -315,6 +319,39 @@ def get_settings() -> Response:
     return jsonify(detectors=svc.detectors, tta=bool(config["TTA"]),
                    class_balance=svc.class_balance_for(svc.analyzer, None), class_balances=svc.class_balances,
                    store_images=bool(config["STORE_IMAGES"]), store_thumbnails=bool(config["STORE_THUMBNAILS"]))
+
+
+@bp.get("/model")
+def get_model() -> Response:
+    """The emotion model and detector as the live page's browser mode runs them (labels, preprocessing,
+    calibration, file addresses)."""
+    return jsonify(browser.describe_model())
+
+
+@bp.get("/model.onnx")
+def get_model_file() -> Response:
+    """The emotion model file the browser runs (behind the API token, when there is one; cached with validators)."""
+    return browser.model_file()
+
+
+@bp.post("/live/results")
+def post_live_results() -> Response:
+    """Results the live page computed in the browser (never an image), checked against the model and added to
+    the session's live window like frames the server analysed."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "send the results as application/json")
+    if (request.content_length or 0) > browser.MAX_RESULTS_BYTES:
+        raise ApiError(413, f"results too large: the limit is {browser.MAX_RESULTS_BYTES // 1024} KB a post")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    try:
+        results = LiveResults.model_validate(body)
+        return jsonify(browser.record_results(results))
+    except ValidationError as exc:
+        raise ApiError(400, f"bad results: {_problems(exc)}") from None
+    except browser.ResultsError as exc:
+        raise ApiError(400, f"bad results: {exc}") from None
 
 
 @bp.get("/health")

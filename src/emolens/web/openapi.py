@@ -15,7 +15,8 @@ REF = "#/components/schemas/{model}"
 ANALYSIS_ID = {"name": "analysis_id", "in": "path", "required": True,
                "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
 RESPONSES = (schemas.AnalyzeResponse, schemas.StatsResponse, schemas.AnalysesPage, schemas.SettingsOut,
-             schemas.Health, schemas.ErrorOut)
+             schemas.Health, schemas.ErrorOut, schemas.BrowserModelOut, schemas.LiveResults,
+             schemas.LiveResultsOut)
 
 
 def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -102,10 +103,32 @@ def _paths() -> dict[str, Any]:
         "/api/v1/settings": {"get": {
             "summary": "What a page may offer: allowed detectors, the default TTA, what is kept",
             "responses": {"200": _ok(schemas.SettingsOut, "settings"), **_errors(401)}}},
+        **_browser_paths(),
         "/api/v1/health": {"get": {
             "summary": "Model, detector, database and version", "security": [{}],
             "responses": {"200": _ok(schemas.Health, "healthy"), "503": _ok(schemas.Health, "degraded")}}},
         "/api/v1/openapi.json": {"get": {
             "summary": "This document", "security": [{}],
             "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
+    }
+
+
+def _browser_paths() -> dict[str, Any]:
+    """The calls of the live page's browser mode."""
+    return {
+        "/api/v1/model": {"get": {
+            "summary": "The emotion model and detector as the live page runs them in the browser",
+            "responses": {"200": _ok(schemas.BrowserModelOut, "model description"), **_errors(401)}}},
+        "/api/v1/model.onnx": {"get": {
+            "summary": "The emotion model file the browser runs (ETag and Last-Modified: conditional requests get 304)",
+            "parameters": [{"name": "v", "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": "The file's version, as GET /api/v1/model gives it (ignored)."}],
+            "responses": {"200": {"description": "ONNX model", "content": {"application/octet-stream": {
+                "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                          "304": {"description": "not modified"}, **_errors(401)}}},
+        "/api/v1/live/results": {"post": {
+            "summary": "Add results computed in the browser (no image) to a live session's window",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "$ref": REF.format(model="LiveResults")}}}},
+            "responses": {"200": _ok(schemas.LiveResultsOut, "added"), **_errors(400, 401, 403, 413, 415, 503)}}},
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, make_response, render_template
 
 from emolens.labels import EMOTION_COLOURS, label_colours
 from emolens.web.services import services
@@ -25,9 +25,15 @@ def upload() -> str:
 
 
 @bp.get("/live")
-def live() -> str:
-    """Emotions from the browser's camera, live."""
-    return _page("live.html", "live")
+def live() -> Response:
+    """Emotions from the browser's camera, live. Its scripts may compile WebAssembly (ONNX Runtime Web runs the
+    models in the browser): 'wasm-unsafe-eval' allows that and nothing else (no eval of JavaScript)."""
+    from emolens.web.app import CSP  # here: the app module imports this one
+
+    response = make_response(_page("live.html", "live"))
+    response.headers["Content-Security-Policy"] = CSP.replace("script-src 'self'",
+                                                              "script-src 'self' 'wasm-unsafe-eval'")
+    return response
 
 
 @bp.get("/dashboard")

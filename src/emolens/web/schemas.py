@@ -256,3 +256,59 @@ class Health(BaseModel):
 class ErrorOut(BaseModel):
     error: str = Field(description="What went wrong, for a person to read.")
     status: int
+
+
+MAX_LIVE_FRAMES = 120
+"""Frames one results post may cover (the live page posts about once a second; 120 leaves room at 60 frames/s)."""
+MAX_LIVE_FACES = 1000
+"""Faces one results post may hold, over all its frames."""
+
+
+class LiveFace(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    emotion: str = Field(max_length=64, description="Top emotion: one of the model's labels, the highest score.")
+    scores: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        max_length=64, description="Probability per emotion: exactly the model's labels, each in [0, 1], summing "
+                                   "to 1.")
+
+
+class LiveResults(BaseModel):
+    """What the live page's browser mode posts: results only, never an image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session: str = Field(pattern=SESSION_PATTERN, description="The live session.")
+    frames: int = Field(ge=1, le=MAX_LIVE_FRAMES, description="Camera frames analysed in the browser since the "
+                                                               "last post.")
+    elapsed_ms: float = Field(ge=0.0, le=60_000.0, description="Mean analysis time per frame in the browser.")
+    faces: list[LiveFace] = Field(max_length=MAX_LIVE_FACES, description="Every face of those frames.")
+
+
+class LiveResultsOut(BaseModel):
+    frames: int = Field(description="Frames added to the session's live window.")
+    faces: int = Field(description="Faces added to it.")
+
+
+class DetectorOut(BaseModel):
+    name: str
+    url: str = Field(description="The detector graph the browser runs (input scaling and box decoding included).")
+    input_size: int = Field(description="Side of its square input, in pixels.")
+    min_score: float
+    iou_threshold: float
+
+
+class CalibrationOut(BaseModel):
+    temperature: float
+    bias: list[float] = Field(description="Added to the log-probabilities before dividing by the temperature.")
+
+
+class BrowserModelOut(BaseModel):
+    name: str
+    labels: list[str]
+    preprocessing: dict[str, Any] = Field(description="The model's input contract (emolens.preprocessing).")
+    calibration: CalibrationOut
+    url: str = Field(description="The emotion model file (HTTP caching with validators).")
+    size_bytes: int
+    graphs: dict[str, str] = Field(description="Input normalisation and calibration graphs, by role.")
+    detector: DetectorOut

@@ -1,19 +1,30 @@
-// Live page: camera frames, downscaled to JPEG, go to the API one at a time; boxes are drawn over the video.
-// When the server fails, the boxes go (they would be stale) and the page reconnects with backoff; screen readers
-// hear the emotions at most every 2 s.
+// Live page, in one of two modes (the control #mode):
+// - browser (the default where it works): every camera frame is analysed here with ONNX Runtime Web
+//   (browser_pipeline.js); only results (emotions and scores, JSON) go to the server, about once a second, while
+//   "Record" is on. Frames are taken as the video delivers them (requestVideoFrameCallback), one at a time.
+// - server: frames, downscaled to JPEG, go to the API one at a time. When the server fails, the boxes go (they
+//   would be stale) and the page reconnects with backoff.
+// Both draw boxes over the video through the same tracker and timeline; screen readers hear the emotions at most
+// every 2 s.
 "use strict";
 
 (() => {
   const { api, explain, drawFaces, pct, labels } = emolens;
   const $ = (id) => document.getElementById(id);
-  const [video, overlay, stage, startBtn, stopBtn, widthSel, mirror, status, announce] =
-    ["video", "overlay", "stage", "start", "stop", "width", "mirror", "status", "announce"].map($);
+  const [video, overlay, stage, startBtn, stopBtn, widthSel, mirror, status, announce, modeSel, record, privacy] =
+    ["video", "overlay", "stage", "start", "stop", "width", "mirror", "status", "announce", "mode", "record",
+      "privacy"].map($);
   const out = { fps: $("fps"), latency: $("latency"), nfaces: $("nfaces"), top: $("top") };
   const grab = document.createElement("canvas");
   const tracker = emolensTracker.create();
   const timeline = emolensTimeline.create($("timeline"));
   const session = `live-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const RUNNING = "Running. Frames are analysed and discarded.";
+  const RUNNING_HERE = "Running in this browser. Frames are analysed here and never sent.";
+  const POST_MS = 1000;
+  const MAX_POST_FRAMES = 120; // schemas.MAX_LIVE_FRAMES
+  const MAX_POST_FACES = 1000; // schemas.MAX_LIVE_FACES
+  const MAX_FRAME_FACES = 32; // browser.MAX_FACES_PER_FRAME
   const ANNOUNCE_MS = 2000;
   const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
   let stream = null;
@@ -21,6 +32,10 @@
   let times = [];
   let failures = 0;
   let lastAnnounced = 0;
+  let pipeline = null; // a promise of the browser pipeline, loaded when browser mode is chosen
+  let pending = { frames: 0, ms: 0, faces: [] };
+  let poster = null;
+  let loops = 0; // browser loops started: a loop that is no longer the latest stops (after Stop, then Start)
 
   /** Status text, optionally followed by a link (e.g. to the Upload page). */
   function setStatus(text, error = false, link = null) {
@@ -43,11 +58,17 @@
     times = [];
   }
 
-  function frameBlob() {
+  /** The current video frame drawn at the chosen width; the canvas is returned. */
+  function drawFrame() {
     const width = Math.min(Number(widthSel.value), video.videoWidth);
     grab.width = width;
     grab.height = Math.round(video.videoHeight * width / video.videoWidth);
-    grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
+    grab.getContext("2d", { willReadFrequently: true }).drawImage(video, 0, 0, grab.width, grab.height);
+    return grab;
+  }
+
+  function frameBlob() {
+    drawFrame();
     return new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.8));
   }
 
@@ -122,6 +143,103 @@
     }
   }
 
+  /** Load the browser pipeline once (model description from the server, then the models, warmed up). */
+  function loadPipeline() {
+    if (!pipeline) {
+      pipeline = api("/api/v1/model").then((info) => emolensBrowser.create(info, modeSel.dataset.wasm));
+      pipeline.catch(() => { pipeline = null; }); // a later choice of browser mode tries again
+    }
+    return pipeline;
+  }
+
+  /** Results of one analysed frame, queued for the next post (only while recording). */
+  function queue(faces, ms) {
+    if (!record.checked) return;
+    pending.frames += 1;
+    pending.ms += ms;
+    for (const f of faces.slice(0, MAX_FRAME_FACES)) pending.faces.push({ emotion: f.emotion, scores: f.scores });
+    if (pending.frames >= MAX_POST_FRAMES || pending.faces.length > MAX_POST_FACES - MAX_FRAME_FACES) post();
+  }
+
+  /** Post the queued results: JSON, no image. A failed post is dropped and said. */
+  async function post() {
+    if (!pending.frames) return;
+    const body = { session, frames: pending.frames, elapsed_ms: pending.ms / pending.frames, faces: pending.faces };
+    pending = { frames: 0, ms: 0, faces: [] };
+    try {
+      await api("/api/v1/live/results", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      if (running && status.classList.contains("error")) setStatus(RUNNING_HERE);
+    } catch (err) {
+      if (running) setStatus(`Analysing in this browser, but results are not recorded: ${explain(err)}`, true);
+    }
+  }
+
+  function nextFrame(step) {
+    if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(step);
+    else requestAnimationFrame(step);
+  }
+
+  /** Every new video frame analysed in this browser, one at a time: the next is asked for once this one is done. */
+  async function browserLoop(analyser) {
+    const minScore = () => Number(emolensSettings.params().min_score || 0);
+    const mine = ++loops;
+    const step = async () => {
+      if (!running || mine !== loops) return;
+      const started = performance.now();
+      const canvas = drawFrame();
+      const image = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width,
+        canvas.height);
+      let faces;
+      try {
+        faces = (await analyser.analyze(emolensBrowser.rgb(image))).filter((f) => f.detection_score >= minScore());
+      } catch (err) {
+        if (running) { fallBack(err); loop(); }
+        return;
+      }
+      if (!running || mine !== loops) return;
+      const ms = performance.now() - started;
+      show({ faces, width: canvas.width }, ms);
+      queue(faces, ms);
+      nextFrame(step);
+    };
+    while (running && video.readyState < 2) await sleep(50);
+    poster = setInterval(post, POST_MS);
+    nextFrame(step);
+  }
+
+  /** Start analysing in the chosen mode; browser mode falls back to the server when it cannot run here. */
+  async function run() {
+    if (modeSel.value === "browser") {
+      try {
+        const analyser = await loadPipeline();
+        if (!running) return;
+        setStatus(RUNNING_HERE);
+        browserLoop(analyser);
+        return;
+      } catch (err) {
+        fallBack(err);
+        loop();
+        return;
+      }
+    }
+    setStatus(RUNNING);
+    loop();
+  }
+
+  /** Say why the browser cannot analyse, and switch to the server. */
+  function fallBack(err) {
+    modeSel.value = "server";
+    showPrivacy();
+    setStatus(`This browser cannot run the models (${err.message || err}); frames are analysed on the server `
+      + "instead, as the notice above says.", true);
+  }
+
+  function showPrivacy() {
+    privacy.textContent = privacy.dataset[modeSel.value];
+    record.disabled = modeSel.value !== "browser";
+  }
+
   function cameraProblem(err) {
     const upload = { href: "/", text: "Analyse photos on the Upload page instead" };
     if (err.name === "NotAllowedError" || err.name === "SecurityError") {
@@ -159,12 +277,16 @@
     failures = 0;
     stage.classList.add("on");
     stopBtn.disabled = false;
-    setStatus(RUNNING);
-    loop();
+    modeSel.disabled = true;
+    setStatus(modeSel.value === "browser" ? "Loading the models…" : RUNNING);
+    run();
   }
 
   function stop() {
     running = false;
+    clearInterval(poster);
+    post();
+    modeSel.disabled = false;
     if (stream) stream.getTracks().forEach((t) => t.stop());
     stream = null;
     video.srcObject = null;
@@ -180,6 +302,16 @@
     startBtn.focus();
   }
 
+  modeSel.addEventListener("change", () => {
+    showPrivacy();
+    if (modeSel.value === "browser") loadPipeline().catch(fallBack);
+  });
+  if (!emolensBrowser.supported()) {
+    fallBack(new Error("no WebAssembly"));
+  } else {
+    showPrivacy();
+    loadPipeline().catch(fallBack); // download, compile and warm up before the camera starts
+  }
   emolensTimeline.legend($("legend"), labels);
   mirror.addEventListener("change", () => stage.classList.toggle("mirrored", mirror.checked));
   startBtn.addEventListener("click", start);
