@@ -96,9 +96,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                                 "class_balance": analyzer.class_balance,
                                 "faces": [f.to_dict() for f in (explained or faces)]})
             elif writer is not None:
-                writer.writerows(csv_row(csv_values(face_row(f, analyzer.labels, index=i, source=str(path),
-                                                             class_balance=analyzer.class_balance)))
-                                 for i, f in enumerate(faces))
+                writer.writerows(_csv_rows(str(path), faces, analyzer.labels, analyzer.class_balance))
             else:
                 tqdm.write(_text(path, faces))
     finally:
@@ -108,6 +106,13 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
         click.echo(to_json(records))
     if failed:
         raise click.ClickException(error if len(files) == 1 else f"{failed} of {len(files)} files failed")
+
+
+def _csv_rows(source: str, faces: list[Face], labels: tuple[str, ...], class_balance: Optional[float]
+              ) -> list[list[Any]]:
+    """The face rows of one image's faces, as CSV cells."""
+    return [csv_row(csv_values(face_row(f, labels, index=i, source=source, class_balance=class_balance)))
+            for i, f in enumerate(faces)]
 
 
 def _text(path: Path, faces: list[Face]) -> str:
