@@ -275,6 +275,7 @@ def test_cluster_images_video_and_bad_input(cluster: Cluster, media: Path, tmp_p
     assert len(ids[12]) == 6 and min(ids[12]) > max(ids[10]) and ids[12] == ids[14]
     assert len(ids[16]) == 6 and min(ids[16]) > max(ids[14])  # segment 2
     assert len({(r["frame"], r["track_id"]) for r in video}) == len(video)
+    assert {r["class_balance"] for r in video} == {0.5}  # the face row's context, from the segment's analyzer
     assert (out / "summary.csv").read_text().count("\n") == 18
 
 
