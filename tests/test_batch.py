@@ -100,6 +100,40 @@ def test_output_dir_drops_the_debris_of_a_killed_run(tmp_path: Path) -> None:
         assert not list((tmp_path / "units").glob(".*")) and reopened.units().num_rows == 1
 
 
+def test_an_output_folder_of_an_older_emolens_is_upgraded_then_resumed(tmp_path: Path) -> None:
+    """A faces part as emolens wrote it before the face row (at 65ca30a: probabilities in a ``scores`` struct, no
+    ``class_balance``) is rewritten in today's columns on opening, so one folder reads as one table."""
+    from emolens.batch.inputs import MediaInput
+    from emolens.batch.output import UNIT_COLUMNS, OutputDir
+    from emolens.batch.records import face_record, unit_record, unit_schema
+    from emolens.pipeline.results import Face
+    from emolens.pipeline.rows import face_columns
+
+    old = pa.table({
+        "source": ["/a.jpg"], "kind": ["image"], "segment": pa.array([0], pa.int64()),
+        "frame": pa.array([None], pa.int64()), "time_s": pa.array([None], pa.float64()),
+        "track_id": pa.array([None], pa.int64()), "face": pa.array([0], pa.int32()),
+        **{k: pa.array([v], pa.int32()) for k, v in zip("xywh", (1, 2, 3, 4))},
+        "landmarks": pa.array([[[5.0, 6.0]]], pa.list_(pa.list_(pa.float32(), 2))), "emotion": ["sad"],
+        "scores": pa.array([{"happy": 0.25, "sad": 0.75}], pa.struct([("happy", pa.float32()), ("sad", pa.float32())])),
+        "detection_score": pa.array([0.5], pa.float32())})
+    for sub, table in (("faces", old), ("units", pa.Table.from_pylist([unit_record("/a.jpg", "image", frames=1)],
+                                                                        schema=UNIT_COLUMNS))):
+        (tmp_path / sub).mkdir()
+        pq.write_table(table, tmp_path / sub / "part-000001.parquet")
+    face = Face((7, 8, 9, 10), None, "happy", {"happy": 0.5, "sad": 0.5}, 0.875)
+    added = unit_record("/b.jpg", "image", frames=1, faces=[face_record(face, 0, class_balance=1.0)])
+    units = pa.Table.from_pylist([added], schema=unit_schema(["happy", "sad"]))
+    with OutputDir(tmp_path) as out:
+        out.write(units.append_column("track_offset", pa.array([0], pa.int64())))
+        summary = out.summarize([MediaInput("/a.jpg", "image"), MediaInput("/b.jpg", "image")], [])
+    faces = faces_table(tmp_path).sort_by("source")
+    assert faces.column_names == [*face_columns(["happy", "sad"]), "kind", "segment", "landmarks"]
+    assert [(r["x"], r["emotion"], r["happy"], r["sad"], r["class_balance"], r["landmarks"]) for r in faces.to_pylist()
+            ] == [(1, "sad", 0.25, 0.75, None, [[5.0, 6.0]]), (7, "happy", 0.5, 0.5, 1.0, None)]
+    assert summary[["happy", "sad"]].to_numpy().tolist() == [[0, 1], [1, 0]]
+
+
 def test_help_does_not_import_ray() -> None:
     code = "import sys, emolens.cli.main; print(sorted({'ray', 'pyarrow', 'pandas'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
@@ -124,7 +158,7 @@ def test_same_faces_as_analyze_then_rerun_skips_everything(photos_dir: Path, tmp
     for row in rows:
         face = expected[row["source"]][row["face"]]
         assert [row[k] for k in "xywh"] == face["box"] and row["emotion"] == face["emotion"]
-        assert row["scores"] == pytest.approx(face["scores"], abs=1e-4)
+        assert {label: row[label] for label in face["scores"]} == pytest.approx(face["scores"], abs=1e-4)
         assert np.allclose(row["landmarks"], face["landmarks"], atol=0.06)
         assert row["detection_score"] == pytest.approx(face["detection_score"], abs=1e-4)
         assert row["frame"] is None and row["track_id"] is None
@@ -249,6 +283,7 @@ def test_cluster_images_video_and_bad_input(cluster: Cluster, media: Path, tmp_p
     assert len(ids[12]) == 6 and min(ids[12]) > max(ids[10]) and ids[12] == ids[14]
     assert len(ids[16]) == 6 and min(ids[16]) > max(ids[14])  # segment 2
     assert len({(r["frame"], r["track_id"]) for r in video}) == len(video)
+    assert {r["class_balance"] for r in video} == {0.5}  # the face row's context, from the segment's analyzer
     assert (out / "summary.csv").read_text().count("\n") == 18
 
 

@@ -71,7 +71,7 @@ def test_analyze_csv_and_annotated_images_with_crops(photo_folder: Path, tmp_pat
     assert result.exit_code == 0, result.output
     with table.open() as f:
         rows = list(csv.DictReader(f))
-    assert sum(Path(r["path"]).name == "deepface_couple.jpg" for r in rows) == 2
+    assert sum(Path(r["source"]).name == "deepface_couple.jpg" for r in rows) == 2
     assert all(abs(sum(float(r[k]) for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
                    - 1) < 1e-3 for r in rows)
     assert {p.name for p in out.rglob("*") if "_face" not in p.name and p.is_file()} == {
@@ -168,7 +168,7 @@ def test_video_tracks_faces_and_writes_csv_plot_and_video(photo_video: Path, tmp
     frames = sorted({int(r["frame"]) for r in rows})
     assert frames == list(range(0, 18, 2))
     assert {r["class_balance"] for r in rows} == {"0.5"}  # the bundled model's default
-    ids_per_frame = {n: sorted(int(r["face_id"]) for r in rows if int(r["frame"]) == n) for n in frames}
+    ids_per_frame = {n: sorted(int(r["track_id"]) for r in rows if int(r["frame"]) == n) for n in frames}
     assert all(ids_per_frame[n] == [1, 2] for n in range(0, 12, 2))  # the couple keep their IDs as they move
     assert all(len(ids_per_frame[n]) == 6 and min(ids_per_frame[n]) >= 3 for n in range(12, 18, 2))
     assert cv2.imread(str(plot)).shape[:2] == (400, 1000)

@@ -42,7 +42,7 @@ def test_analyze_csv_shows_a_formula_file_name_as_text(tmp_path: Path, photos_di
     result = CliRunner().invoke(cli, ["analyze", name, "--csv", "faces.csv"])
     assert result.exit_code == 0, result.output
     (row,) = csv.DictReader(io.StringIO((tmp_path / "faces.csv").read_text()))
-    assert row["path"] == f"'{name}" and row["emotion"] == "happy"
+    assert row["source"] == f"'{name}" and row["emotion"] == "happy"
     assert int(row["x"]) > 0 and 0 < float(row["happy"]) <= 1
 
 

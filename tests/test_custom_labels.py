@@ -102,7 +102,7 @@ def test_analyze_cli_shows_the_six_labels(model: Path, photos_dir: Path, tmp_pat
     csv_path = tmp_path / "faces.csv"
     result = CliRunner().invoke(cli, ["analyze", str(photo), "--model", str(model), "--csv", str(csv_path)])
     assert result.exit_code == 0, result.output
-    assert csv_path.read_text().splitlines()[0].split(",")[7:] == [*LABELS, "class_balance"]
+    assert csv_path.read_text().splitlines()[0].split(",")[11:] == [*LABELS, "class_balance"]
 
 
 def test_evaluate_cli_reports_the_six_labels(model: Path, tree: Path) -> None:

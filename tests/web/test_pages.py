@@ -15,6 +15,7 @@ from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from emolens.pipeline.rows import face_columns
 from support.web import no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
@@ -157,15 +158,17 @@ def test_batch_states_order_summary_retry_and_exports(server: str, browser: Chro
              "emolens-results.csv"}
     WebDriverWait(browser, 10).until(lambda _: downloaded(downloads) >= names)
     rows = list(csv.DictReader(io.StringIO((downloads / "facenet_multiface-emotions.csv").read_text())))
-    assert [r["face"] for r in rows] == [str(i) for i in range(1, 7)]
-    assert all(abs(sum(float(v) for k, v in r.items() if k not in
-                       ("file", "face", "x", "y", "width", "height", "emotion")) - 1) < 1e-3 for r in rows)
+    labels = json.loads(browser.find_element(By.TAG_NAME, "body").get_attribute("data-labels"))
+    assert list(rows[0]) == face_columns(labels)  # the face row of every emolens table, from the server
+    assert [r["face"] for r in rows] == [str(i) for i in range(6)]  # the index in the answer, as analyze --csv
+    assert all(abs(sum(float(r[label]) for label in labels) - 1) < 1e-3 for r in rows)
+    assert all(0 < float(r["detection_score"]) <= 1 and r["class_balance"] == "0.5" for r in rows)
     result = json.loads((downloads / "facenet_multiface-emotions.json").read_text())
     assert result["file"] == GROUP and len(result["faces"]) == 6
     png = cv2.imread(str(downloads / "facenet_multiface-emotions.png"))
     assert png is not None and png.shape[1] >= 1000
     batch = list(csv.DictReader(io.StringIO((downloads / "emolens-results.csv").read_text())))
-    assert [r["file"] for r in batch] == [GROUP] * 6 + ["face.tiff"]
+    assert [r["source"] for r in batch] == [GROUP] * 6 + ["face.tiff"]
     no_console_errors(browser, expected="the server responded with a status of 4")  # 415 and 400: the failed files
 
 
@@ -182,14 +185,18 @@ def test_page_csv_shows_formula_like_names_as_text_by_the_rule_of_every_emolens_
     card.find_element(By.CSS_SELECTOR, ".dl-csv").click()
     WebDriverWait(browser, 10).until(lambda _: any(name.endswith(".csv") for name in downloaded(downloads)))
     (row,) = csv.DictReader(io.StringIO(next(downloads.glob("*.csv")).read_text()))
-    assert row["file"] == f"'{name}" and row["emotion"] == "happy" and int(row["x"]) > 0
+    assert row["source"] == f"'{name}" and row["emotion"] == "happy" and int(row["x"]) > 0
     texts = ["-1-1", "-0.25", "+3", "=1+2", "@x", "\tx", "'=q", "'q", "plain", 'a,"b"', "line\nbreak"]
-    face = {"number": 1, "box": [-2, 0, 5, 5], "emotion": "happy", "scores": {"happy": 1}}
+    face = {"box": [-2, 0, 5, 5], "emotion": "happy", "scores": {"happy": 1}, "detection_score": 0.5,
+            "track_id": None}
     written = browser.execute_script(
-        "return emolensExport.csv(arguments[0].map((file) => ({ file, faces: [arguments[1]] })))", texts, face)
-    rows = list(csv.reader(io.StringIO(written)))
-    assert [r[0] for r in rows[1:]] == [csv_cell(t) for t in texts]  # the rule of Python's CSV writers
-    assert all(r[1:] == ["1", "-2", "0", "5", "5", "happy", "1"] for r in rows[1:])  # numbers stay numbers
+        "return emolensExport.csv(arguments[0].map((file) => ({ file, result: { faces: [arguments[1]], "
+        "class_balance: 0.25 } })))", texts, face)
+    rows = list(csv.DictReader(io.StringIO(written)))
+    assert [r["source"] for r in rows] == [csv_cell(t) for t in texts]  # the rule of Python's CSV writers
+    numbers = {"face": "0", "x": "-2", "y": "0", "w": "5", "h": "5", "detection_score": "0.5", "happy": "1",
+               "class_balance": "0.25", "emotion": "happy"}  # numbers stay numbers; a missing value is empty
+    assert all({k: v for k, v in r.items() if v} == {"source": r["source"], **numbers} for r in rows)
 
 
 def test_drop_outside_the_zone_keeps_the_page(server: str, browser: Chrome, photos_dir: Path) -> None:

@@ -2,7 +2,7 @@
 
 Layout::
 
-    faces/part-NNNNNN.parquet   one row per face (see records.face_type), the results
+    faces/part-NNNNNN.parquet   one row per face (the face row of pipeline/rows.py, and more), the results
     units/part-NNNNNN.parquet   one row per unit written (image or video segment): the record of what is done
     summary.csv                 one row per input of the last run: status, frames, faces, tracks, faces per emotion
     problems.csv                the inputs with no face or that failed, with the reason (usable as a manifest)
@@ -10,7 +10,8 @@ Layout::
 
 A part is written under a hidden temporary name, then renamed: its faces first, then its units. A faces part
 without its units part (a run killed between the two renames) is deleted on the next start, so a rerun never
-counts a face twice. One run at a time per folder: a second is refused while the first holds the lock, which
+counts a face twice. Faces parts of an older emolens (probabilities in a ``scores`` struct) are rewritten in
+today's columns on opening. One run at a time per folder: a second is refused while the first holds the lock, which
 the system releases when its process ends, however it ends.
 """
 
@@ -27,9 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emolens.batch.inputs import BadInput, MediaInput
-from emolens.batch.records import flatten_faces, unit_schema
+from emolens.batch.records import flatten_faces, is_before_face_row, unit_schema, upgrade_faces
 from emolens.csvcells import csv_cell
 from emolens.errors import ConfigError
+from emolens.pipeline.rows import labels_of
 
 FACES, UNITS, LOCK = "faces", "units", ".lock"
 UNIT_COLUMNS = unit_schema(()).remove(unit_schema(()).get_field_index("faces"))
@@ -78,6 +80,9 @@ class OutputDir:
         units = {p.name for p in (path / UNITS).glob("part-*.parquet")}
         for orphan in (p for p in (path / FACES).glob("part-*.parquet") if p.name not in units):
             orphan.unlink()
+        for part in (path / FACES).glob("part-*.parquet"):  # written by an emolens before the face row
+            if is_before_face_row(pq.read_schema(part)):
+                _write_atomic(upgrade_faces(pq.read_table(part)), part)
         self._next = 1 + max((int(name[5:11]) for name in units), default=0)
 
     def close(self) -> None:
@@ -134,7 +139,7 @@ class OutputDir:
         if self._next == 1:
             return pd.DataFrame(index=pd.Index([], name="source"))
         faces = pq.read_table(self.path / FACES, columns=["source", "emotion"]).to_pandas()
-        labels = [f.name for f in pq.read_schema(next((self.path / FACES).glob("part-*.parquet"))).field("scores").type]
+        labels = labels_of(pq.read_schema(next((self.path / FACES).glob("part-*.parquet"))).names)
         counts = pd.crosstab(faces["source"], faces["emotion"]).reindex(columns=labels, fill_value=0)
         return counts[counts.index.isin(sources)]
 

@@ -9,18 +9,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from emolens.pipeline.results import Face
+from emolens.pipeline.rows import face_columns, face_row
+
+_TYPES = {"source": pa.string(), "frame": pa.int64(), "time_s": pa.float64(), "face": pa.int32(),
+          "track_id": pa.int64(), "x": pa.int32(), "y": pa.int32(), "w": pa.int32(), "h": pa.int32(),
+          "detection_score": pa.float32(), "emotion": pa.string(), "class_balance": pa.float64()}
+"""The Arrow type of each face row column but the labels' (probabilities: float32)."""
+_LANDMARKS = pa.field("landmarks", pa.list_(pa.list_(pa.float32(), 2)))
+
 
 def face_type(labels: Sequence[str]) -> pa.StructType:
-    """One face: where in the source (``frame``, ``time_s`` and ``track_id`` are null for images), its box,
-    landmarks, emotion, the probability of every label and the detector's score."""
-    return pa.struct([
-        ("frame", pa.int64()), ("time_s", pa.float64()), ("track_id", pa.int64()), ("face", pa.int32()),
-        ("x", pa.int32()), ("y", pa.int32()), ("w", pa.int32()), ("h", pa.int32()),
-        ("landmarks", pa.list_(pa.list_(pa.float32(), 2))),
-        ("emotion", pa.string()),
-        ("scores", pa.struct([(label, pa.float32()) for label in labels])),
-        ("detection_score", pa.float32()),
-    ])
+    """One face: the columns of the face row (:func:`~emolens.pipeline.rows.face_columns`) but ``source``, which
+    the unit carries, then its ``landmarks``."""
+    return pa.struct([*((name, pa.float32() if name in labels else _TYPES[name])
+                        for name in face_columns(labels) if name != "source"), _LANDMARKS])
 
 
 def unit_schema(labels: Sequence[str]) -> pa.Schema:
@@ -34,12 +36,11 @@ def unit_schema(labels: Sequence[str]) -> pa.Schema:
 
 
 def face_record(face: Face, index: int, frame: Optional[int] = None, time_s: Optional[float] = None,
-                ) -> dict[str, Any]:
+                class_balance: Optional[float] = None) -> dict[str, Any]:
     """A :class:`Face` as a ``face_type`` value; ``index``: its place among the faces of its image or frame."""
-    x, y, w, h = face.box
-    return {"frame": frame, "time_s": time_s, "track_id": face.track_id, "face": index, "x": x, "y": y, "w": w,
-            "h": h, "landmarks": None if face.landmarks is None else [list(p) for p in face.landmarks],
-            "emotion": face.emotion, "scores": face.scores, "detection_score": face.detection_score}
+    row = face_row(face, list(face.scores), index=index, frame=frame, time_s=time_s, class_balance=class_balance)
+    del row["source"]
+    return {**row, "landmarks": None if face.landmarks is None else [list(p) for p in face.landmarks]}
 
 
 def unit_record(source: str, kind: str, segment: int = 0, segments: int = 1, frames: int = 0,
@@ -51,12 +52,30 @@ def unit_record(source: str, kind: str, segment: int = 0, segments: int = 1, fra
 
 
 def flatten_faces(units: pa.Table) -> pa.Table:
-    """One row per face of ``units``: ``source``, ``kind``, ``segment``, then the face's fields, with the
-    unit's ``track_offset`` (see :class:`~emolens.batch.tracks.TrackNumbering`) added to its track ids."""
+    """One row per face of ``units``: the face row's columns in order (``source`` from the unit), then the
+    unit's ``kind`` and ``segment`` and the face's ``landmarks``; the unit's ``track_offset`` (see
+    :class:`~emolens.batch.tracks.TrackNumbering`) is added to its track ids."""
     faces = units.column("faces").combine_chunks()
     parents = pc.list_parent_indices(faces)
     flat: pa.StructArray = pc.list_flatten(faces)
-    columns = {name: pc.take(units.column(name), parents) for name in ("source", "kind", "segment")}
-    columns.update((field.name, flat.field(i)) for i, field in enumerate(flat.type))
+    unit = {name: pc.take(units.column(name), parents) for name in ("source", "kind", "segment")}
+    columns = {"source": unit["source"], **{field.name: flat.field(i) for i, field in enumerate(flat.type)}}
     columns["track_id"] = pc.add(columns["track_id"], pc.take(units.column("track_offset"), parents))
-    return pa.table(columns)
+    landmarks = columns.pop("landmarks")
+    return pa.table({**columns, "kind": unit["kind"], "segment": unit["segment"], "landmarks": landmarks})
+
+
+def is_before_face_row(schema: pa.Schema) -> bool:
+    """Whether a ``faces/`` part was written before the face row: probabilities in a ``scores`` struct."""
+    return "scores" in schema.names
+
+
+def upgrade_faces(table: pa.Table) -> pa.Table:
+    """A ``faces/`` part written before the face row in today's columns: its ``scores`` struct as a column per
+    label, and ``class_balance`` null (not recorded then)."""
+    scores = table.column("scores")
+    labels = [field.name for field in scores.type]
+    columns = {name: table.column(name) for name in table.column_names}
+    columns.update((label, pc.struct_field(scores, [i])) for i, label in enumerate(labels))
+    columns["class_balance"] = pa.nulls(table.num_rows, _TYPES["class_balance"])
+    return pa.table({name: columns[name] for name in [*face_columns(labels), "kind", "segment", "landmarks"]})

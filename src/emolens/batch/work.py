@@ -113,7 +113,9 @@ class AnalyzeUnits:
                     image = decode_image(batch["data"][i], unit["source"], self.analyzer.max_pixels,
                                          formats=self.analyzer.image_formats)
                     faces = self.analyzer.analyze(image)
-                    rows.append(unit_record(**unit, frames=1, faces=[face_record(f, n) for n, f in enumerate(faces)]))
+                    balance = self.analyzer.class_balance
+                    rows.append(unit_record(**unit, frames=1, faces=[face_record(f, n, class_balance=balance)
+                                                                     for n, f in enumerate(faces)]))
             except Exception as exc:  # noqa: BLE001
                 rows.append(unit_record(**unit, error=_reason(exc)))
         return pa.Table.from_pylist(rows, schema=self.schema)
@@ -134,5 +136,5 @@ class AnalyzeUnits:
                     frames += 1
                     time_s = index / reader.fps
                     found = self.video.analyze_for_video(frame, time_s * 1000)
-                    faces += [face_record(f, n, index, time_s) for n, f in enumerate(found)]
+                    faces += [face_record(f, n, index, time_s, self.video.class_balance) for n, f in enumerate(found)]
         return {"frames": frames, "faces": faces}

@@ -19,6 +19,7 @@ from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
 from emolens.pipeline.files import collect_images
 from emolens.pipeline.results import Face
+from emolens.pipeline.rows import csv_values, face_columns, face_row
 
 if TYPE_CHECKING:
     from emolens.pipeline.options import AnalyzerOptions
@@ -42,8 +43,8 @@ def _write_image(path: Path, image: Any) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document with every file's faces.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write one CSV row per face (path, face, box, emotion, a column per label, class_balance) to "
-                   "this file.")
+              help="Write one CSV row per face (the face row of every emolens table: source, face, box, "
+                   "detection_score, emotion, a column per label, class_balance) to this file.")
 @click.option("--annotate", "annotate_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write copies of the images with boxes, labels and scores into this folder.")
 @click.option("--crops", is_flag=True, help="Each image is a face crop already: classify it whole, no detection.")
@@ -73,7 +74,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     writer = csv.writer(csv_file) if csv_file is not None else None
     if writer is not None:
-        writer.writerow(csv_row(["path", "face", "x", "y", "w", "h", "emotion", *analyzer.labels, "class_balance"]))
+        writer.writerow(csv_row(face_columns(analyzer.labels)))
     failed, error = 0, ""
     try:
         for path, rel in tqdm(files, desc="images", unit="img", disable=len(files) < 2, file=sys.stderr):
@@ -100,8 +101,7 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                                 "class_balance": analyzer.class_balance,
                                 "faces": [f.to_dict() for f in (explained or faces)]})
             elif writer is not None:
-                writer.writerows(_csv_row(path, i, f, analyzer.labels, analyzer.class_balance)
-                                 for i, f in enumerate(faces))
+                writer.writerows(_csv_rows(str(path), faces, analyzer.labels, analyzer.class_balance))
             else:
                 tqdm.write(_text(path, faces))
     finally:
@@ -123,9 +123,11 @@ def _check_combination(json_and_csv: bool, crops_without_annotate: bool, explain
         raise click.UsageError("--explain needs face detection; it does not work with --crops")
 
 
-def _csv_row(path: Path, index: int, face: Face, labels: tuple[str, ...], class_balance: Optional[float]) -> list[Any]:
-    return csv_row([str(path), index, *face.box, face.emotion, *(f"{face.scores[label]:.5f}" for label in labels),
-                    "" if class_balance is None else f"{class_balance:g}"])
+def _csv_rows(source: str, faces: list[Face], labels: tuple[str, ...], class_balance: Optional[float]
+              ) -> list[list[Any]]:
+    """The face rows of one image's faces, as CSV cells."""
+    return [csv_row(csv_values(face_row(f, labels, index=i, source=source, class_balance=class_balance)))
+            for i, f in enumerate(faces)]
 
 
 def _text(path: Path, faces: list[Face]) -> str:

@@ -19,6 +19,7 @@ from emolens.csvcells import csv_row
 from emolens.extras import require
 from emolens.pipeline.options import DEFAULT_SMOOTHING_S, RunningMode
 from emolens.pipeline.results import Face
+from emolens.pipeline.rows import csv_values, face_columns, face_row
 
 if TYPE_CHECKING:
     from emolens.pipeline.analyzer import Analyzer
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
 @click.command("video")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write one row per face per analysed frame: frame, time_s, face_id, box, emotion, a column per "
-                   "label (smoothed probabilities), class_balance.")
+              help="Write one row per face per analysed frame (the face row of every emolens table: source, frame, "
+                   "time_s, face, track_id, box, detection_score, emotion, a column per label with the smoothed "
+                   "probabilities, class_balance).")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Save a PNG timeline of the mean emotion probabilities.")
 @click.option("--annotate", "annotate_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -77,8 +79,7 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
     rows = csv.writer(csv_file) if csv_file is not None else None
     if rows is not None:
-        rows.writerow(csv_row(["frame", "time_s", "face_id", "x", "y", "w", "h", "emotion", *labels, "class_balance"]))
-    balance = "" if analyzer.class_balance is None else f"{analyzer.class_balance:g}"
+        rows.writerow(csv_row(face_columns(labels)))
     times: list[float] = []
     means: list[np.ndarray] = []
     counts: dict[int, dict[str, int]] = {}
@@ -91,12 +92,13 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
                 times.append(time_s)
                 means.append(np.mean([[f.scores[label] for label in labels] for f in faces], axis=0)
                              if faces else np.full(len(labels), np.nan))
-                for face in faces:
+                for n, face in enumerate(faces):
                     tally = counts.setdefault(face.track_id or 0, {})
                     tally[face.emotion] = tally.get(face.emotion, 0) + 1
                     if rows is not None:
-                        rows.writerow(csv_row([index, f"{time_s:.3f}", face.track_id, *face.box, face.emotion,
-                                               *(f"{face.scores[label]:.5f}" for label in labels), balance]))
+                        rows.writerow(csv_row(csv_values(face_row(face, labels, index=n, source=str(reader.path),
+                                                                  frame=index, time_s=time_s,
+                                                                  class_balance=analyzer.class_balance))))
             if writer is not None:
                 writer.write(annotate(frame, faces, runners_up))
     finally:

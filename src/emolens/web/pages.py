@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, make_response, render_template
 
 from emolens.labels import EMOTION_COLOURS, label_colours
+from emolens.pipeline.rows import face_columns
 from emolens.web.services import services
 
 bp = Blueprint("pages", __name__)
 
 
-def _page(template: str, active: str) -> str:
+def _page(template: str, active: str, **context: Any) -> str:
     """Render a page with the model's labels and their colours; the well-known emotions the model lacks keep
     their colours too, for stored results of earlier models (the dashboard shows every label it finds)."""
     labels = services().analyzer.labels
     return render_template(template, active=active, labels=list(labels),
-                           colours={**EMOTION_COLOURS, **label_colours(labels)})
+                           colours={**EMOTION_COLOURS, **label_colours(labels)}, **context)
 
 
 @bp.get("/")
 def upload() -> str:
-    """Upload one or many photos and see each annotated."""
-    return _page("upload.html", "upload")
+    """Upload one or many photos and see each annotated; their CSV has the face row's columns."""
+    return _page("upload.html", "upload", face_columns=face_columns(services().analyzer.labels))
 
 
 @bp.get("/live")

@@ -1,4 +1,4 @@
-// Downloads of results: the annotated photo (PNG), a result as JSON, results as CSV (one row per face).
+// Downloads of results: the annotated photo (PNG), a result as JSON, results as CSV (a face row per face).
 "use strict";
 
 const emolensExport = (() => {
@@ -28,14 +28,22 @@ const emolensExport = (() => {
     return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   }
 
-  /** CSV text, one row per face: file, face number, box, top emotion and every label's probability. */
+  /** The columns of a face row, in order: the server's (pipeline/rows.py), given to the upload page. */
+  function columns() { return JSON.parse(document.getElementById("results").dataset.faceColumns); }
+
+  /** CSV text, one face row per face of each item ({ file, result }: an answer of the API), the server's columns
+   * filled by name: the file, the face's index in the answer (as `emolens analyze --csv` counts), its fields, box
+   * and probabilities, and the class balance that scored it. */
   function csv(items) {
-    const labels = [...new Set(items.flatMap(({ faces }) => faces.flatMap((f) => Object.keys(f.scores))))];
-    const rows = [["file", "face", "x", "y", "width", "height", "emotion", ...labels]];
-    for (const { file, faces } of items) {
-      for (const f of faces) {
-        rows.push([file, f.number, ...f.box, f.emotion, ...labels.map((l) => (f.scores[l] ?? "").toString())]);
-      }
+    const names = columns();
+    const rows = [names];
+    for (const { file, result } of items) {
+      result.faces.forEach((f, index) => {
+        const [x, y, w, h] = f.box;
+        const values = { ...f, ...f.scores, x, y, w, h, source: file, face: index,
+          class_balance: result.class_balance };
+        rows.push(names.map((name) => values[name] ?? ""));
+      });
     }
     return `${rows.map((r) => r.map(cell).join(",")).join("\r\n")}\r\n`;
   }
@@ -77,7 +85,7 @@ const emolensExport = (() => {
       save(new Blob([body], { type: "application/json" }), `${name}-emotions.json`);
     });
     card.querySelector(".dl-csv").addEventListener("click", () => {
-      save(new Blob([csv([{ file, faces }])], { type: "text/csv" }), `${name}-emotions.csv`);
+      save(new Blob([csv([{ file, result }])], { type: "text/csv" }), `${name}-emotions.csv`);
     });
   }
 

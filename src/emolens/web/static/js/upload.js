@@ -13,7 +13,7 @@
   const explainBox = document.getElementById("explain");
   const PARALLEL = 2;
   const queue = [];
-  const analysed = new Map(); // card -> { file, faces } of each card with a result, for the batch CSV
+  const analysed = new Map(); // card -> { file, result } of each card with a result, for the batch CSV
   let running = 0;
 
   function counts() {
@@ -41,7 +41,7 @@
       const result = await api("/api/v1/analyze", { method: "POST", body: form });
       const { faces, text } = await emolensResults.render(card, file, result);
       emolensExport.wire(card, file.name, result, faces);
-      analysed.set(card, { file: file.name, faces });
+      analysed.set(card, { file: file.name, result });
       card.dataset.state = "done";
       return text;
     } catch (err) {
