@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from emolens.datasets import load_dataset
 from emolens import Analyzer
+from emolens.datasets import load_dataset
 from emolens.evaluation.evaluate import evaluate
 from emolens.evaluation.report import write_report
 
@@ -27,8 +27,8 @@ def label_agreement(data: Path) -> float:
     scored against its original label. No model trained on FER+ labels can expect much more."""
     original = load_dataset(data, "test", label_mode="fer2013")
     votes = load_dataset(data, "test", label_mode="soft")
-    by_source = dict(zip(original.sources, original.labels))
-    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.labels))
+    by_source = dict(zip(original.sources, original.labels, strict=True))
+    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.labels, strict=True))
     return agree / len(original)
 
 

@@ -46,7 +46,7 @@ def client(url: str, body: bytes, stop_at: float, latencies: list[float], server
 
 def run(url: str, clients: int, seconds: float, warmup: float) -> None:
     body = jpeg(letterbox(PHOTO))
-    for phase, duration in (("warm-up", warmup), ("measure", seconds)):
+    for _phase, duration in (("warm-up", warmup), ("measure", seconds)):
         latencies: list[float] = []
         server_ms: list[float] = []
         errors: list[str] = []

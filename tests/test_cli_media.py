@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES, write_photo_video
+
 from emolens.cli.main import cli
 from emolens.cli.output import to_json
 

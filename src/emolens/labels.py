@@ -1,7 +1,7 @@
 """Emotion label sets known to emolens, and the colour each label is drawn in."""
 
+from collections.abc import Sequence
 from itertools import cycle
-from typing import Sequence
 
 FER2013_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The seven FER2013 classes, in FER2013's own index order (0=angry ... 6=neutral)."""

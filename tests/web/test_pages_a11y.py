@@ -5,8 +5,8 @@ test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from selenium.webdriver import Chrome

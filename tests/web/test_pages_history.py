@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from selenium.webdriver import Chrome
@@ -178,7 +178,7 @@ def test_dashboard_and_history_show_the_file_name(server: str, browser: Chrome, 
     assert newest["filename"] == named.name
     for page, table in (("dashboard", "recent"), ("history", "history")):
         browser.get(f"{server}/{page}")
-        cell = WebDriverWait(browser, 10).until(lambda d: d.find_element(
+        cell = WebDriverWait(browser, 10).until(lambda d, table=table: d.find_element(
             By.CSS_SELECTOR, f"#{table} tr[data-analysis='{newest['id']}'] td.file"))
         assert cell.get_attribute("title") == named.name  # the whole name, where the cell cuts it
         assert cell.text == named.name and cell.find_element(By.TAG_NAME, "span").size["width"] <= 16 * 16 + 1

@@ -3,12 +3,14 @@ faces, and the flat one-row-per-face table written to Parquet."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from emolens.pipeline.results import Face
+
 
 def face_type(labels: Sequence[str]) -> pa.StructType:
     """One face: where in the source (``frame``, ``time_s`` and ``track_id`` are null for images), its box,

@@ -6,8 +6,9 @@ argument). The last two are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS`` s
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 import click
 

@@ -70,7 +70,7 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
     labels = analyzer.labels
     writer = None
     if annotate_path is not None:
-        writer = cv2.VideoWriter(str(annotate_path), cv2.VideoWriter_fourcc(*"mp4v"), reader.fps,
+        writer = cv2.VideoWriter(str(annotate_path), cv2.VideoWriter.fourcc(*"mp4v"), reader.fps,
                                  (reader.width, reader.height))
         if not writer.isOpened():
             raise InputError(f"{annotate_path}: cannot write video")

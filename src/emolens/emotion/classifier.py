@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import onnxruntime as ort
 
 from emolens.emotion.metadata import Calibration, ModelInfo
-from emolens.errors import ConfigError, ModelError
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.emotion.tta import tta_views
+from emolens.errors import ConfigError, ModelError
 
 
 def default_model_path() -> Path:
@@ -43,7 +44,7 @@ class EmotionClassifier:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self._session = ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own exception types for bad files
             raise ModelError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
         self.model_info = ModelInfo.from_properties(meta, str(self.model_path))
@@ -99,4 +100,4 @@ class EmotionClassifier:
     def classify(self, crops: Sequence[np.ndarray], tta: bool = False) -> list[dict[str, float]]:
         """One ``{label: probability}`` dict per crop."""
         probs = self.predict_proba(crops, tta=tta)
-        return [dict(zip(self.labels, map(float, row))) for row in probs]
+        return [dict(zip(self.labels, map(float, row), strict=True)) for row in probs]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from emolens.faces.base import Box, Detection, FaceDetector
 
@@ -20,7 +21,8 @@ class DetectorBackend:
 
     def load(self) -> type[FaceDetector]:
         """The backend class."""
-        return getattr(importlib.import_module(self.module), self.cls)
+        backend: type[FaceDetector] = getattr(importlib.import_module(self.module), self.cls)
+        return backend
 
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The options this detector takes: its constructor's keyword parameters, less the fixed ones."""

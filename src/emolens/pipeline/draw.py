@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ def _label(image: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, 
 
 def annotate(image: np.ndarray, faces: Sequence[Face], top: int = 3, fps: Optional[float] = None) -> np.ndarray:
     """A copy of a BGR image with each face's box, landmarks, ``#id emotion NN%`` label and its ``top`` scores."""
-    out = image.copy()
+    out: np.ndarray = image.copy()
     scale = max(0.4, min(2.0, max(image.shape[:2]) / 1200))
     for face in faces:
         x, y, w, h = face.box
