@@ -14,8 +14,8 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from common import FER
+
 from emolens.datasets import load_dataset
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.training.model import EmotionNet

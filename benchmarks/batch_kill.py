@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import psutil
-
 from common import PHOTOS
 
 

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from common import PHOTOS
 
 EMOLENS = [sys.executable, "-c", "from emolens.cli.main import cli; cli()"]

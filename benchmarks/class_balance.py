@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from common import FER
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
-from common import FER
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.metadata import Calibration
@@ -71,7 +71,7 @@ def per_class_table(name: str, labels: tuple[str, ...], truth: np.ndarray, raw: 
         predicted = calibration.apply(raw).argmax(axis=1)
         recall = recall_score(truth, predicted, labels=classes, average=None, zero_division=0)
         share = np.bincount(predicted, minlength=len(labels)) / len(predicted)
-        print(f"| {balance:g} | {' | '.join(f'{r:.3f} ({s:.1%})' for r, s in zip(recall, share))} |")
+        print(f"| {balance:g} | {' | '.join(f'{r:.3f} ({s:.1%})' for r, s in zip(recall, share, strict=True))} |")
     truth_share = np.bincount(truth, minlength=len(labels)) / len(truth)
     print(f"| (true share) | {' | '.join(f'{s:.1%}' for s in truth_share)} |")
 
@@ -98,7 +98,8 @@ def main() -> None:
     print("| class balance | FER+ accuracy | FER+ balanced | FER2013-label accuracy | FER2013-label balanced "
           "| FER+ ECE |" + (" FER+ mean over shifts | FER+ balanced over shifts | largest p/t ratio |" if shifted
                             else "") + " bias | T |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if shifted else "") + " --- | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if shifted else "")
+          + " --- | ---: |")
     for balance, calibration in fitted.items():
         cells = []
         for name, data in tests.items():
@@ -108,7 +109,8 @@ def main() -> None:
         ece = expected_calibration_error(calibration.apply(raw["majority"]), tests["majority"].label_ids)
         cells.append(f"{ece:.4f}")
         cells += shift_cells(shifted, tests["majority"].label_ids, calibration.logit_bias) if shifted else []
-        shown = ", ".join(f"{label} {b:+.2f}" for label, b in zip(classifier.labels, calibration.logit_bias))
+        shown = ", ".join(f"{label} {b:+.2f}"
+                          for label, b in zip(classifier.labels, calibration.logit_bias, strict=False))
         print(f"| {balance:g} | {' | '.join(cells)} | {shown} | {calibration.temperature:.3f} |", flush=True)
     for name, title in (("majority", "FER+ majority votes"), ("fer2013", "original FER2013 labels")):
         per_class_table(f"{scored}, {title}", classifier.labels, tests[name].label_ids, raw[name], fitted)

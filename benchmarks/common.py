@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tests") not in sys.path:
     sys.path.append(str(REPO / "tests"))
 
-from support.data import FER as FER, PHOTOS as PHOTOS  # noqa: E402  (re-exported; needs the path above)
+from support.data import FER as FER  # noqa: E402  (re-exported; needs the path above)
+from support.data import PHOTOS as PHOTOS  # noqa: E402
 
 
 def photo_face_counts() -> dict[Path, int]:

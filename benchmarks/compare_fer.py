@@ -22,8 +22,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from common import FER, median_p90, one_face_frames
+
 from emolens import Analyzer
 from emolens.labels import FERPLUS_TO_FER2013
 
@@ -74,13 +74,14 @@ def main() -> None:
     rel = [str(p.relative_to(FER)) for p in paths]
 
     def accuracy(pred: list[str]) -> float:
-        return float(np.mean([p == t for p, t in zip(pred, truth)]))
+        return float(np.mean([p == t for p, t in zip(pred, truth, strict=True)]))
 
     def ferplus_accuracy(pred: list[str]) -> float:
-        return float(np.mean([p == majority[r] for p, r in zip(pred, rel) if r in majority]))
+        return float(np.mean([p == majority[r] for p, r in zip(pred, rel, strict=True) if r in majority]))
 
     def found(counts: list[int]) -> str:
-        return f"{sum(c >= 1 for c in counts)}/{len(counts)} frames with a face, {sum(max(0, c - 1) for c in counts)} extra"
+        extra = sum(max(0, c - 1) for c in counts)
+        return f"{sum(c >= 1 for c in counts)}/{len(counts)} frames with a face, {extra} extra"
 
     ours_med, their_med = statistics.median(frame_ms), statistics.median(theirs["frame_ms"])
     print(f"640x480 one-face frames ({len(frames)}):")

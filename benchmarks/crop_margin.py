@@ -16,8 +16,8 @@ import statistics
 
 import cv2
 import numpy as np
-
 from common import FER
+
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS, create_detector
 
 UPSCALE = 4

@@ -19,14 +19,14 @@ import sys
 import time
 import types
 from collections import defaultdict
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
-
 from common import REPO
-from emolens.faces import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector, create_detector
 from scenes import CONDITIONS, Scene, SceneFace, face_boxes, make_scenes
+
+from emolens.faces import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector, create_detector
 
 MATCH_IOU = 0.3
 BASELINE = "blazeface"
@@ -108,7 +108,7 @@ def run_interleaved(detectors: list[FaceDetector],
         detector.detect(scenes[0].image)  # warm-up
     results: list[list[tuple[list[Detection], float]]] = [[] for _ in detectors]
     for scene in scenes:
-        for detector, result in zip(detectors, results):
+        for detector, result in zip(detectors, results, strict=True):
             result.append(timed(detector, scene.image))
     return results
 
@@ -122,15 +122,15 @@ def scenes_table(name: str, scenes: list[Scene], results: list[tuple[list[Detect
     ms: dict[str, list[float]] = defaultdict(list)
     binned: dict[tuple[str, int], list[bool]] = defaultdict(list)
     target: list[bool] = []
-    for scene, (found, elapsed) in zip(scenes, results):
+    for scene, (found, elapsed) in zip(scenes, results, strict=True):
         hit = match([f.box for f in scene.faces], found, scene.image.shape[1], scene.image.shape[0])
         hits[scene.condition] += hit
         false[scene.condition] += len(found) - sum(hit)
         ms[scene.condition].append(elapsed)
-        target += [h for f, h in zip(scene.faces, hit) if in_target(f)]
+        target += [h for f, h in zip(scene.faces, hit, strict=True) if in_target(f)]
         if scene.condition in BINS:
             key, edges = BINS[scene.condition]
-            for face, h in zip(scene.faces, hit):
+            for face, h in zip(scene.faces, hit, strict=True):
                 binned[scene.condition, int(np.searchsorted(edges, key(face), side="right")) - 1] += [h]
     rows = []
     for condition in dict.fromkeys(s.condition for s in scenes):
@@ -180,11 +180,11 @@ def main() -> None:
     results = run_interleaved(detectors, scenes)
     baseline = names[-1] if args.old_blazeface else BASELINE
     baseline_ms = statistics.median(ms for _, ms in results[names.index(baseline)])
-    for name, result in zip(names, results):
+    for name, result in zip(names, results, strict=True):
         for row in scenes_table(name, scenes, result, baseline, baseline_ms):
             print(row)
     print()
-    for name, detector in zip(names, detectors):
+    for name, detector in zip(names, detectors, strict=True):
         print(f"{name}: {photos(detector)}", flush=True)
 
 

@@ -12,8 +12,8 @@ import argparse
 import time
 
 import cv2
-
 from common import frame_640x480, median_p90, photo_face_counts
+
 from emolens.faces import DETECTORS, create_detector
 
 

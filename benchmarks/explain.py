@@ -14,8 +14,8 @@ import argparse
 import time
 
 import numpy as np
-
 from common import FER, median_p90
+
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.explain import CELLS, explain_crops

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import cv2
-
 from common import PHOTOS, median_p90, one_face_frames
+
 from emolens import Analyzer, AnalyzerOptions, RunningMode
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.video import VideoReader
@@ -38,7 +38,7 @@ def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int) -> None
             analyzer.analyze(frame)  # warm-up
     for _ in range(repeats):
         for frame in frames:
-            for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times):
+            for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times, strict=True):
                 start = time.perf_counter()
                 detections = analyzer.detect(frame)
                 detected = time.perf_counter()
@@ -48,7 +48,7 @@ def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int) -> None
                 detect_ms.append((detected - start) * 1000)
                 classify_ms.append((classified - detected) * 1000)
                 total_ms.append((time.perf_counter() - classified) * 1000)
-    for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times):
+    for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times, strict=True):
         print(f"640x480 one-face frames ({len(frames)} frames x {repeats}), detector {analyzer.detector_name}, "
               f"model {analyzer.model_name}:")
         print(f"  detect            {median_p90(detect_ms)}")

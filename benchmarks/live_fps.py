@@ -26,11 +26,10 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from common import PHOTOS
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-
-from common import PHOTOS
 from support.web import letterbox, serving, start_chromium, write_y4m
 
 PHOTO = PHOTOS / "images" / "deepface_img1.jpg"

@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 from common import FER, REPO
-from emolens.datasets import load_dataset
+
 from emolens import Analyzer
+from emolens.datasets import load_dataset
 from emolens.evaluation.evaluate import evaluate
 from emolens.evaluation.report import write_report
 
@@ -27,8 +28,8 @@ def label_agreement(data: Path) -> float:
     scored against its original label. No model trained on FER+ labels can expect much more."""
     original = load_dataset(data, "test", label_mode="fer2013")
     votes = load_dataset(data, "test", label_mode="soft")
-    by_source = dict(zip(original.sources, original.label_ids))
-    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.label_ids))
+    by_source = dict(zip(original.sources, original.label_ids, strict=True))
+    agree = sum(int(by_source[s] == label) for s, label in zip(votes.sources, votes.label_ids, strict=True))
     return agree / len(original)
 
 

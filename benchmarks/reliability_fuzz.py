@@ -28,9 +28,8 @@ from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
-from PIL import Image
-
 from common import PHOTOS
+from PIL import Image
 from support.web import letterbox, serving
 
 PHOTO = PHOTOS / "images" / "deepface_img1.jpg"

@@ -1,7 +1,8 @@
 """Load, with an optional fault mid-run: N clients post uploads and live frames to ``emolens serve`` for T seconds
 while health is polled 4 times a second; then acknowledged results are reconciled with what the database holds.
 
-    python benchmarks/reliability_load.py [--clients 32] [--seconds 60] [--workers 2] [--threads 32] [--database sqlite|postgresql]
+    python benchmarks/reliability_load.py [--clients 32] [--seconds 60] [--workers 2] [--threads 32]
+        [--database sqlite|postgresql]
         [--fault none|kill-worker|db-stop|db-freeze|stalled-uploads|unclosed-sockets|disk-full] [--check]
 
 Half the clients upload (``source=api``: each answer's id is checked to be stored), half send live frames
@@ -30,13 +31,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 from urllib.parse import urlsplit
 
-from sqlalchemy import create_engine, text
-
 from common import PHOTOS
+from sqlalchemy import create_engine, text
 from support.web import jpeg, letterbox, serving, stalled_upload, unclosed_answer
 
 PHOTO = PHOTOS / "images" / "deepface_img1.jpg"

@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import FER
+
 from emolens.datasets import load_dataset
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.evaluation.calibration import expected_calibration_error
 from emolens.evaluation.robustness import probabilities_under_shifts, robustness_summary
-
 
 
 def main() -> None:

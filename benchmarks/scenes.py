@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from common import PHOTOS
 
 WIDTH, HEIGHT = 640, 480

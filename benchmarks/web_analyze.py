@@ -18,9 +18,10 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from emolens.web import create_app
 from common import PHOTOS
 from support.web import jpeg, letterbox, serving
+
+from emolens.web import create_app
 
 PHOTO = PHOTOS / "images" / "deepface_img1.jpg"
 
@@ -46,7 +47,7 @@ def client(url: str, body: bytes, stop_at: float, latencies: list[float], server
 
 def run(url: str, clients: int, seconds: float, warmup: float) -> None:
     body = jpeg(letterbox(PHOTO))
-    for phase, duration in (("warm-up", warmup), ("measure", seconds)):
+    for _phase, duration in (("warm-up", warmup), ("measure", seconds)):
         latencies: list[float] = []
         server_ms: list[float] = []
         errors: list[str] = []

@@ -1,17 +1,17 @@
-"""Shared test fixtures. Real data comes from ../shared/data beside the repository (``support.data``); tests that need it skip
-with a clear reason where it is absent (a user's fresh clone). CI treats such skips as errors."""
+"""Shared test fixtures. Real data comes from ../shared/data beside the repository (``support.data``); tests that
+need it skip with a clear reason where it is absent (a user's fresh clone). CI treats such skips as errors."""
 
 from __future__ import annotations
 
 import functools
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
-from support.data import FER, PHOTOS, REPO as REPO, SHARED_DATA
+from support.data import FER, PHOTOS, SHARED_DATA
+from support.data import REPO as REPO
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KERNEL_ORDER_ABS = 1e-4

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, KERNEL_ORDER_ABS, REPO
 from PIL import Image
 
-from conftest import FIXTURES, KERNEL_ORDER_ABS, REPO
 from emolens import Analyzer
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.errors import ConfigError, InputError

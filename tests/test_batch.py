@@ -15,22 +15,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("ray", reason='needs the [ray] extra: pip install -e ".[ray]" (CI has it: a skip fails CI)')
-import pyarrow as pa  # noqa: E402 - installed with Ray
-import pyarrow.parquet as pq  # noqa: E402
+import pyarrow as pa
+import pyarrow.parquet as pq
+from conftest import REPO, require, write_photo_video
 
-from conftest import REPO, require, write_photo_video  # noqa: E402
-from emolens.batch.inputs import expand_inputs  # noqa: E402
-from emolens.cli.main import cli  # noqa: E402
-
+from emolens.batch.inputs import expand_inputs
+from emolens.cli.main import cli
 
 RAY_DATA_LOG = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\tINFO \w+\.py:\d+ -- ")
 """A line of Ray Data's own log (its plan and progress, on a pipe), as opposed to Ray's notices and C++ log."""
@@ -113,7 +111,7 @@ def test_an_output_folder_of_an_older_emolens_is_upgraded_then_resumed(tmp_path:
         "source": ["/a.jpg"], "kind": ["image"], "segment": pa.array([0], pa.int64()),
         "frame": pa.array([None], pa.int64()), "time_s": pa.array([None], pa.float64()),
         "track_id": pa.array([None], pa.int64()), "face": pa.array([0], pa.int32()),
-        **{k: pa.array([v], pa.int32()) for k, v in zip("xywh", (1, 2, 3, 4))},
+        **{k: pa.array([v], pa.int32()) for k, v in zip("xywh", (1, 2, 3, 4), strict=True)},
         "landmarks": pa.array([[[5.0, 6.0]]], pa.list_(pa.list_(pa.float32(), 2))), "emotion": ["sad"],
         "scores": pa.array([{"happy": 0.25, "sad": 0.75}], pa.struct([("happy", pa.float32()), ("sad", pa.float32())])),
         "detection_score": pa.array([0.5], pa.float32())})
@@ -224,8 +222,8 @@ class Cluster:
         self.wait_for_cpus(2)
 
     def wait_for_cpus(self, cpus: int, timeout: float = 90) -> None:
-        probe = ("import ray, time\nray.init(address='%s', logging_level='ERROR')\n"
-                 "while ray.cluster_resources().get('CPU', 0) < %d: time.sleep(0.5)" % (self.address, cpus))
+        probe = (f"import ray, time\nray.init(address='{self.address}', logging_level='ERROR')\n"
+                 f"while ray.cluster_resources().get('CPU', 0) < {cpus}: time.sleep(0.5)")
         subprocess.run([sys.executable, "-c", probe], env=self.env, timeout=timeout, check=True,
                        capture_output=True)
 
@@ -312,15 +310,14 @@ def test_worker_node_killed_mid_run_then_rerun_resumes(cluster: Cluster, photos_
         cluster.nodes[1].kill()
         code = run.wait(240)
     text = log.read_text()
-    print(f"after the kill: exit {code}; {text.strip().splitlines()[-1]}")
-    assert code == 0 or "run the same command again to resume" in text, text[-3000:]
+    assert code == 0 or "run the same command again to resume" in text, f"exit {code} after the kill: {text[-3000:]}"
     again = cluster.batch(str(photos_dir), "--out", str(out), "--workers", "1")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "69 inputs" in again.stdout
     units = pq.read_table(out / "units").to_pylist()
     assert sorted(u["source"] for u in units) == sorted(str(p) for p in photos_dir.iterdir())  # each once
     faces = faces_table(out)
-    keys = list(zip(faces.column("source").to_pylist(), faces.column("face").to_pylist()))
+    keys = list(zip(faces.column("source").to_pylist(), faces.column("face").to_pylist(), strict=True))
     assert len(keys) == len(set(keys)) == photo_faces
 
 

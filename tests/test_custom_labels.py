@@ -170,7 +170,6 @@ def test_pages_in_a_browser_show_the_six_labels(model: Path, analyzer: Analyzer,
     its colour."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-
     from support.web import camera_video, serving, start_chromium
 
     browser = start_chromium(tmp_path, camera_video(tmp_path / "camera.y4m", face_photo), *chromium)

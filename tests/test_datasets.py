@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import plain_tree
 from PIL import Image
 
-from conftest import plain_tree
 from emolens.cli.main import cli
 from emolens.datasets import DatasetError, dataset_has_split, load_dataset
 from emolens.datasets.ferplus import votes_to_targets
@@ -123,7 +123,8 @@ def write_fer2013_csv(path: Path, fer_dir: Path, rows: list[tuple[int, Path, str
 
 def test_fer2013_csv_and_ferplus_join(tmp_path: Path, fer_dir: Path) -> None:
     pngs = real_pngs(fer_dir, "happy", 3) + real_pngs(fer_dir, "sad", 3)
-    rows = [(e, p, "Training") for e, p in zip((0, 3, 3), pngs[:3])] + [(4, p, "PublicTest") for p in pngs[3:]]
+    rows = ([(e, p, "Training") for e, p in zip((0, 3, 3), pngs[:3], strict=True)]
+            + [(4, p, "PublicTest") for p in pngs[3:]])
     write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, rows)
     data = load_dataset(tmp_path / "fer2013.csv", "val")
     assert data.label_ids.tolist() == [4, 4, 4]
@@ -203,11 +204,13 @@ def test_votes_asked_of_a_csv_without_them_is_an_error(tmp_path: Path, fer_dir: 
 
 def test_split_aliases_mean_the_same_split_everywhere(tmp_path: Path, fer_dir: Path, folder_tree: Path) -> None:
     pngs = real_pngs(fer_dir, "happy", 4)
-    write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, [(3, p, u) for p, u in zip(pngs, ["Training", "PublicTest",
-                                                                                         "PrivateTest", "PublicTest"])])
-    assert load_dataset(tmp_path / "fer2013.csv", "PublicTest").sources == load_dataset(tmp_path / "fer2013.csv", "val").sources
+    usages = ["Training", "PublicTest", "PrivateTest", "PublicTest"]
+    write_fer2013_csv(tmp_path / "fer2013.csv", fer_dir, [(3, p, u) for p, u in zip(pngs, usages, strict=True)])
+    csv = tmp_path / "fer2013.csv"
+    assert load_dataset(csv, "PublicTest").sources == load_dataset(csv, "val").sources
     assert len(load_dataset(tmp_path / "fer2013.csv", "privatetest")) == 1
-    assert len(load_dataset(fer_dir, "publictest", label_mode="majority")) == len(load_dataset(fer_dir, "val", label_mode="majority"))
+    assert len(load_dataset(fer_dir, "publictest", label_mode="majority")) == \
+        len(load_dataset(fer_dir, "val", label_mode="majority"))
     (folder_tree / "val").rename(folder_tree / "Validation")
     assert len(load_dataset(folder_tree, "val")) == 15
     with pytest.raises(ConfigError, match="split must be one of train, training, val, .* not 'dev'"):
@@ -215,7 +218,8 @@ def test_split_aliases_mean_the_same_split_everywhere(tmp_path: Path, fer_dir: P
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])
-def test_dataset_images_are_decoded_like_the_runtime_s_upright(tmp_path: Path, photos_dir: Path, orientation: int) -> None:
+def test_dataset_images_are_decoded_like_the_runtime_s_upright(tmp_path: Path, photos_dir: Path,
+                                                               orientation: int) -> None:
     """A phone photo stores its pixels sideways with an EXIF orientation tag: the dataset loader turns it upright,
     exactly as the runtime's loader does (cv2.imread-style decoding would keep it sideways)."""
     photo = Image.open(photos_dir / "deepface_img1.jpg").convert("RGB")

@@ -46,7 +46,7 @@ def test_labels_on_group_photos_stay_apart_and_inside(analyzer, photos_dir: Path
         assert 0 <= x and x + w <= image.shape[1] and 0 <= y and y + h <= image.shape[0]
     for a, b in combinations(rects, 2):
         assert _disjoint(a, b), (a, b)
-    for face, label in zip(faces, labels):
+    for face, label in zip(faces, labels, strict=True):
         assert label.lines[0][0] == f"{face.emotion} {face.confidence:.0%}"  # each face keeps its main label
         assert len(label.lines) in (1, 1 + runners_up)  # runners-up are dropped only when there is no room
 

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import KERNEL_ORDER_ABS
+
 from emolens import Analyzer
 from emolens.cli.main import cli
 from emolens.datasets import load_dataset
@@ -45,7 +45,7 @@ def test_grid_shape_and_explained_class(classifier: EmotionClassifier, private_f
     crops = private_faces[:3]
     explanations = explain_crops(classifier, crops)
     probs = classifier.predict_proba(crops)
-    for explanation, p in zip(explanations, probs):
+    for explanation, p in zip(explanations, probs, strict=True):
         # the explanation's batch (17 copies per crop) may sum in another order than this one (KERNEL_ORDER_ABS),
         # which can only swap two classes closer than twice that
         top, second = np.sort(p)[::-1][:2]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import write_photo_video
+
 from emolens.cli.main import cli
 from emolens.errors import ModelError
 from emolens.pipeline.rows import face_columns

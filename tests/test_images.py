@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, REPO
 from PIL import Image
 
-from conftest import FIXTURES, REPO
 from emolens.errors import ConfigError, InputError, UnsupportedFormatError
 from emolens.images import IMAGE_FORMATS, check_image_formats, decode_image
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, plain_tree
 
 pytest.importorskip("torch", reason="the notebook trains: needs the [train] extra (PyTorch)")

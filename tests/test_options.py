@@ -7,9 +7,9 @@ import pickle
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 from flask import Config
 
-from conftest import FIXTURES
 from emolens import Analyzer, AnalyzerOptions, RunningMode
 from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR, create_detector
@@ -115,7 +115,8 @@ def test_serve_refuses_bad_analyzer_settings_in_one_line(tmp_path) -> None:
 
     from emolens.cli.main import cli
 
-    env = {"EMOLENS_DATA_DIR": str(tmp_path), "EMOLENS_DETECTOR": "haar", "EMOLENS_DETECTOR_OPTIONS": '{"min_score": 1}'}
+    env = {"EMOLENS_DATA_DIR": str(tmp_path), "EMOLENS_DETECTOR": "haar",
+           "EMOLENS_DETECTOR_OPTIONS": '{"min_score": 1}'}
     result = CliRunner().invoke(cli, ["serve", "--port", "0"], env=env)
     assert result.exit_code == 1
     assert result.output.strip() == ("Error: detector 'haar' has no option 'min_score'; its options: max_side, "

@@ -8,8 +8,8 @@ from typing import Any
 import onnxruntime
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES
+
 from emolens import Analyzer, AnalyzerOptions
 from emolens.cli.main import cli
 from emolens.emotion.classifier import EmotionClassifier

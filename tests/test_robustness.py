@@ -22,7 +22,7 @@ def faces(fer_dir: Path) -> list[np.ndarray]:
 @pytest.mark.parametrize("name", sorted(SHIFTS))
 def test_each_shift_changes_real_faces_deterministically(faces: list[np.ndarray], name: str) -> None:
     once, again = shifted(faces, name), shifted(faces, name)
-    for face, out, out2 in zip(faces, once, again):
+    for face, out, out2 in zip(faces, once, again, strict=True):
         assert out.dtype == np.uint8 and out.ndim == face.ndim
         assert np.array_equal(out, out2)
         if out.shape == face.shape:

@@ -55,7 +55,7 @@ def backbone_pairs(model: nn.Module, size: int) -> list[tuple[nn.Conv2d, nn.Batc
     # Squeeze-excitation convs (if any) have no BatchNorm; EfficientNet-Lite has none, so every conv pairs up.
     if len(convs) != len(norms):
         raise ValueError(f"{len(convs)} convolutions but {len(norms)} BatchNorms in the backbone")
-    return list(zip(convs, norms))
+    return list(zip(convs, norms, strict=True))
 
 
 def recover(onnx_path: Path, data: Path, config: TrainConfig, samples: int) -> dict:
@@ -66,7 +66,7 @@ def recover(onnx_path: Path, data: Path, config: TrainConfig, samples: int) -> d
     fused, named = onnx_weights(onnx_path)
     if len(fused) != len(pairs):
         raise ValueError(f"{onnx_path}: {len(fused)} Conv nodes, the model has {len(pairs)} convolutions")
-    for (conv, norm), (weight, bias) in zip(pairs, fused):
+    for (conv, norm), (weight, bias) in zip(pairs, fused, strict=True):
         conv.weight.data.copy_(torch.from_numpy(weight))
         norm.reset_parameters()
         norm.running_var.fill_(1.0 - norm.eps)  # z + b, as in the ONNX file, until the statistics are measured
@@ -91,7 +91,7 @@ def recover(onnx_path: Path, data: Path, config: TrainConfig, samples: int) -> d
     for h in hooks:
         h.remove()
     with torch.no_grad():
-        for (conv, norm), (_, bias) in zip(pairs, fused):
+        for (conv, norm), (_, bias) in zip(pairs, fused, strict=True):
             n, s, ss = stats[conv]
             mean = s / n
             var = (ss / n - mean * mean).clamp_min(0)

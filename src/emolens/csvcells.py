@@ -8,7 +8,8 @@ The browser's CSV downloads (``web/static/js/export.js``) follow the same rule; 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting with one of these is a formula to a spreadsheet."""

@@ -2,8 +2,8 @@
 missing package comes with.
 
 The base install runs the analysis (ONNX Runtime, OpenCV, NumPy, Pillow and the command line); the web app,
-reports and plots, training, Ray, PostgreSQL and annotated videos each come with an extra. A command that imports a package of an
-extra that is not installed stops with :func:`missing_extra`'s one line instead of a traceback.
+reports and plots, training, Ray, PostgreSQL and annotated videos each come with an extra. A command that imports
+a package of an extra that is not installed stops with :func:`missing_extra`'s one line instead of a traceback.
 """
 
 from __future__ import annotations

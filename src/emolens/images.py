@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Iterable, NoReturn, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NoReturn, cast
 
 import cv2
 import numpy as np
@@ -52,7 +53,10 @@ def check_image_formats(names: Iterable[str]) -> tuple[str, ...]:
 def _deep_scale(image: Image.Image) -> float:
     """The factor that maps a deep grey image to 0..255. Pillow would clip 16-bit values to 255: they are scaled
     from their full range instead, and 32-bit integer or float images by their maximum."""
-    top = 65535.0 if image.mode.startswith("I;16") else float(image.getextrema()[1])
+    if image.mode.startswith("I;16"):
+        top = 65535.0
+    else:
+        top = float(cast("tuple[float, float]", image.getextrema())[1])  # one band: (min, max)
     return 255.0 / max(top, 1.0) if math.isfinite(top) else 0.0  # NaN or infinite maximum: black
 
 

@@ -1,7 +1,7 @@
 """Emotion label sets known to emolens, and the colour each label is drawn in."""
 
+from collections.abc import Sequence
 from itertools import cycle
-from typing import Sequence
 
 FER2013_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The seven FER2013 classes, in FER2013's own index order (0=angry ... 6=neutral)."""
@@ -55,7 +55,7 @@ def label_colours(labels: Sequence[str]) -> dict[str, str]:
     gets the same colours."""
     spare = cycle(SPARE_COLOURS)
     known = [EMOTION_COLOURS.get(FERPLUS_TO_FER2013.get(label.lower(), label.lower())) for label in labels]
-    return {label: colour or next(spare) for label, colour in zip(labels, known)}
+    return {label: colour or next(spare) for label, colour in zip(labels, known, strict=True)}
 
 
 def bgr(colour: str) -> tuple[int, int, int]:

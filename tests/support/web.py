@@ -13,8 +13,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -31,6 +32,8 @@ CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
 def letterbox(path: Path, width: int = 640, height: int = 480) -> np.ndarray:
     """A photo scaled to fit ``width`` x ``height`` (BGR), centred on black, like a camera frame."""
     image = cv2.imread(str(path))
+    if image is None:
+        raise FileNotFoundError(f"{path}: not a readable image")
     scale = min(width / image.shape[1], height / image.shape[0])
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     frame = np.zeros((height, width, 3), np.uint8)
@@ -107,7 +110,7 @@ def unclosed_answer(port: int) -> socket.socket:
 
 
 def start_chromium(folder: Path, video: Path, browser: str = "/usr/bin/chromium",
-             driver: str = "/usr/bin/chromedriver") -> "Chrome":
+             driver: str = "/usr/bin/chromedriver") -> Chrome:
     """Headless Chromium through ChromeDriver, its camera playing ``video``, its profile in ``folder``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -162,7 +165,7 @@ class FreezableProxy:
             sock.close()
 
 
-def no_console_errors(driver: "Chrome", expected: str | None = None) -> None:
+def no_console_errors(driver: Chrome, expected: str | None = None) -> None:
     """Assert no JavaScript errors or Content-Security-Policy violations on the page (messages containing
     ``expected``, such as requests meant to fail, aside)."""
     errors = [entry["message"] for entry in driver.get_log("browser")
@@ -170,7 +173,7 @@ def no_console_errors(driver: "Chrome", expected: str | None = None) -> None:
     assert not errors, errors
 
 
-def set_viewport(driver: "Chrome", width: int, height: int, light: bool = False) -> None:
+def set_viewport(driver: Chrome, width: int, height: int, light: bool = False) -> None:
     """Emulate a viewport of ``width`` x ``height`` CSS pixels (a phone's, with touch, below 600), in the dark
     colour scheme or the light one."""
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
@@ -200,7 +203,7 @@ BACKGROUNDS = ("bg1", "bg2", "bg3", "blob1", "blob2")
 """The CSS variables of the page's background gradient and blurred blobs."""
 
 
-def axe_violations(driver: "Chrome", axe_js: str) -> list[dict]:
+def axe_violations(driver: Chrome, axe_js: str) -> list[dict]:
     """The page's WCAG 2.2 A and AA violations found by axe-core (its source ``axe_js``), each as
     ``{"id", "help", "nodes": ["selector: summary", ...]}``. axe cannot rate text contrast over a gradient, so
     colour contrast is checked once more with the background made solid in each colour of the gradient and of the

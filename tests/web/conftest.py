@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pytest
 import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
+from support.web import camera_video, jpeg, letterbox, serving, start_chromium
 
 from emolens.web import create_app
-from support.web import camera_video, jpeg, letterbox, serving, start_chromium
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome

@@ -5,13 +5,14 @@ from __future__ import annotations
 import atexit
 import gc
 import io
+import struct
 import subprocess
 import sys
 import zlib
-import struct
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import pytest
 from flask import Flask
@@ -246,7 +247,8 @@ def test_emolens_errors_during_a_request_are_json(client: FlaskClient, analyzer,
     assert_error(_raw(client, face_jpeg), status, *words)
 
 
-@pytest.mark.parametrize("query", ["stats?since=yesterday", "stats?bucket=0", "stats?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z",
+@pytest.mark.parametrize("query", ["stats?since=yesterday", "stats?bucket=0",
+                                   "stats?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z",
                                    "stats?bucket=1&since=2000-01-01T00:00:00Z", "analyses?limit=1000",
                                    "analyses?page=2", "stats?source=fax", "analyses?offset=99999999999999999999"])
 def test_bad_query_parameters(client: FlaskClient, query: str) -> None:
@@ -371,7 +373,8 @@ def test_serve_master_loads_no_onnxruntime() -> None:
 def test_serving_never_imports_torch(tmp_path: Path, face_jpeg: bytes) -> None:
     code = ("import sys; from emolens.web import create_app; "
             f"c = create_app({{'DATA_DIR': {str(tmp_path)!r}}}).test_client(); "
-            "assert c.post('/api/v1/analyze', data=sys.stdin.buffer.read(), content_type='image/jpeg').status_code == 200; "
+            "assert c.post('/api/v1/analyze', data=sys.stdin.buffer.read(), "
+            "content_type='image/jpeg').status_code == 200; "
             "import emolens.cli.main; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], input=face_jpeg, check=True, timeout=120)

@@ -12,7 +12,6 @@ import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-
 from support.web import no_console_errors
 
 pytestmark = pytest.mark.slow

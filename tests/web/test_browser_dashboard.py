@@ -9,7 +9,6 @@ import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-
 from support.web import no_console_errors, set_viewport
 
 pytestmark = pytest.mark.slow
@@ -37,7 +36,8 @@ window.fetch = async (url, options) => {
 """Runs before the page's scripts: /api/v1/stats answers with data in the last three minutes of the range only
 (bucketed as asked), and the bucket widths asked for are kept in ``statsAsked``."""
 
-TIME_CHART = """const [chart, note] = [Chart.getChart(document.getElementById("chart-time")), document.getElementById("time-fitted")];
+TIME_CHART = """const chart = Chart.getChart(document.getElementById("chart-time"));
+const note = document.getElementById("time-fitted");
 const totals = chart.data.labels.map((_, i) => chart.data.datasets.reduce((a, d) => a + d.data[i], 0));
 return {points: totals.length, first: totals.findIndex((n) => n > 0),
         last: totals.length - 1 - [...totals].reverse().findIndex((n) => n > 0),

@@ -8,7 +8,6 @@ import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-
 from support.web import serving
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,6 +16,9 @@ import onnxruntime as ort
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from support.data import REPO
+from support.web import letterbox
+from test_api import assert_error, valid
 
 from emolens import Analyzer
 from emolens.emotion.classifier import default_model_path
@@ -23,10 +27,6 @@ from emolens.emotion.preprocessing import Preprocessing, normalize
 from emolens.faces.blazeface import BlazeFaceModel, shrink
 from emolens.web import create_app
 from emolens.web.schemas import BrowserModelOut, LiveResultsOut
-from support.data import REPO
-from support.web import letterbox
-
-from test_api import assert_error, valid
 
 GRAPHS = REPO / "src" / "emolens" / "web" / "static" / "models"
 RESULTS = "/api/v1/live/results"
@@ -59,7 +59,8 @@ def test_detector_graph_decodes_as_the_python_detector(face_photo: Path) -> None
     size = model.variant.size
     pixels = np.zeros((1, size, size, 3), np.float32)  # the letterbox the Python model builds: RGB at the top left
     pixels[0, :96] = cv2.cvtColor(shrink(frame, 128, 96), cv2.COLOR_BGR2RGB)
-    out = dict(zip(["boxes", "scores", "points"], _session("blazeface_short.onnx").run(None, {"pixels": pixels})))
+    outputs = _session("blazeface_short.onnx").run(None, {"pixels": pixels})
+    out = dict(zip(["boxes", "scores", "points"], outputs, strict=True))
     keep = out["scores"] >= 0.5
     assert keep.sum() == len(scores) >= 1
     scale = 0.2  # 128 / 640

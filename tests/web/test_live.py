@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, make_url, text
+from support.web import FreezableProxy
 
 from emolens.web import create_app
-from support.web import FreezableProxy
 
 FRAME = "/api/v1/analyze?source=webcam&session=cam"
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from support.web import letterbox, no_console_errors
 
 from emolens import Analyzer
-from support.web import letterbox, no_console_errors
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,8 @@ const realFetch = window.fetch;
 window.fetch = (url, options = {}) => {
   const body = options.body;
   window.sent.push({url: String(url), method: options.method || 'GET',
-                    body: body == null ? null : typeof body === 'string' ? body : Object.prototype.toString.call(body)});
+                    body: body == null ? null
+                      : typeof body === 'string' ? body : Object.prototype.toString.call(body)});
   return realFetch(url, options);
 };"""
 """Runs before the page's scripts: every fetch is recorded with its body (text, or the kind of binary body)."""
@@ -92,10 +93,10 @@ def test_browser_pipeline_gives_the_python_results_on_real_photos(server: str, b
         if len(ours) != len(python):
             unmatched.append(f"{photo.name}: {len(ours)} faces in the browser, {len(python)} in Python")
     assert matched >= 60, unmatched
-    print(f"\nparity on {matched} faces: worst IoU {worst_iou:.3f}, same top emotion {same_top / matched:.3f}, "
-          f"largest score difference {worst_score:.4f}, unmatched {unmatched}")
-    assert not unmatched
-    assert same_top >= 0.98 * matched and worst_score <= 0.03
+    figures = (f"parity on {matched} faces: worst IoU {worst_iou:.3f}, same top emotion {same_top / matched:.3f}, "
+               f"largest score difference {worst_score:.4f}, unmatched {unmatched}")
+    assert not unmatched, figures
+    assert same_top >= 0.98 * matched and worst_score <= 0.03, figures
     no_console_errors(browser)
 
 

@@ -14,9 +14,9 @@ import pytest
 from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from support.web import no_console_errors, serving, set_viewport
 
 from emolens.pipeline.rows import face_columns
-from support.web import no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
 GROUP = "facenet_multiface.jpg"
@@ -98,7 +98,8 @@ def test_badges_sit_beside_small_faces_never_over_them(server: str, browser: Chr
     left, top = canvas.rect["x"], canvas.rect["y"]
     scale = canvas.rect["width"] / cv2.imread(str(photos_dir / GROUP)).shape[1]
     result = browser.execute_async_script(
-        "fetch('/api/v1/analyses?limit=1&source=upload').then(r => r.json()).then(p => arguments[0](p.items[0].result))")
+        "fetch('/api/v1/analyses?limit=1&source=upload').then(r => r.json())"
+        ".then(p => arguments[0](p.items[0].result))")
     boxes = sorted(((left + x * scale, top + y * scale, left + (x + w) * scale, top + (y + h) * scale)
                     for x, y, w, h in (f["box"] for f in result)), key=lambda b: b[0] + b[2])  # numbered so
     badges = [rect(b) for b in card.find_elements(By.CSS_SELECTOR, ".figure .badge")]

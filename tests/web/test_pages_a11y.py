@@ -4,15 +4,14 @@ test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-
 from support.web import axe_violations, no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow

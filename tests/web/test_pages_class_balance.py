@@ -12,7 +12,6 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-
 from support.web import no_console_errors
 
 pytestmark = pytest.mark.slow

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
-
 from support.web import no_console_errors, serving, set_viewport
 
 pytestmark = pytest.mark.slow
@@ -178,7 +177,7 @@ def test_dashboard_and_history_show_the_file_name(server: str, browser: Chrome, 
     assert newest["filename"] == named.name
     for page, table in (("dashboard", "recent"), ("history", "history")):
         browser.get(f"{server}/{page}")
-        cell = WebDriverWait(browser, 10).until(lambda d: d.find_element(
+        cell = WebDriverWait(browser, 10).until(lambda d, table=table: d.find_element(
             By.CSS_SELECTOR, f"#{table} tr[data-analysis='{newest['id']}'] td.file"))
         assert cell.get_attribute("title") == named.name  # the whole name, where the cell cuts it
         assert cell.text == named.name and cell.find_element(By.TAG_NAME, "span").size["width"] <= 16 * 16 + 1

@@ -3,9 +3,9 @@ loopback, gunicorn's own errors, the control socket, and unusable databases (iss
 
 from __future__ import annotations
 
-import json
 import http.client
 import io
+import json
 import os
 import signal
 import socket
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 from sqlalchemy import make_url
+from support.web import FreezableProxy, serving, stalled_upload, unclosed_answer
 
 from emolens.cli.main import cli
-from support.web import FreezableProxy, serving, stalled_upload, unclosed_answer
 
 pytestmark = pytest.mark.slow
 MAX_WORKER_MB = 1536

@@ -7,7 +7,7 @@ import pytest
 
 from emolens.storage import AnalysisRecord, Filters, make_engine, record, stats, upgrade
 from emolens.storage.repository import Tally
-from emolens.web.api import ApiError, MAX_BUCKETS, _bucket_seconds
+from emolens.web.api import MAX_BUCKETS, ApiError, _bucket_seconds
 
 LABELS = ("happy", "sad")
 MINUTE_MS = 60_000

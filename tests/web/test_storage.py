@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,6 @@ from emolens.cli.serve import is_loopback
 from emolens.storage import AnalysisRecord, add_live_frame, make_engine, repository, upgrade
 from emolens.storage.models import Base
 from emolens.web.config import load_config
-from support.web import serving
 
 SCORES = {"happy": 0.75, "sad": 0.25}
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import glob
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from emolens.csvcells import read_cell
-from emolens.pipeline.files import IMAGE_SUFFIXES
+from emolens.images import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 """Files with these suffixes are analysed as videos; every other file as an image."""

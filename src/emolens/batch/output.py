@@ -20,8 +20,9 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 import pandas as pd
 import pyarrow as pa
@@ -89,7 +90,7 @@ class OutputDir:
         """Let another run write into the folder."""
         self._lock.close()
 
-    def __enter__(self) -> "OutputDir":
+    def __enter__(self) -> OutputDir:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -151,11 +152,11 @@ def _csv_cells(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _status(row: object) -> str:
-    written, failed, segments = (getattr(row, name) for name in ("written", "failed", "segments"))
+    written, failed, segments, faces = (getattr(row, name) for name in ("written", "failed", "segments", "faces"))
     if pd.isna(written):
         return "not done"
     if failed:
         return "failed" if failed == written else "partly failed"
     if written < segments:
         return "incomplete"
-    return "ok" if getattr(row, "faces") else "no face"
+    return "ok" if faces else "no face"

@@ -3,7 +3,8 @@ faces, and the flat one-row-per-face table written to Parquet."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +17,7 @@ _TYPES = {"source": pa.string(), "frame": pa.int64(), "time_s": pa.float64(), "f
           "detection_score": pa.float32(), "emotion": pa.string(), "class_balance": pa.float64()}
 """The Arrow type of each face row column but the labels' (probabilities: float32)."""
 _LANDMARKS = pa.field("landmarks", pa.list_(pa.list_(pa.float32(), 2)))
+
 
 
 def face_type(labels: Sequence[str]) -> pa.StructType:

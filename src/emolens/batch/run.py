@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import pandas as pd
 import pyarrow as pa
@@ -107,7 +108,7 @@ def _run(media: list[MediaInput], bad: list[BadInput], out: OutputDir, options: 
     done = out.units()
     numbering = TrackNumbering(done)
     written = numbering.next_segments()
-    rows = zip(*(done.column(c).to_pylist() for c in ("source", "kind", "segments")))
+    rows = zip(*(done.column(c).to_pylist() for c in ("source", "kind", "segments")), strict=True)
     finished = {source for source, kind, segments in rows if kind == "image" or written.get(source) == segments}
     todo = [{"source": m.source, "path": os.fsencode(m.path), "kind": m.kind, "segment_s": options.segment_s,
              "done": written.get(m.source, 0)} for m in media if m.source not in finished]
@@ -154,8 +155,10 @@ def _analyse(todo: list[dict], options: BatchOptions, out: OutputDir, numbering:
     blocks = min(MAX_BLOCKS, math.ceil(len(todo) / UNITS_PER_BLOCK))
     # Video planning and file reading run in tasks, one per actor. They reserve no CPU, so they never wait for
     # one held by an actor, even after a node is lost.
+    # ray types the function as taking any batch format; batch_format="numpy" makes prepare_units' dict the one
     units = ray.data.from_items(todo, override_num_blocks=blocks).map_batches(
-        prepare_units, batch_format="numpy", batch_size=UNITS_PER_BLOCK, num_cpus=0,
+        prepare_units,  # type: ignore[arg-type]
+        batch_format="numpy", batch_size=UNITS_PER_BLOCK, num_cpus=0,
         compute=ray.data.TaskPoolStrategy(size=workers))
     results = units.map_batches(
         AnalyzeUnits, batch_format="numpy", batch_size=ANALYZE_BATCH, num_cpus=1,
@@ -169,7 +172,7 @@ def _analyse(todo: list[dict], options: BatchOptions, out: OutputDir, numbering:
         pending.append(ready)
         kinds = ready.column("kind").to_pylist()
         report.images += kinds.count("image")
-        report.frames += sum(f for f, k in zip(ready.column("frames").to_pylist(), kinds) if k == "video")
+        report.frames += sum(f for f, k in zip(ready.column("frames").to_pylist(), kinds, strict=True) if k == "video")
         if sum(t.num_rows for t in pending) >= PART_UNITS or time.monotonic() - last_write >= PART_SECONDS:
             out.write(pa.concat_tables(pending))
             pending, last_write = [], time.monotonic()

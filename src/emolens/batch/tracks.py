@@ -39,7 +39,7 @@ class TrackNumbering:
         ready = [images.append_column("track_offset", pa.array([0] * images.num_rows, pa.int64()))]
         videos = units.filter(is_video)
         for i, (source, segment) in enumerate(zip(videos.column("source").to_pylist(),
-                                                   videos.column("segment").to_pylist())):
+                                                   videos.column("segment").to_pylist(), strict=True)):
             self._waiting[source, segment] = videos.slice(i, 1)
         for source in set(videos.column("source").to_pylist()):
             while (source, self._next.get(source, 0)) in self._waiting:

@@ -2,8 +2,9 @@
 and analysing units (a pool of actors, each holding one :class:`~emolens.pipeline.analyzer.Analyzer`).
 
 Images are decoded in the actors, not in the tasks: a decoded photo is many times the size of its file, and
-moving it between processes (an Arrow tensor block, the object store) cost more CPU than it saved: 56 ms of CPU per photo over all of Ray's processes against 50 ms with decoding in the
-actors (``benchmarks/batch_throughput.py``, at 4c1a922 for the former; ``docs/batch.md``).
+moving it between processes (an Arrow tensor block, the object store) cost more CPU than it saved: 56 ms of CPU
+per photo over all of Ray's processes against 50 ms with decoding in the actors (``benchmarks/batch_throughput.py``,
+at 4c1a922 for the former; ``docs/batch.md``).
 
 A failure of one unit (an unreadable file, an undecodable video, even an unexpected exception) becomes that
 unit's ``error`` and never stops the run.
@@ -14,9 +15,10 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from pathlib import Path
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -76,7 +78,8 @@ def prepare_units(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Inputs (``source``, ``path``: the file name as bytes, ``kind``, ``segment_s``, ``done``: segments already
     written) -> their units of work, with the bytes of each image file (``data``); a failure goes to ``error``
     (``""``: none)."""
-    units = [_read(unit) for row in zip(*(batch[c] for c in ("source", "path", "kind", "segment_s", "done")))
+    columns = (batch[c] for c in ("source", "path", "kind", "segment_s", "done"))
+    units = [_read(unit) for row in zip(*columns, strict=True)
              for unit in _plan(str(row[0]), bytes(row[1]), str(row[2]), float(row[3]), int(row[4]))]
     return {key: np.array([u[key] for u in units], dtype=object if key in ("data", "path") else None)
             for key in units[0]}
@@ -100,8 +103,8 @@ class AnalyzeUnits:
     def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
         rows = []
         for i, source in enumerate(batch["source"]):
-            unit = {"source": str(source), "kind": str(batch["kind"][i]), "segment": int(batch["segment"][i]),
-                    "segments": int(batch["segments"][i])}
+            unit: dict[str, Any] = {"source": str(source), "kind": str(batch["kind"][i]),
+                                    "segment": int(batch["segment"][i]), "segments": int(batch["segments"][i])}
             error = str(batch["error"][i])
             try:
                 if error:
@@ -131,7 +134,7 @@ class AnalyzeUnits:
         self.video.reset()
         frames, faces = 0, []
         with VideoReader(source, start=start) as reader:
-            for index, frame in zip(range(start, end) if end >= 0 else itertools.count(start), reader):
+            for index, frame in zip(range(start, end) if end >= 0 else itertools.count(start), reader, strict=False):
                 if index % self.every == 0:
                     frames += 1
                     time_s = index / reader.fps

@@ -12,11 +12,12 @@ import cv2
 from tqdm import tqdm
 
 from emolens.cli.errors import user_errors
-from emolens.cli.output import to_json
 from emolens.cli.options import analysis_options, runners_up_option
+from emolens.cli.output import to_json
 from emolens.csvcells import csv_row
 from emolens.errors import InputError
 from emolens.pipeline.draw import annotate
+from emolens.pipeline.explain import overlay_explanations
 from emolens.pipeline.files import collect_images
 from emolens.pipeline.results import Face
 from emolens.pipeline.rows import csv_values, face_columns, face_row
@@ -67,7 +68,6 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                        explain_dir is not None and crops)
     files = collect_images(paths)
     from emolens.pipeline.analyzer import Analyzer
-    from emolens.pipeline.explain import overlay_explanations
 
     analyzer = Analyzer.create_from_options(analysis)
     records: list[dict[str, Any]] = []
@@ -93,8 +93,9 @@ def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], an
                 _write_image(annotate_dir / _copy_name(rel), annotate(image, faces, runners_up))
                 for i, crop in enumerate(face_crops if save_crops else []):
                     _write_image(annotate_dir / rel.with_name(f"{rel.stem}_face{i}.png"), crop)
-            explained = analyzer.explain_faces(faces, face_crops) if explain_dir is not None else None
-            if explained is not None:
+            explained = None
+            if explain_dir is not None:
+                explained = analyzer.explain_faces(faces, face_crops)
                 _write_image(explain_dir / _copy_name(rel), annotate(overlay_explanations(image, explained), faces))
             if as_json:
                 records.append({"path": str(path), "width": image.shape[1], "height": image.shape[0],

@@ -8,7 +8,7 @@ import click
 
 from emolens.cli.errors import user_errors
 from emolens.cli.output import to_json
-from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
+from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES, LabelMode
 
 
 def _balances(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[float, ...]:
@@ -42,7 +42,7 @@ def _balances(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[
               help="No class may be predicted more than this many times as often as it occurs in DATA_DIR, "
                    "under any of the shifts (the bundled model: 1.5).")
 @user_errors
-def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_mode: str, bias: bool,
+def command(model_path: Path, data_dir: Path, out_path: Path, split: str, label_mode: LabelMode, bias: bool,
             class_balance: float, class_balances: tuple[float, ...], max_ratio: float | None) -> None:
     """Calibrate MODEL_PATH on DATA_DIR: the scores it shows become honest probabilities (temperature scaling),
     and no class wins by default under real-photo shifts (logit bias). Prints what was fitted as JSON."""

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from emolens.cli.errors import user_errors
-from emolens.cli.output import to_json
 from emolens.cli.options import class_balance_option, detector_option
-from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
+from emolens.cli.output import to_json
+from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES, LabelMode
 
 
 @click.command("evaluate")
@@ -31,7 +31,7 @@ from emolens.datasets.options import LABEL_MODES, SPLIT_NAMES
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Also write summary.json, confusion_matrix.png and per_class.md here.")
 @user_errors
-def command(data_dir: Path, model_path: Path | None, split: str | None, label_mode: str, crops: bool,
+def command(data_dir: Path, model_path: Path | None, split: str | None, label_mode: LabelMode, crops: bool,
             detector: str, tta: bool, class_balance: float | None, present_labels: bool,
             report_dir: Path | None) -> None:
     """Evaluate the emotion model on DATA_DIR (DATA_DIR/<label>/*.png, or any training source) and print a

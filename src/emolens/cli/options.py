@@ -1,13 +1,14 @@
 """Options shared by the commands that analyse images: --detector, --tta, --class-balance, --model, --max-pixels,
---image-formats and --providers, handed to the command as one :class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis``
-argument). The last two are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS`` settings, read from the same
-``EMOLENS_*`` environment variables (``--providers``: ``EMOLENS_PROVIDERS``)."""
+--image-formats and --providers, handed to the command as one :class:`~emolens.pipeline.options.AnalyzerOptions`
+(its ``analysis`` argument). --max-pixels and --image-formats are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS``
+settings, read from the same ``EMOLENS_*`` environment variables (``--providers``: ``EMOLENS_PROVIDERS``)."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 import click
 

@@ -11,7 +11,7 @@ import re
 import sys
 import threading
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import click
 
@@ -52,11 +52,11 @@ def quiet() -> Iterator[None]:
                 warnings.simplefilter("ignore", category)
             yield
     finally:
-        for name, value in saved_environment.items():
-            if value is None:
+        for name, saved in saved_environment.items():
+            if saved is None:
                 os.environ.pop(name, None)
             else:
-                os.environ[name] = value
+                os.environ[name] = saved
         for name, level in saved_levels.items():
             logging.getLogger(name).setLevel(level)
 

@@ -66,7 +66,8 @@ def command(host: str, port: int, workers: int, threads: int, config_file: Optio
     elif not settings["API_TOKEN"]:
         click.secho(f"warning: serving on {host} without an API token; anyone who can reach it can use the API "
                     "(set EMOLENS_API_TOKEN)", fg="yellow", err=True)
-    upgrade(make_engine(settings["DATABASE_URL"], float(settings["STORAGE_TIMEOUT_S"])))  # once, before workers start, so they never race on it
+    # once, before workers start, so they never race on it
+    upgrade(make_engine(settings["DATABASE_URL"], float(settings["STORAGE_TIMEOUT_S"])))
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"emolens: {scheme}://{shown}:{port}/  (data: {settings['DATA_DIR']}, "

@@ -48,6 +48,7 @@ def command(camera: int, analysis: AnalyzerOptions) -> None:
     Close the window or press q to stop."""
     capture = open_camera(camera)
     import matplotlib.pyplot as plt
+
     from emolens.pipeline.analyzer import Analyzer
 
     if plt.get_backend().lower() == "agg":
@@ -63,6 +64,7 @@ def command(camera: int, analysis: AnalyzerOptions) -> None:
 def _show(capture: cv2.VideoCapture, camera: int, analyzer: Analyzer) -> None:
     """Frames of the camera with their faces (video mode: timestamps from the clock) until the window closes."""
     import matplotlib.pyplot as plt
+
     from emolens.pipeline.draw import annotate
 
     figure, axes = plt.subplots(num=f"emolens: camera {camera}")

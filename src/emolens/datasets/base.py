@@ -39,7 +39,7 @@ class FaceDataset:
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.label_ids, minlength=len(self.label_names))
 
-    def subset(self, indices: np.ndarray) -> "FaceDataset":
+    def subset(self, indices: np.ndarray) -> FaceDataset:
         """A dataset holding only ``indices`` (in that order)."""
         return FaceDataset(
             images=[self.images[i] for i in indices],

@@ -45,7 +45,8 @@ def read_fer2013_rows(path: Path) -> list[tuple[int, np.ndarray, str, str]]:
         reader = csv.DictReader(f)
         missing = {"emotion", "pixels"} - set(reader.fieldnames or ())
         if missing:
-            raise DatasetError(f"{path}: missing column(s) {', '.join(sorted(missing))} (expected emotion,pixels,Usage)")
+            raise DatasetError(f"{path}: missing column(s) {', '.join(sorted(missing))} "
+                               "(expected emotion,pixels,Usage)")
         rows = []
         for line, row in enumerate(reader, start=2):
             where = f"{path}:{line}"

@@ -123,7 +123,8 @@ def load_ferplus_csv(fer2013_csv: str | Path, ferplus_csv: str | Path, split: Sp
             except (KeyError, TypeError, ValueError):
                 raise DatasetError(f"{ferplus_csv}:{line}: bad or missing vote columns") from None
     if len(votes) != len(rows):
-        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, but {fer2013_csv} has {len(rows)}; they must match row for row")
+        raise DatasetError(f"{ferplus_csv}: {len(votes)} rows, but {fer2013_csv} has {len(rows)}; "
+                           "they must match row for row")
     keep = [i for i, r in enumerate(rows) if split is None or r[2] == FER2013_USAGE[split]]
     return _from_parts([rows[i][1] for i in keep], np.array(votes)[keep], np.array([rows[i][0] for i in keep]),
                        [rows[i][3] for i in keep], label_mode)

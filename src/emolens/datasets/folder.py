@@ -31,7 +31,8 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def load_folder(root: str | Path, split: Split | None = None, label_names: tuple[str, ...] | None = None) -> FaceDataset:
+def load_folder(root: str | Path, split: Split | None = None,
+                label_names: tuple[str, ...] | None = None) -> FaceDataset:
     """Load ``root/<label>/*``, or its ``split``: ``root/<split>/<label>/*`` when the tree has split folders, else
     the tree's own stratified split (80% train, 10% val, 10% test, seed 0: :mod:`emolens.datasets.splits`).
 

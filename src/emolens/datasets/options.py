@@ -31,7 +31,7 @@ def check_choice(name: str, value: str, allowed: tuple[T, ...]) -> T:
     """``value`` if it is one of ``allowed``, else a :class:`ConfigError` naming ``name`` and the choices."""
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def canonical_split(name: str) -> Split:

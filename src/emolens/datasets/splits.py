@@ -9,7 +9,7 @@ model asks for, so a model is never tested on faces it was trained on.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.model_selection import train_test_split

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import onnxruntime as ort
 
 from emolens.emotion.metadata import Calibration, ModelInfo
-from emolens.errors import ConfigError, ModelError
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.emotion.tta import tta_views
+from emolens.errors import ConfigError, ModelError
 from emolens.providers import DEFAULT_PROVIDERS, check_providers
 
 
@@ -48,7 +49,7 @@ class EmotionClassifier:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self._session = ort.InferenceSession(str(self.model_path), options, providers=list(providers))
-        except Exception as exc:  # ONNX Runtime raises its own exception types for bad files
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own exception types for bad files
             raise ModelError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
         self.model_info = ModelInfo.from_properties(meta, str(self.model_path))

@@ -12,8 +12,9 @@ about the same deletion margin (0.235 against 0.229 on 240 privatetest faces) fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -101,5 +102,5 @@ def explain_crops(classifier: EmotionClassifier, crops: Sequence[np.ndarray],
     """One :class:`Explanation` per crop, of ``labels`` (one per crop) or else of each crop's predicted class."""
     targets = None if labels is None else [classifier.labels.index(label) for label in labels]
     maps, target, probs = occlusion_maps(classifier, crops, targets, cells, patch_cells, class_balance)
-    return [Explanation(classifier.labels[t], float(p[t]), m) for m, t, p in zip(maps, target, probs)]
+    return [Explanation(classifier.labels[t], float(p[t]), m) for m, t, p in zip(maps, target, probs, strict=True)]
 

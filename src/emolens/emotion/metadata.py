@@ -38,9 +38,9 @@ class Calibration:
     temperature: float = 1.0
     logit_bias: tuple[float, ...] = ()
     class_balance: Optional[float] = None
-    points: tuple["Calibration", ...] = ()
+    points: tuple[Calibration, ...] = ()
 
-    def at(self, class_balance: Optional[float]) -> "Calibration":
+    def at(self, class_balance: Optional[float]) -> Calibration:
         """The calibration for ``class_balance`` (None: this one, the model's default): a stored point, or the
         bias and temperature interpolated linearly between the two stored points around it.
 
@@ -49,7 +49,7 @@ class Calibration:
         """
         if class_balance is None or class_balance == self.class_balance:
             return self
-        stored = [p.class_balance for p in self.points]
+        stored = [_balance(p) for p in self.points]  # every stored point has its balance
         if not stored:
             fitted = "no class bias" if self.class_balance is None else \
                 f"its class bias for class balance {self.class_balance:g} only"
@@ -63,8 +63,8 @@ class Calibration:
         if high.class_balance == class_balance:  # a stored point (the first one among them)
             return high
         low = self.points[upper - 1]
-        w = (class_balance - low.class_balance) / (high.class_balance - low.class_balance)  # type: ignore[operator]
-        bias = tuple((1 - w) * a + w * b for a, b in zip(low.logit_bias, high.logit_bias))
+        w = (class_balance - stored[upper - 1]) / (stored[upper] - stored[upper - 1])
+        bias = tuple((1 - w) * a + w * b for a, b in zip(low.logit_bias, high.logit_bias, strict=True))
         return Calibration((1 - w) * low.temperature + w * high.temperature, bias, class_balance)
 
     def to_json(self) -> dict[str, Any]:
@@ -77,7 +77,7 @@ class Calibration:
                 "points": [{"class_balance": p.class_balance, **p.to_json()} for p in self.points]}
 
     @classmethod
-    def from_json(cls, default: dict[str, Any], balances: dict[str, Any]) -> "Calibration":
+    def from_json(cls, default: dict[str, Any], balances: dict[str, Any]) -> Calibration:
         """The inverse of :meth:`to_json` and :meth:`points_json`."""
         points = tuple(cls(float(p["temperature"]), tuple(map(float, p["logit_bias"])), float(p["class_balance"]))
                        for p in balances.get("points", ()))
@@ -95,7 +95,8 @@ class Calibration:
         logits = logits / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        calibrated: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return calibrated
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class ModelInfo:
         return properties
 
     @classmethod
-    def from_properties(cls, props: dict[str, str], source: str = "model") -> "ModelInfo":
+    def from_properties(cls, props: dict[str, str], source: str = "model") -> ModelInfo:
         """Read the ``emolens.*`` metadata properties of a model file; :class:`~emolens.errors.ModelError` when
         they are missing or malformed."""
         missing = [k for k in (LABELS_KEY, PREPROCESSING_KEY) if k not in props]

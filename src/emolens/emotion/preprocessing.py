@@ -4,8 +4,9 @@ exported model carries the :class:`Preprocessing` in its metadata, so the two ca
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -49,7 +50,7 @@ class Preprocessing:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Preprocessing":
+    def from_json(cls, text: str) -> Preprocessing:
         return cls(**json.loads(text))
 
     @property

@@ -3,7 +3,7 @@ per-class logit bias chosen under the robustness shifts so that no class wins by
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.optimize import minimize_scalar

@@ -3,7 +3,8 @@ important must lower the explained class's probability more than hiding as many 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np

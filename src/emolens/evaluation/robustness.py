@@ -3,7 +3,8 @@ predicts each class compared with how often the class occurs (over-prediction of
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def robustness_summary(probs: dict[str, np.ndarray], y_true: np.ndarray, labels:
         summary = summarize(y_true, y_pred, labels)
         ratios = prediction_ratios(y_true, y_pred, len(labels))
         per_shift[name] = {"accuracy": summary["accuracy"], "balanced_accuracy": summary["balanced_accuracy"],
-                           "macro_f1": summary["macro_f1"], "ratios": dict(zip(labels, map(float, ratios)))}
+                           "macro_f1": summary["macro_f1"],
+                           "ratios": dict(zip(labels, map(float, ratios), strict=True))}
     shifted_only = [v for k, v in per_shift.items() if k != "clean"]
     worst = max(((k, label, r) for k, v in per_shift.items() for label, r in v["ratios"].items()),
                 key=lambda t: t[2])

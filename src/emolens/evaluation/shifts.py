@@ -4,7 +4,7 @@ each one, and calibration chooses its class bias under them, so both see the sam
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -33,8 +33,8 @@ def _low_resolution(face: np.ndarray, _: int) -> np.ndarray:
 def _reframe(face: np.ndarray, scale: float, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
     """The crop window scaled by ``scale`` (<1 tighter, >1 looser) and moved by (dx, dy) of its side."""
     h, w = face.shape[:2]
-    matrix = np.float32([[1 / scale, 0, (w - w / scale) / 2 - dx * w / scale],
-                         [0, 1 / scale, (h - h / scale) / 2 - dy * h / scale]])
+    matrix = np.array([[1 / scale, 0, (w - w / scale) / 2 - dx * w / scale],
+                       [0, 1 / scale, (h - h / scale) / 2 - dy * h / scale]], np.float32)
     return cv2.warpAffine(face, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
@@ -46,8 +46,10 @@ def _rotate(face: np.ndarray, index: int) -> np.ndarray:
 
 
 def _jpeg(face: np.ndarray, _: int) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 20])
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    _, data = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 20])
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    assert decoded is not None  # OpenCV decodes the JPEG it has just encoded
+    return decoded
 
 
 def _noise(face: np.ndarray, index: int) -> np.ndarray:

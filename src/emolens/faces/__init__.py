@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from emolens.faces.base import Box, Detection, FaceDetector
 
@@ -24,7 +25,8 @@ class DetectorBackend:
 
     def load(self) -> type[FaceDetector]:
         """The backend class."""
-        return getattr(importlib.import_module(self.module), self.cls)
+        backend: type[FaceDetector] = getattr(importlib.import_module(self.module), self.cls)
+        return backend
 
     def parameters(self) -> dict[str, inspect.Parameter]:
         """The options this detector takes: its constructor's keyword parameters, less the fixed and runtime ones."""

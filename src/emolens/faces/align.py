@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -47,7 +47,7 @@ def crop_face(image: np.ndarray, detection: Detection, margin: float, max_side: 
         cx, cy = cx * size[0] / region.shape[1], cy * size[1] / region.shape[0]
         region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
         scale = 0.5
-    matrix = cv2.getRotationMatrix2D((cx, cy), eye_angle(detection.landmarks), scale)
+    matrix: np.ndarray = cv2.getRotationMatrix2D((cx, cy), eye_angle(detection.landmarks), scale)
     matrix[:, 2] += out / 2.0 - np.array([cx, cy])
     return cv2.warpAffine(region, matrix, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

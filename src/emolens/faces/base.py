@@ -41,5 +41,5 @@ class FaceDetector(ABC):
     def detect(self, image: np.ndarray) -> list[Detection]:
         """All faces in a BGR uint8 image (H, W, 3), best first."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op by default: most backends hold nothing beyond memory
         """Free what the backend holds beyond memory (threads); it detects no more afterwards."""

@@ -16,10 +16,10 @@ averaging, as MediaPipe does, which also steadies boxes and landmarks from frame
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -27,7 +27,6 @@ import numpy as np
 from emolens.errors import ConfigError, ModelError
 from emolens.faces.base import Detection, FaceDetector
 from emolens.providers import DEFAULT_PROVIDERS
-
 
 Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]
 """Boxes ``(x0, y0, x1, y1)`` (N, 4), scores (N,) and landmarks (N, 6, 2) in image pixels, before merging."""
@@ -90,7 +89,7 @@ def merge(found: list[Candidates], width: int, height: int, iou_threshold: float
     """Detections from the candidates of one or more passes over a ``width`` x ``height`` image, best first. A box
     may reach past the image edge (a face the edge cuts keeps its whole box, so that its crop keeps the model's
     framing); boxes with less than a pixel inside the image are dropped."""
-    boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
+    boxes, scores, points = (np.concatenate(parts) for parts in zip(*found, strict=True))
     faces = []
     for box, score, pts in weighted_nms(boxes, scores, points, iou_threshold):
         x0, y0, x1, y1 = np.clip(box, 0, [width, height, width, height])
@@ -131,7 +130,7 @@ class BlazeFaceModel:
         options.intra_op_num_threads = threads
         try:
             self._session = ort.InferenceSession(str(path), options, providers=list(providers))
-        except Exception as exc:  # ONNX Runtime's own exception types: a missing or damaged file (a broken install)
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own exception types: a missing or damaged file (a broken install)
             raise ModelError(f"{path}: cannot load the BlazeFace model ({exc}); reinstall emolens") from None
         self._input = self._session.get_inputs()[0].name
         self._anchors: dict[tuple[int, int], np.ndarray] = {}

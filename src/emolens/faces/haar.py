@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import cv2
+import cv2.data
 import numpy as np
 
 from emolens.errors import ModelError
@@ -45,6 +46,6 @@ class HaarDetector(FaceDetector):
                 outputRejectLevels=True)
         found = [
             Detection(tuple(float(v) / scale for v in box), float(1.0 / (1.0 + np.exp(-weight))))
-            for box, weight in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1))
+            for box, weight in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1), strict=True)
         ]
         return sorted(found, key=lambda d: -d.score)

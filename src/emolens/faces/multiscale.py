@@ -18,8 +18,8 @@ faces while adding false ones and ~1 ms each.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 import numpy as np
 

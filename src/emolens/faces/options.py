@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import typing
-from typing import Annotated, Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -32,15 +33,14 @@ def _field_type(name: str, hint: Any) -> Any:
     if type(None) in args:
         (inner,) = [a for a in args if a is not type(None)]
         return Optional[Annotated[inner, Field(**_range(name), allow_inf_nan=False)]]
-    extra = {"allow_inf_nan": False} if hint is float else {}
-    return Annotated[hint, Field(**_range(name), **extra)]
+    return Annotated[hint, Field(**_range(name), allow_inf_nan=False if hint is float else None)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema(name: str) -> type[BaseModel]:
     backend = DETECTORS[name]
     hints = typing.get_type_hints(backend.load().__init__)
-    fields = {p: (_field_type(p, hints[p]), param.default) for p, param in backend.parameters().items()}
+    fields: dict[str, Any] = {p: (_field_type(p, hints[p]), param.default) for p, param in backend.parameters().items()}
     return create_model(f"{name} options", __config__=ConfigDict(strict=True, extra="forbid"), **fields)
 
 

@@ -8,10 +8,11 @@ benchmarks) goes through :class:`Analyzer`, and every analysis goes through its 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -57,10 +58,10 @@ class Analyzer:
         if unknown:
             raise ConfigError(f"unknown analyzer option {unknown[0]!r}; the options are {', '.join(known)} (a "
                               "detector's own options go in detector_options)")
-        self._start(AnalyzerOptions(model_path, **options))
+        self._start(AnalyzerOptions(None if model_path is None else Path(model_path), **options))
 
     @classmethod
-    def create_from_options(cls, options: AnalyzerOptions) -> "Analyzer":
+    def create_from_options(cls, options: AnalyzerOptions) -> Analyzer:
         """An analyzer with these options: the one way every analyzer is built.
 
         Raises:
@@ -187,7 +188,7 @@ class Analyzer:
         return self._options.tta if tta is None else tta
 
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
-        return dict(zip(self.labels, map(float, probs)))
+        return dict(zip(self.labels, map(float, probs), strict=True))
 
     def _faces(self, bgr: np.ndarray, tta: Optional[bool], max_faces: int = 0,
                time_s: Optional[float] = None,
@@ -200,7 +201,8 @@ class Analyzer:
         probs = self.predict_proba(crops, tta, class_balance=class_balance)
         tracked = [(None, p) for p in probs] if time_s is None or self._tracker is None else \
             self._tracker.update(detections, probs, time_s)
-        return [face_from_detection(d, self._scores(p), tid) for d, (tid, p) in zip(detections, tracked)], crops
+        return [face_from_detection(d, self._scores(p), tid)
+                for d, (tid, p) in zip(detections, tracked, strict=True)], crops
 
     def analyze_with_crops(self, image: ImageSource, tta: Optional[bool] = None,
                            class_balance: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
@@ -277,7 +279,7 @@ class Analyzer:
                                      class_balance=check_class_balance(class_balance))
         margin = self._model_info.preprocessing.crop_margin
         return [ExplainedFace(face, explanation, CropRegion.of(face, margin, self._box_scale))
-                for face, explanation in zip(faces, explanations)]
+                for face, explanation in zip(faces, explanations, strict=True)]
 
     def close(self) -> None:
         """Free the model sessions and the detector's thread; later analyses raise ValueError. Idempotent."""
@@ -285,7 +287,7 @@ class Analyzer:
             self._detector.close()
         self._classifier, self._detector, self._tracker = None, None, None
 
-    def __enter__(self) -> "Analyzer":
+    def __enter__(self) -> Analyzer:
         return self
 
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],

@@ -6,8 +6,9 @@ image: each face's label goes above its box, below it, or inside it at the top o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -131,7 +132,7 @@ def layout_labels(faces: Sequence[Face], shape: tuple[int, ...], scale: float, r
 def _draw_label(image: np.ndarray, label: Label) -> None:
     x, y = label.rect[:2]
     sizes = _line_sizes([text for text, _ in label.lines], label.scale)
-    for i, ((text, colour), (w, h)) in enumerate(zip(label.lines, sizes)):
+    for i, ((text, colour), (w, h)) in enumerate(zip(label.lines, sizes, strict=True)):
         s = label.scale if i == 0 else label.scale * RUNNER_UP_SCALE
         pad = max(1, round(s * 2))
         (_, _), base = cv2.getTextSize(text, FONT, s, _thickness(s))
@@ -144,7 +145,7 @@ def annotate(image: np.ndarray, faces: Sequence[Face], runners_up: int = 0,
              fps: Optional[float] = None) -> np.ndarray:
     """A copy of a BGR image with each face's box, landmarks and ``#id emotion NN%`` label (placed by
     :func:`layout_labels`), with ``runners_up`` next-likeliest emotions under it, and the frame rate if given."""
-    out = image.copy()
+    out: np.ndarray = image.copy()
     scale = max(0.4, min(2.0, max(image.shape[:2]) / 1200))
     reserved: list[Rect] = []
     if fps is not None:

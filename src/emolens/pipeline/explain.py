@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,7 +28,7 @@ class CropRegion:
     angle: float
 
     @classmethod
-    def of(cls, face: Face, margin: float, box_scale: float = 1.0) -> "CropRegion":
+    def of(cls, face: Face, margin: float, box_scale: float = 1.0) -> CropRegion:
         x, y, w, h = face.box
         landmarks = None if face.landmarks is None else np.asarray(face.landmarks)
         return cls((x + w / 2.0, y + h / 2.0), max(w, h) * box_scale * (1.0 + 2.0 * margin), eye_angle(landmarks))

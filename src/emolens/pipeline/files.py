@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from emolens.errors import InputError
 from emolens.images import IMAGE_SUFFIXES  # files named explicitly are always tried

@@ -3,8 +3,9 @@ itself is :mod:`emolens.images`, shared with the dataset loaders)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 from PIL import Image

@@ -17,7 +17,8 @@ Like supervision's ``csv_sink``: the face's own data, then its context (where it
 from __future__ import annotations
 
 import numbers
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from emolens.errors import ModelError
 from emolens.pipeline.results import Face

@@ -6,10 +6,11 @@ The tracker is used by an :class:`~emolens.pipeline.analyzer.Analyzer` in video 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator, Optional
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -35,14 +36,15 @@ class VideoReader:
         self._capture = cv2.VideoCapture(str(self.path))
         if start:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-        ok, self._first = self._capture.read() if self._capture.isOpened() else (False, None)
-        if not ok:
+        ok, first = self._capture.read() if self._capture.isOpened() else (False, None)
+        if not ok or first is None:
             self._capture.release()
             raise InputError(f"{self.path}: cannot decode video (not a video file, or corrupt)")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else 25.0
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-        self.width, self.height = self._first.shape[1], self._first.shape[0]
+        self.width, self.height = first.shape[1], first.shape[0]
+        self._first: Optional[np.ndarray] = first
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """BGR frames; the reader can be iterated once."""
@@ -61,7 +63,7 @@ class VideoReader:
         self._first = None
         self._capture.release()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
@@ -76,7 +78,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None) * \
         np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
     union = a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] - inter
-    return inter / np.maximum(union, 1e-9)
+    iou: np.ndarray = inter / np.maximum(union, 1e-9)
+    return iou
 
 
 @dataclass
@@ -111,12 +114,12 @@ class FaceTracker:
         assigned: dict[int, _Track] = {}
         if self._tracks and len(boxes):
             overlap = iou_matrix(np.stack([t.box for t in self._tracks]), boxes)
-            for ti, di in sorted(np.argwhere(overlap >= self.iou_threshold).tolist(), key=lambda p: -overlap[p[0], p[1]]):
-                track = self._tracks[ti]
-                if di not in assigned and track not in assigned.values():
-                    assigned[di] = track
+            matches = np.argwhere(overlap >= self.iou_threshold).tolist()
+            for ti, di in sorted(matches, key=lambda p: -overlap[p[0], p[1]]):
+                if di not in assigned and self._tracks[ti] not in assigned.values():
+                    assigned[di] = self._tracks[ti]
         out = []
-        for i, (box, p) in enumerate(zip(boxes, probs)):
+        for i, (box, p) in enumerate(zip(boxes, probs, strict=True)):
             track = assigned.get(i)
             if track is None:
                 track = _Track(self._next_id, box, p, time_s)

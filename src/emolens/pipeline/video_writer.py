@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 
@@ -44,8 +44,8 @@ class VideoWriter:
         codec, options, container_options = CODECS[self.path.suffix.lower()]
         self._pad = (height % 2, width % 2)
         self._container: Any = av.open(str(self.path), "w", container_options=container_options)
-        self._stream: av.VideoStream = self._container.add_stream(
-            codec, rate=Fraction(fps).limit_denominator(1001), options=options)
+        self._stream = cast("av.VideoStream", self._container.add_stream(
+            codec, rate=Fraction(fps).limit_denominator(1001), options=options))
         self._stream.width, self._stream.height = width + self._pad[1], height + self._pad[0]
         self._stream.pix_fmt = "yuv420p"
         try:
@@ -72,7 +72,7 @@ class VideoWriter:
             self._container.close()
             self._container = None
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],

@@ -8,10 +8,11 @@ import functools
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -182,7 +183,7 @@ class Storage:
                          daemon=True).start()
 
 
-def _probe_until_back(ref: "weakref.ref[Storage]") -> None:
+def _probe_until_back(ref: weakref.ref[Storage]) -> None:
     """Probe storage every RECHECK_S until it works (a successful call clears the failure) or is gone."""
     while True:
         time.sleep(RECHECK_S)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 from sqlalchemy import Engine, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -74,7 +75,9 @@ def record(engine: Engine, rec: AnalysisRecord) -> int:
               "class_balance": rec.class_balance, "detector": rec.detector, "result": rec.result, "image": rec.image,
               "image_type": rec.image_type, "filename": rec.filename, "thumbnail": rec.thumbnail}
     with engine.begin() as conn:
-        analysis_id = conn.execute(insert(Analysis).values(**values)).inserted_primary_key[0]
+        key = conn.execute(insert(Analysis).values(**values)).inserted_primary_key
+        assert key is not None  # a single-row insert always reports its primary key
+        analysis_id = key[0]
         rows = rec.tally.rows(analysis_id)
         if rows:
             conn.execute(insert(EmotionTally), rows)

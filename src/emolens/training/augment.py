@@ -111,11 +111,13 @@ def jpeg(x: torch.Tensor, chosen: torch.Tensor, generator: torch.Generator | Non
     side = max(8, round(size / detail))
     for i in torch.nonzero(chosen).flatten().tolist():
         quality = int(torch.randint(15, 61, (1,), generator=generator))
-        pixels = ((x[i].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        pixels: np.ndarray = ((x[i].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
         if side != size:
             pixels = cv2.resize(pixels, (side, side), interpolation=cv2.INTER_AREA).reshape(side, side, -1)
         _, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED).reshape(pixels.shape)
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        assert decoded is not None  # OpenCV decodes the JPEG it has just encoded
+        decoded = decoded.reshape(pixels.shape)
         if side != size:
             decoded = cv2.resize(decoded, (size, size), interpolation=cv2.INTER_LINEAR).reshape(size, size, -1)
         out[i] = torch.from_numpy(decoded.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)
@@ -133,8 +135,10 @@ def occlude(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | No
     ry = rx * _uniform(n, 0.4, 0.8, generator)
     yy = torch.arange(h, dtype=x.dtype)[None, :, None]
     xx = torch.arange(w, dtype=x.dtype)[None, None, :]
-    inside = ((xx - cx[:, None, None]) / rx[:, None, None]) ** 2 + ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 <= 1
-    tone = torch.where(eyes, _uniform(n, -1.0, -0.7, generator), x.mean(dim=(1, 2, 3)) + _uniform(n, 0.1, 0.4, generator))
+    inside = (((xx - cx[:, None, None]) / rx[:, None, None]) ** 2
+              + ((yy - cy[:, None, None]) / ry[:, None, None]) ** 2 <= 1)
+    tone = torch.where(eyes, _uniform(n, -1.0, -0.7, generator),
+                       x.mean(dim=(1, 2, 3)) + _uniform(n, 0.1, 0.4, generator))
     mask = inside & _chosen(n, cfg.occlusion, generator)[:, 0]
     return torch.where(mask[:, None], tone[:, None, None, None].expand_as(x), x)
 

@@ -4,8 +4,9 @@ validation faces, and write both into a copy of the ONNX file's metadata."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import onnx
@@ -63,9 +64,11 @@ def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: 
             **({"class_balance": str(class_balance)} if bias else {}),
             **({"max_ratio": str(max_ratio)} if bias and max_ratio is not None else {})}
     write_model_info(model_path, out, dataclasses.replace(classifier.model_info, calibration=calibration, info=info))
-    return {"temperature": calibration.temperature, "logit_bias": dict(zip(classifier.labels, calibration.logit_bias)),
+    fitted_bias = dict(zip(classifier.labels, calibration.logit_bias, strict=False))  # empty: no bias
+    return {"temperature": calibration.temperature, "logit_bias": fitted_bias,
             "ece_before": expected_calibration_error(probs["clean"], faces.label_ids),
-            "ece_after": expected_calibration_error(calibration.apply(probs["clean"]), faces.label_ids), "n": len(faces),
+            "ece_after": expected_calibration_error(calibration.apply(probs["clean"]), faces.label_ids),
+            "n": len(faces),
             **({"class_balances": [_point_summary(p, probs["clean"], faces.label_ids, classifier.labels)
                                    for p in points]} if points else {})}
 
@@ -73,5 +76,5 @@ def calibrate(model_path: str | Path, data: str | Path, out: str | Path, split: 
 def _point_summary(point: Calibration, clean: np.ndarray, labels: np.ndarray,
                    names: Sequence[str]) -> dict[str, Any]:
     return {"class_balance": point.class_balance, "temperature": point.temperature,
-            "logit_bias": dict(zip(names, point.logit_bias)),
+            "logit_bias": dict(zip(names, point.logit_bias, strict=False)),  # {}: no bias
             "ece_after": expected_calibration_error(point.apply(clean), labels)}

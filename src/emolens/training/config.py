@@ -10,7 +10,7 @@ of that file, and the file's own settings replace them (tables such as ``[augmen
 from __future__ import annotations
 
 import json
-import tomllib
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -22,6 +22,11 @@ from emolens.datasets.options import LabelMode
 from emolens.emotion.preprocessing import Color, Preprocessing
 from emolens.errors import ConfigError
 from emolens.training.augment import AugmentConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 Backbone = Literal["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2",
                    "efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
@@ -95,7 +100,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
         """A checked config; a :class:`ConfigError` names ``source``, each bad key and what it allows."""
         try:
             return _ADAPTER.validate_json(json.dumps(data))
@@ -104,12 +109,12 @@ class TrainConfig:
         except ValidationError as exc:
             raise ConfigError(f"{source}: " + "; ".join(_describe(e) for e in exc.errors())) from None
 
-    def checked(self) -> "TrainConfig":
+    def checked(self) -> TrainConfig:
         """This config, checked like one read from a file (for configs built in code)."""
         return self.from_dict(self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         """Read a ``.toml``, ``.yaml`` or ``.yml`` file and the files it is based on."""
         return cls.from_dict(read_config_file(Path(path)), source=str(path))
 

@@ -25,7 +25,7 @@ def _member(path: Path, index: int) -> tuple[onnx.ModelProto, ModelInfo]:
         raise ModelError(f"{path}: no such model file")
     try:
         model = onnx.load(str(path))
-    except Exception as exc:  # onnx raises DecodeError and friends without a common base
+    except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError and friends without a common base
         raise ModelError(f"{path}: not an ONNX model ({exc})") from None
     info = ModelInfo.from_properties({p.key: p.value for p in model.metadata_props}, str(path))
     if [i.name for i in model.graph.input] != [INPUT] or [o.name for o in model.graph.output] != [OUTPUT]:
@@ -40,7 +40,7 @@ def ensemble_onnx(members: list[str | Path], out: str | Path) -> ModelInfo:
         raise ModelError("an ensemble needs at least two models")
     loaded = [_member(Path(path), i) for i, path in enumerate(members)]
     first = loaded[0][1]
-    for path, (_, info) in zip(members[1:], loaded[1:]):
+    for path, (_, info) in zip(members[1:], loaded[1:], strict=True):
         if info.labels != first.labels or info.preprocessing != first.preprocessing:
             raise ModelError(f"{path}: labels or preprocessing differ from {members[0]} "
                              f"({info.labels} {info.preprocessing} against {first.labels} {first.preprocessing})")

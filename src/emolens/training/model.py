@@ -51,8 +51,9 @@ def load_backbone_weights(backbone: nn.Module, path: str) -> None:
         raise ConfigError(f"backbone_weights = {path!r} does not fit this backbone: {problem}") from None
     missing = [k for k in result.missing_keys if not k.startswith("_fc.")]
     if missing or result.unexpected_keys:
+        example = (missing + result.unexpected_keys)[0]
         raise ConfigError(f"backbone_weights = {path!r} does not fit this backbone: {len(missing)} missing and "
-                         f"{len(result.unexpected_keys)} unexpected keys (e.g. {(missing + result.unexpected_keys)[0]})")
+                         f"{len(result.unexpected_keys)} unexpected keys (e.g. {example})")
 
 
 class EmotionNet(nn.Module):
@@ -90,7 +91,7 @@ class EmotionNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone.extract_features(x))
 
-    def exportable(self) -> "EmotionNet":
+    def exportable(self) -> EmotionNet:
         """Make the model traceable for ONNX: B0..B7 swap their memory-efficient Swish (a custom autograd
         function) for the plain one; the Lite models (ReLU6) need nothing."""
         if self.swish_backbone:
@@ -112,7 +113,7 @@ class EmotionNet(nn.Module):
                     p.requires_grad = True
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> "EmotionNet":
+    def train(self, mode: bool = True) -> EmotionNet:
         super().train(mode)
         if mode:
             for module in self.backbone.modules():

@@ -40,7 +40,8 @@ def class_weights(labels: np.ndarray, num_classes: int, config: TrainConfig) -> 
     return torch.tensor(weights ** config.class_weight_power, dtype=torch.float32)
 
 
-def weighted_soft_ce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, smoothing: float) -> torch.Tensor:
+def weighted_soft_ce(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
+                     smoothing: float) -> torch.Tensor:
     """Cross-entropy against (smoothed) label distributions, each sample weighted by its class weight."""
     num_classes = logits.shape[1]
     targets = targets * (1 - smoothing) + smoothing / num_classes

@@ -124,7 +124,8 @@ def train_targets(train: FaceDataset, config: TrainConfig) -> np.ndarray:
 
 def cached_arrays(dataset: FaceDataset, prep: Preprocessing, cache_dir: Path, progress: bool = False) -> np.ndarray:
     """The dataset resized to model input as one uint8 array, cached on disk for the next run or resume."""
-    key = hashlib.sha1(json.dumps([prep.input_size, prep.color, prep.source_size, dataset.sources]).encode()).hexdigest()[:16]
+    identity = json.dumps([prep.input_size, prep.color, prep.source_size, dataset.sources])
+    key = hashlib.sha1(identity.encode()).hexdigest()[:16]
     path = cache_dir / f"images-{key}.npy"
     if path.is_file():
         return np.load(path)
@@ -151,7 +152,7 @@ def one_cycle_lr(peak: float, progress: float, warmup: float) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * (progress - warmup) / (1 - warmup)))
 
 
-def predict(model: EmotionNet, x: np.ndarray, prep: Preprocessing, tta: bool, batch_size: int = 256) -> np.ndarray:
+def predict(model: torch.nn.Module, x: np.ndarray, prep: Preprocessing, tta: bool, batch_size: int = 256) -> np.ndarray:
     """Class probabilities for uint8 model-size images, on the model's device; with ``tta``, averaged over the
     runtime's TTA views (:func:`emolens.emotion.tta.tta_views`), as the ONNX classifier averages them."""
     model.eval()
@@ -206,7 +207,8 @@ def _initial_model(config: TrainConfig, label_names: tuple[str, ...], device: to
             raise ConfigError(f"init_from {config.init_from} has labels {init['label_names']}, the data {label_names}")
         model.load_state_dict(init["model"])
     model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if config.channels_last else model
+    # Module.to takes memory_format at run time (torch._C._nn._parse_to); torch's overloads leave it out
+    return model.to(memory_format=torch.channels_last) if config.channels_last else model  # type: ignore[call-overload]
 
 
 def _resume(run: Run, resume: bool) -> None:

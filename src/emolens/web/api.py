@@ -7,9 +7,10 @@ import csv
 import hmac
 import io
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from pydantic import ValidationError
@@ -21,8 +22,18 @@ from emolens.csvcells import csv_row
 from emolens.errors import StorageError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.pipeline.images import decode_image
-from emolens.storage import (AnalysisRecord, Filters, Tally, add_live_frame, now_ms, recent, record, stats,
-                             stored_image, stored_thumbnail)
+from emolens.storage import (
+    AnalysisRecord,
+    Filters,
+    Tally,
+    add_live_frame,
+    now_ms,
+    recent,
+    record,
+    stats,
+    stored_image,
+    stored_thumbnail,
+)
 from emolens.web import browser
 from emolens.web.openapi import openapi_document
 from emolens.web.schemas import AnalysesParams, AnalyzeParams, LiveResults, Params, RangeParams, StatsParams

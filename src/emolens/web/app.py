@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import weakref
-from typing import IO, Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import IO, Any, Optional
 from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, current_app, render_template, request

@@ -44,15 +44,25 @@ naming what is allowed.
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Optional
+from typing import Annotated, Any, Optional
 
 import yaml
 from flask import Config, Flask
 from platformdirs import user_data_dir
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
-                      ValidationError, field_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -61,6 +71,11 @@ from emolens.faces import DEFAULT_DETECTOR
 from emolens.faces.options import check_detector_name
 from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS, check_image_formats
 from emolens.pipeline.options import DEFAULT_THREADS, AnalyzerOptions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 PREFIX = "EMOLENS"
 

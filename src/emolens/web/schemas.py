@@ -298,7 +298,7 @@ class DetectorOut(BaseModel):
     iou_threshold: float
 
 
-class CalibrationOut(BaseModel):
+class BrowserCalibrationOut(BaseModel):
     temperature: float
     bias: list[float] = Field(description="Added to the log-probabilities before dividing by the temperature.")
 
@@ -307,7 +307,7 @@ class BrowserModelOut(BaseModel):
     name: str
     labels: list[str]
     preprocessing: dict[str, Any] = Field(description="The model's input contract (emolens.preprocessing).")
-    calibration: CalibrationOut
+    calibration: BrowserCalibrationOut
     url: str = Field(description="The emotion model file (HTTP caching with validators).")
     size_bytes: int
     graphs: dict[str, str] = Field(description="Input normalisation and calibration graphs, by role.")
