@@ -20,19 +20,29 @@ def detector_option(default: str = DEFAULT_DETECTOR, help_text: str = "Face dete
                         help=help_text)
 
 
-def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.") -> Callable[[F], F]:
+def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.",
+                     photos: bool = False) -> Callable[[F], F]:
     """Add ``--detector`` (default ``detector``), ``--tta`` and ``--model`` to a click command, which receives them
-    as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode)."""
+    as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode). A command for ``photos``
+    looks for faces at any angle unless ``--upright`` is given."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, upright: bool = True,
+                    **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
-            return func(*args, analysis=AnalyzerOptions(model_path, detector, tta=tta), **kwargs)
+            return func(*args, analysis=AnalyzerOptions(model_path, detector, tta=tta, any_angle=not upright),
+                        **kwargs)
 
+        command = wrapper
+        if photos:
+            command = click.option("--upright", is_flag=True,
+                                   help="Only faces that are upright or tilted up to ~45 degrees: faster. By "
+                                        "default photos are also searched turned by any angle (orientation lost, "
+                                        "phone held sideways, upside down).")(command)
         command = click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
-                               help="Emotion model (ONNX from `emolens export`); default: the bundled one.")(wrapper)
+                               help="Emotion model (ONNX from `emolens export`); default: the bundled one.")(command)
         command = click.option("--tta", is_flag=True,
                                help="Test-time augmentation: a little more accurate, about 4x slower to classify.")(
             command)

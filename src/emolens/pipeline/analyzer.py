@@ -21,6 +21,7 @@ from emolens.emotion.metadata import ModelInfo
 from emolens.errors import ConfigError, InputError
 from emolens.faces import Detection, FaceDetector, create_detector
 from emolens.faces.align import crop_faces
+from emolens.faces.rotated import RotatedPasses
 from emolens.pipeline.explain import CropRegion, ExplainedFace
 from emolens.pipeline.images import ImageSource, load_image
 from emolens.pipeline.options import AnalyzerOptions, RunningMode
@@ -76,6 +77,7 @@ class Analyzer:
         self._options = options
         self._classifier: Optional[EmotionClassifier] = EmotionClassifier(options.model_path, threads=options.threads)
         self._detector: Optional[FaceDetector] = create_detector(options.detector, **options.detector_options)
+        self._turned = RotatedPasses(self._detector)  # the same detector's passes over turned copies
         self._model_info = self._classifier.model_info
         self._model_path = self._classifier.model_path
         self._box_scale = self._detector.box_scale
@@ -125,10 +127,16 @@ class Analyzer:
         """Images with more pixels are refused."""
         return self._options.max_pixels
 
-    def _parts(self) -> tuple[EmotionClassifier, FaceDetector]:
+    @property
+    def any_angle(self) -> bool:
+        """Whether image-mode calls look for faces at any angle unless a call says otherwise."""
+        return self._options.any_angle
+
+    def _parts(self, any_angle: bool = False) -> tuple[EmotionClassifier, FaceDetector]:
+        """The classifier and the detector: the upright one, or with ``any_angle`` its turned passes."""
         if self._classifier is None or self._detector is None:
             raise ValueError("this Analyzer is closed")
-        return self._classifier, self._detector
+        return self._classifier, self._turned if any_angle else self._detector
 
     def _require(self, mode: RunningMode, method: str) -> None:
         if self._options.running_mode is not mode:
@@ -141,9 +149,10 @@ class Analyzer:
         """Any image source (path, bytes, PIL image, BGR array) -> BGR uint8 array."""
         return load_image(image, max_pixels=self._options.max_pixels)
 
-    def detect(self, image: ImageSource) -> list[Detection]:
-        """The detection stage alone: faces found by the detector, without emotions."""
-        return self._parts()[1].detect(self.load(image))
+    def detect(self, image: ImageSource, any_angle: Optional[bool] = None) -> list[Detection]:
+        """The detection stage alone: faces found by the detector, without emotions (``any_angle``: as in
+        :meth:`analyze`)."""
+        return self._parts(self._any_angle(any_angle))[1].detect(self.load(image))
 
     def crop(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
         """The crop stage alone: aligned crops of ``detections`` in a BGR image, framed with the model's crop
@@ -164,14 +173,20 @@ class Analyzer:
     def _tta(self, tta: Optional[bool]) -> bool:
         return self._options.tta if tta is None else tta
 
+    def _any_angle(self, any_angle: Optional[bool]) -> bool:
+        if any_angle and self._options.running_mode is RunningMode.VIDEO:
+            raise ConfigError("any_angle is for images: video frames take the upright pass")
+        return self._options.any_angle if any_angle is None else any_angle
+
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
         return dict(zip(self.labels, map(float, probs)))
 
     def _faces(self, bgr: np.ndarray, tta: Optional[bool], largest_only: bool = False,
-               time_s: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
+               time_s: Optional[float] = None, any_angle: Optional[bool] = None
+               ) -> tuple[list[Face], list[np.ndarray]]:
         """The one detect -> crop -> classify -> Face path: every face's crop classified in one batch; with
         ``time_s`` (video mode), faces tracked and their scores smoothed."""
-        detections = self._parts()[1].detect(bgr)
+        detections = self._parts(self._any_angle(any_angle))[1].detect(bgr)
         if largest_only and detections:
             detections = [max(detections, key=lambda d: d.box[2] * d.box[3])]
         crops = self.crop(bgr, detections)
@@ -180,25 +195,28 @@ class Analyzer:
             self._tracker.update(detections, probs, time_s)
         return [face_from_detection(d, self._scores(p), tid) for d, (tid, p) in zip(detections, tracked)], crops
 
-    def analyze_with_crops(self, image: ImageSource,
-                           tta: Optional[bool] = None) -> tuple[list[Face], list[np.ndarray]]:
+    def analyze_with_crops(self, image: ImageSource, tta: Optional[bool] = None,
+                           any_angle: Optional[bool] = None) -> tuple[list[Face], list[np.ndarray]]:
         """:meth:`analyze`, also returning the aligned crop of each face."""
         self._require(RunningMode.IMAGE, "analyze_with_crops")
-        return self._faces(self.load(image), tta)
+        return self._faces(self.load(image), tta, any_angle=any_angle)
 
-    def analyze(self, image: ImageSource, tta: Optional[bool] = None, largest_only: bool = False) -> list[Face]:
+    def analyze(self, image: ImageSource, tta: Optional[bool] = None, largest_only: bool = False,
+                any_angle: Optional[bool] = None) -> list[Face]:
         """Every face in ``image`` (path, bytes, PIL image or BGR array) with its emotion; ``[]`` when none.
 
         Args:
             tta: test-time augmentation for this call (``None``: the analyzer's setting).
             largest_only: classify only the largest face (how evaluation scores whole labelled photos).
+            any_angle: look for faces turned by any angle too, for this call (``None``: the analyzer's setting,
+                :attr:`AnalyzerOptions.any_angle`).
 
         Raises:
             InputError: the image is missing, unreadable, truncated or too large.
             ConfigError: the analyzer runs in video mode.
         """
         self._require(RunningMode.IMAGE, "analyze")
-        return self._faces(self.load(image), tta, largest_only)[0]
+        return self._faces(self.load(image), tta, largest_only, any_angle=any_angle)[0]
 
     def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None) -> list[Face]:
         """Classify a whole image that is already a face crop (no detection): one :class:`Face` covering it."""
@@ -234,11 +252,12 @@ class Analyzer:
         self._require(RunningMode.VIDEO, "reset")
         self._tracker, self._last_ms = None, None
 
-    def explain(self, image: ImageSource, tta: Optional[bool] = None) -> list[ExplainedFace]:
+    def explain(self, image: ImageSource, tta: Optional[bool] = None,
+                any_angle: Optional[bool] = None) -> list[ExplainedFace]:
         """:meth:`analyze`, with why each face got its emotion: an occlusion grid over its crop (see
         :mod:`emolens.emotion.explain`; all faces and patch positions in one batch) and where the crop lies."""
         self._require(RunningMode.IMAGE, "explain")
-        return self.explain_faces(*self._faces(self.load(image), tta))
+        return self.explain_faces(*self._faces(self.load(image), tta, any_angle=any_angle))
 
     def explain_faces(self, faces: Sequence[Face], crops: Sequence[np.ndarray]) -> list[ExplainedFace]:
         """:meth:`explain` for faces and crops from :meth:`analyze_with_crops`."""

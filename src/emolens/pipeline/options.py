@@ -48,6 +48,11 @@ class AnalyzerOptions:
         running_mode: :attr:`RunningMode.IMAGE` (``analyze``) or :attr:`RunningMode.VIDEO`
             (``analyze_for_video``); the strings ``"image"`` and ``"video"`` are accepted.
         smoothing_s: video mode: time constant of each tracked face's emotion smoothing (0: none).
+        any_angle: image mode: also look for faces turned by any angle, upside down included (the detector's
+            passes over quarter turns of the image, and eighth turns where faces lie near one; see
+            :mod:`emolens.faces.rotated`): for photos whose orientation was lost. Slower; ``analyze`` and its kin
+            may override it per call. Video frames always take the upright pass (a stream rarely turns over), so
+            it must be false in video mode.
 
     Raises:
         ConfigError: an unknown detector or detector option, or a value of the wrong type or range; the message
@@ -62,6 +67,7 @@ class AnalyzerOptions:
     max_pixels: int = MAX_PIXELS
     running_mode: RunningMode = RunningMode.IMAGE
     smoothing_s: float = DEFAULT_SMOOTHING_S
+    any_angle: bool = False
 
     def __post_init__(self) -> None:
         if self.model_path is not None and not isinstance(self.model_path, (str, Path)):
@@ -79,6 +85,11 @@ class AnalyzerOptions:
         if isinstance(self.smoothing_s, bool) or not isinstance(self.smoothing_s, (int, float)) \
                 or not math.isfinite(self.smoothing_s) or self.smoothing_s < 0:
             raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")
+        if not isinstance(self.any_angle, bool):
+            raise ConfigError(f"any_angle must be true or false, got {self.any_angle!r}")
+        if self.any_angle and mode is RunningMode.VIDEO:
+            raise ConfigError("any_angle is for images: video frames take the upright pass (running_mode='video' "
+                              "needs any_angle=False)")
         set_field = object.__setattr__  # a frozen dataclass normalises its own fields this way
         set_field(self, "model_path", None if self.model_path is None else Path(self.model_path))
         set_field(self, "detector_options", MappingProxyType(checked))
