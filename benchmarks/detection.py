@@ -2,7 +2,8 @@
 on the real photos (hand-checked boxes in data/face_boxes.json) and on synthetic scenes (scenes.py).
 
     python benchmarks/detection.py [--detectors blazeface-multi blazeface ...] [--scenes 40] [--seed 13]
-                                   [--old-blazeface f5b3673] [--any-angle] [--conditions turned pitch ...]
+                                   [--old-blazeface f5b3673] [--any-angle] [--ungated]
+                                   [--conditions turned pitch ...] [--no-photos]
 
 A detection finds a face when their boxes, both clipped to the frame, overlap with IoU >= 0.3 (each face and each
 detection used once, best score first); every other detection is a false face. Targets (issue 13): 15/15 faces on the
@@ -193,6 +194,9 @@ def main() -> None:
     parser.add_argument("--any-angle", action="store_true",
                         help=f"also run the default detector with the photo path's turned passes ({DEFAULT_DETECTOR}"
                              f"{ANY_ANGLE}: faces at any angle)")
+    parser.add_argument("--ungated", action="store_true",
+                        help=f"also run {DEFAULT_DETECTOR} with its short-range pass on every frame (as before "
+                             "issue 21)")
     parser.add_argument("--photos", action=argparse.BooleanOptionalAction, default=True,
                         help="also count faces and false faces on the real photos")
     parser.add_argument("--old-blazeface", metavar="COMMIT",
@@ -211,6 +215,9 @@ def main() -> None:
     if args.any_angle:
         names.insert(0, DEFAULT_DETECTOR + ANY_ANGLE)
         detectors.insert(0, RotatedPasses(create_detector(DEFAULT_DETECTOR)))
+    if args.ungated:
+        names.append(f"{DEFAULT_DETECTOR} (short pass always)")
+        detectors.append(create_detector(DEFAULT_DETECTOR, short_gate_score=0.0, edge_gate_score=0.0))
     if args.old_blazeface:
         names.append(f"blazeface@{args.old_blazeface}")
         detectors.append(old_blazeface(args.old_blazeface))

@@ -74,12 +74,15 @@ def best_of_passes(found: list[Candidates], width: int, height: int, iou_thresho
     boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
     order = np.argsort(-scores)
     boxes, scores, points = boxes[order], scores[order], points[order]
-    faces = []
+    faces: list[Detection] = []
     for cluster in clusters(boxes, iou_threshold):
         best = int(np.argmax(cluster))  # the cluster's first box: its best
         x0, y0, x1, y1 = boxes[best]
-        slack = 0.1 * (x1 - x0)
-        if -slack <= (x0 + x1) / 2 <= width + slack and -slack <= (y0 + y1) / 2 <= height + slack:
+        cx, cy, slack = (x0 + x1) / 2, (y0 + y1) / 2, 0.1 * (x1 - x0)
+        inside = -slack <= cx <= width + slack and -slack <= cy <= height + slack
+        # a pass seeing a face turned may box it off-centre: a second box whose centre lies in a better one's
+        if inside and not any(f.box[0] < cx < f.box[0] + f.box[2] and f.box[1] < cy < f.box[1] + f.box[3]
+                              for f in faces):
             faces.append(Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(scores[best]),
                                    points[best] if points.shape[1] else None))
     return faces
@@ -102,12 +105,14 @@ class RotatedPasses(FaceDetector):
         detector: any face detector (its passes on each turned copy are its own: tiles, borders, thresholds).
         tilt: eye-line angle in degrees past which the eighth-turn pass beside a quarter turn runs.
         max_tilt: faces tilted more than this in their pass are dropped when a pass nearer their angle ran.
+        min_score: the confidence needed from the turned passes: like tiles, they add chances of a false face.
         iou_threshold: faces of different passes overlapping more than this are one face.
     """
 
-    def __init__(self, detector: FaceDetector, tilt: float = 20.0, max_tilt: float = 35.0,
+    def __init__(self, detector: FaceDetector, tilt: float = 20.0, max_tilt: float = 35.0, min_score: float = 0.7,
                  iou_threshold: float = 0.3) -> None:
         self.detector, self.tilt, self.max_tilt, self.iou_threshold = detector, tilt, max_tilt, iou_threshold
+        self.min_score = min_score
         self.name, self.box_scale = f"{detector.name}+rotated", detector.box_scale
 
     def _passes(self, image: np.ndarray, angles: Sequence[float]) -> dict[float, tuple[list[Detection], np.ndarray]]:
@@ -124,8 +129,9 @@ class RotatedPasses(FaceDetector):
         found.update(self._passes(image, sorted(eighths)))
         kept: list[Candidates] = []
         for angle, (faces, back) in found.items():
-            faces = [f for f in faces if abs(_tilt(f)) <= self.max_tilt
-                     or (angle + math.copysign(45.0, _tilt(f))) % 360.0 not in found]
+            faces = [f for f in faces if (abs(_tilt(f)) <= self.max_tilt
+                                          or (angle + math.copysign(45.0, _tilt(f))) % 360.0 not in found)
+                     and (angle == 0 or f.score >= self.min_score)]
             if faces:
                 kept.append(mapped_back(faces, back))
         return without_groups(best_of_passes(kept, image.shape[1], image.shape[0], self.iou_threshold))
