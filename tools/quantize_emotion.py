@@ -52,7 +52,8 @@ def main() -> None:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(args.model), str(prepared), skip_symbolic_shape=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        quantize_static(str(prepared), str(args.out), Faces(classifier, original.graph.input[0].name, args.data, args.faces),
+        faces = Faces(classifier, original.graph.input[0].name, args.data, args.faces)
+        quantize_static(str(prepared), str(args.out), faces,
                         quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8)
     quantized = onnx.load(str(args.out))

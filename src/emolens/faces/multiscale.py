@@ -13,10 +13,12 @@ condition, time per 640x480 frame; benchmarks/pipeline_results.md):
 
 The short-range pass runs only where the full-range pass leaves room for a face it missed: when the full-range
 model scores something outside the faces it found at ``short_gate_score`` or more, or at ``edge_gate_score`` or
-more in a box that the frame edge cuts (the faces it misses and the short-range pass finds are cut by the edge or
-close-ups). Measured on the 66 one-face 640x480 frames, 120 synthetic scenes and the three multi-face photos,
-every face the short-range pass added had such a candidate (edge-cut, scored 0.12 to 0.43), and the pass ran on
-7 of the 66 frames (benchmarks/pipeline_results.md, issue 21).
+more in a box that the frame edge cuts. The faces the full-range pass misses and the short-range pass finds are
+cut by the edge or close-ups, and the full-range model still gives them a weak score (tests/test_faces.py: the
+crowded selfie's cut faces are found). On most frames nothing is left unexplained and the pass is skipped: the
+detector then costs the full-range pass alone, with the same recall on the scenes' target set and the photos as
+with the pass on every frame (``benchmarks/detection.py --ungated``; benchmarks/pipeline_results.md, issue 21).
+The turned passes for photos at any angle are another module's (:mod:`emolens.faces.rotated`).
 
 Turned copies of the frame (+-40 degrees, short-range model) for tilted faces were tried and left out: the
 full-range model at 256 px already finds faces tilted by up to 45 degrees, and the turned passes found no more

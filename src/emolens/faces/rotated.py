@@ -80,12 +80,19 @@ def best_of_passes(found: list[Candidates], width: int, height: int, iou_thresho
         x0, y0, x1, y1 = boxes[best]
         cx, cy, slack = (x0 + x1) / 2, (y0 + y1) / 2, 0.1 * (x1 - x0)
         inside = -slack <= cx <= width + slack and -slack <= cy <= height + slack
+        face = Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(scores[best]),
+                         points[best] if points.shape[1] else None)
         # a pass seeing a face turned may box it off-centre: a second box whose centre lies in a better one's
-        if inside and not any(f.box[0] < cx < f.box[0] + f.box[2] and f.box[1] < cy < f.box[1] + f.box[3]
-                              for f in faces):
-            faces.append(Detection((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), float(scores[best]),
-                                   points[best] if points.shape[1] else None))
+        if inside and not any(_holds(kept, face) for kept in faces):
+            faces.append(face)
     return faces
+
+
+def _holds(face: Detection, other: Detection) -> bool:
+    """Whether ``other``'s centre lies in ``face``'s box."""
+    x, y, w, h = face.box
+    cx, cy = other.box[0] + other.box[2] / 2, other.box[1] + other.box[3] / 2
+    return x < cx < x + w and y < cy < y + h
 
 
 def _tilt(face: Detection) -> float:
@@ -99,12 +106,13 @@ class RotatedPasses(FaceDetector):
 
     A face found tilted by more than ``tilt`` degrees in a pass asks for the pass turned 45 degrees towards it
     (run once); a face tilted by more than ``max_tilt`` is left to that pass, which sees it nearly upright (at the
-    edge of their range, BlazeFace's boxes drift off the face and groups of faces get one box).
+    edge of their range, BlazeFace's boxes drift off the face and groups of faces get one box), unless that pass
+    found nothing there.
 
     Args:
         detector: any face detector (its passes on each turned copy are its own: tiles, borders, thresholds).
         tilt: eye-line angle in degrees past which the eighth-turn pass beside a quarter turn runs.
-        max_tilt: faces tilted more than this in their pass are dropped when a pass nearer their angle ran.
+        max_tilt: faces tilted more than this in their pass give way to a pass nearer their angle.
         min_score: the confidence needed from the turned passes: like tiles, they add chances of a false face.
         iou_threshold: faces of different passes overlapping more than this are one face.
     """
@@ -127,14 +135,20 @@ class RotatedPasses(FaceDetector):
         eighths = {(angle + math.copysign(45.0, _tilt(face))) % 360.0 for angle, (faces, _) in found.items()
                    for face in faces if abs(_tilt(face)) > self.tilt}
         found.update(self._passes(image, sorted(eighths)))
-        kept: list[Candidates] = []
+        near: list[Candidates] = []
+        tilted: list[Candidates] = []
         for angle, (faces, back) in found.items():
-            faces = [f for f in faces if (abs(_tilt(f)) <= self.max_tilt
-                                          or (angle + math.copysign(45.0, _tilt(f))) % 360.0 not in found)
-                     and (angle == 0 or f.score >= self.min_score)]
-            if faces:
-                kept.append(mapped_back(faces, back))
-        return without_groups(best_of_passes(kept, image.shape[1], image.shape[0], self.iou_threshold))
+            faces = [f for f in faces if angle == 0 or f.score >= self.min_score]
+            beside = [f for f in faces if abs(_tilt(f)) > self.max_tilt
+                      and (angle + math.copysign(45.0, _tilt(f))) % 360.0 in found]
+            for group, chosen in ((near, [f for f in faces if f not in beside]), (tilted, beside)):
+                if chosen:
+                    group.append(mapped_back(chosen, back))
+        faces = best_of_passes(near, image.shape[1], image.shape[0], self.iou_threshold)
+        # a face seen only tilted (the pass nearer its angle missed it) is kept where no nearer view found one
+        faces += [f for f in best_of_passes(tilted, image.shape[1], image.shape[0], self.iou_threshold)
+                  if not any(_holds(kept, f) for kept in faces)]
+        return without_groups(sorted(faces, key=lambda f: -f.score))
 
     def close(self) -> None:
         self.detector.close()
