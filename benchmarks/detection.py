@@ -3,7 +3,7 @@ on the real photos (hand-checked boxes in data/face_boxes.json) and on synthetic
 
     python benchmarks/detection.py [--detectors blazeface-multi blazeface ...] [--scenes 40] [--seed 13]
                                    [--old-blazeface f5b3673] [--any-angle] [--ungated]
-                                   [--conditions turned pitch ...] [--no-photos]
+                                   [--conditions turned pitch ...] [--no-photos] [--photo-angles 0 35 90]
 
 A detection finds a face when their boxes, both clipped to the frame, overlap with IoU >= 0.3 (each face and each
 detection used once, best score first); every other detection is a false face. Targets (issue 13): 15/15 faces on the
@@ -28,7 +28,7 @@ import numpy as np
 
 from common import REPO
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector, create_detector
-from emolens.faces.rotated import RotatedPasses
+from emolens.faces.rotated import RotatedPasses, turned
 from scenes import CONDITIONS, Scene, SceneFace, face_boxes, make_scenes
 
 MATCH_IOU = 0.3
@@ -78,14 +78,26 @@ def timed(detector: FaceDetector, image: np.ndarray) -> tuple[list[Detection], f
     return found, (time.perf_counter() - start) * 1000
 
 
-def photos(detector: FaceDetector) -> str:
-    """Faces found on the multi-face photos and false faces on all photos."""
+def turned_boxes(boxes: list[list[float]], back: np.ndarray) -> list[tuple[float, ...]]:
+    """Upright boxes of a photo in its copy turned by :func:`~emolens.faces.rotated.turned` (``back``: the copy's
+    pixels to the photo's): centres mapped, sides kept (swapped by a quarter turn)."""
+    forward = cv2.invertAffineTransform(back)
+    out = []
+    for x, y, w, h in boxes:
+        cx, cy = forward @ [x + w / 2, y + h / 2, 1.0]
+        w, h = (h, w) if abs(forward[0, 1]) > abs(forward[0, 0]) else (w, h)
+        out.append((cx - w / 2, cy - h / 2, w, h))
+    return out
+
+
+def photos(detector: FaceDetector, angle: float = 0.0) -> str:
+    """Faces found on the multi-face photos and false faces on all photos, turned by ``angle`` degrees."""
     found_multi = total_multi = false = 0
     misses = []
     for path, faces in sorted(face_boxes().items()):
-        image = cv2.imread(str(path))
+        image, back = turned(cv2.imread(str(path)), angle)
         found = detector.detect(image)
-        hit = match([f["box"] for f in faces], found, image.shape[1], image.shape[0])
+        hit = match(turned_boxes([f["box"] for f in faces], back), found, image.shape[1], image.shape[0])
         false += len(found) - sum(hit)
         if len(faces) > 1:
             found_multi += sum(hit)
@@ -184,6 +196,22 @@ def _recall(hits: list[bool]) -> str:
     return f"{sum(hits) / len(hits):.3f} ({sum(hits)}/{len(hits)})" if hits else "-"
 
 
+def build_detectors(args: argparse.Namespace) -> tuple[list[str], list[FaceDetector]]:
+    """The detectors the arguments ask for, with their names."""
+    names = list(dict.fromkeys(args.detectors + [BASELINE]))
+    detectors = [create_detector(name) for name in names]
+    if args.any_angle:
+        names.insert(0, DEFAULT_DETECTOR + ANY_ANGLE)
+        detectors.insert(0, RotatedPasses(create_detector(DEFAULT_DETECTOR)))
+    if args.ungated:
+        names.append(f"{DEFAULT_DETECTOR} (short pass always)")
+        detectors.append(create_detector(DEFAULT_DETECTOR, short_gate_score=0.0, edge_gate_score=0.0))
+    if args.old_blazeface:
+        names.append(f"blazeface@{args.old_blazeface}")
+        detectors.append(old_blazeface(args.old_blazeface))
+    return names, detectors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detectors", nargs="+", choices=sorted(DETECTORS),
@@ -199,6 +227,8 @@ def main() -> None:
                              "issue 21)")
     parser.add_argument("--photos", action=argparse.BooleanOptionalAction, default=True,
                         help="also count faces and false faces on the real photos")
+    parser.add_argument("--photo-angles", nargs="+", type=float, default=[0.0],
+                        help="turn the photos by these angles (degrees, canvas expanded) before counting")
     parser.add_argument("--old-blazeface", metavar="COMMIT",
                         help="also time BlazeFace full-range as it was at this git commit (blazeface@COMMIT), and "
                              "give times relative to it")
@@ -210,17 +240,7 @@ def main() -> None:
     print("| detector | condition | recall | recall by size px / tilt deg / % cut | false faces per image "
           "| ms per frame (median) |")
     print("|---|---|---|---|---|---|")
-    names = list(dict.fromkeys(args.detectors + [BASELINE]))
-    detectors = [create_detector(name) for name in names]
-    if args.any_angle:
-        names.insert(0, DEFAULT_DETECTOR + ANY_ANGLE)
-        detectors.insert(0, RotatedPasses(create_detector(DEFAULT_DETECTOR)))
-    if args.ungated:
-        names.append(f"{DEFAULT_DETECTOR} (short pass always)")
-        detectors.append(create_detector(DEFAULT_DETECTOR, short_gate_score=0.0, edge_gate_score=0.0))
-    if args.old_blazeface:
-        names.append(f"blazeface@{args.old_blazeface}")
-        detectors.append(old_blazeface(args.old_blazeface))
+    names, detectors = build_detectors(args)
     results = run_interleaved(detectors, scenes)
     baseline = names[-1] if args.old_blazeface else BASELINE
     baseline_ms = statistics.median(ms for _, ms in results[names.index(baseline)])
@@ -235,8 +255,10 @@ def main() -> None:
             for row in turned_table(name, scenes, result):
                 print(row)
     print()
-    for name, detector in zip(names, detectors if args.photos else []):
-        print(f"{name}: {photos(detector)}", flush=True)
+    for angle in args.photo_angles if args.photos else []:
+        for name, detector in zip(names, detectors):
+            print(f"{name}{f', photos turned by {angle:g} degrees' if angle else ''}: {photos(detector, angle)}",
+                  flush=True)
 
 
 if __name__ == "__main__":
