@@ -117,11 +117,16 @@ def test_analyzer_finds_turned_faces_when_asked(turned_photo: Path) -> None:
         assert len(analyzer.detect(turned_photo)) == 6
 
 
-def test_emolens_analyze_finds_turned_faces_unless_upright(turned_photo: Path) -> None:
+@pytest.mark.parametrize("angle", ANGLES)
+def test_emolens_analyze_finds_turned_faces_unless_upright(group, tmp_path: Path, angle: float) -> None:
+    """Issue 21's check, as a new user would do it: the group photo turned (canvas expanded), `emolens analyze`."""
     from emolens.cli.main import cli
 
+    photo = tmp_path / f"group_{angle}.png"
+    cv2.imwrite(str(photo), turned(group, angle)[0])
+
     def faces(*flags: str) -> int:
-        result = CliRunner().invoke(cli, ["analyze", str(turned_photo), "--json", *flags])
+        result = CliRunner().invoke(cli, ["analyze", str(photo), "--json", *flags])
         assert result.exit_code == 0, result.output
         return len(json.loads(result.stdout)[0]["faces"])
 
