@@ -64,19 +64,24 @@ def mapped_back(faces: Sequence[Detection], back: np.ndarray) -> Candidates:
     return np.array(boxes), np.array(scores), np.stack(points)
 
 
-def best_of_passes(found: list[Candidates], width: int, height: int, iou_threshold: float) -> list[Detection]:
-    """One face per cluster of overlapping candidates from several passes, best first: the best-scored one as it
-    is. Not averaged, unlike the faces of one pass: a pass that sees a face lying sideways may still box it, with
-    a low score and its eyes and mouth misplaced. Faces centred outside the image (in a turned copy's filled
-    corners) are dropped."""
+def best_of_passes(found: list[tuple[float, Candidates]], width: int, height: int, iou_threshold: float,
+                   min_score: float) -> list[Detection]:
+    """One face per cluster of overlapping candidates from several passes (``(angle, candidates)``), best first:
+    the best-scored one as it is. Not averaged, unlike the faces of one pass: a pass that sees a face lying
+    sideways may still box it, with a low score and its eyes and mouth misplaced. A face whose best view is a
+    turned pass's and scores under ``min_score`` must be seen by a second pass: a real face usually is, a pattern
+    rarely. Faces centred outside the image (in a turned copy's filled corners) are dropped."""
     if not found:
         return []
-    boxes, scores, points = (np.concatenate(parts) for parts in zip(*found))
+    angles = np.concatenate([np.full(len(candidates[1]), angle) for angle, candidates in found])
+    boxes, scores, points = (np.concatenate(parts) for parts in zip(*(candidates for _, candidates in found)))
     order = np.argsort(-scores)
-    boxes, scores, points = boxes[order], scores[order], points[order]
+    angles, boxes, scores, points = angles[order], boxes[order], scores[order], points[order]
     faces: list[Detection] = []
     for cluster in clusters(boxes, iou_threshold):
         best = int(np.argmax(cluster))  # the cluster's first box: its best
+        if angles[best] != 0 and scores[best] < min_score and len(set(angles[cluster])) < 2:
+            continue
         x0, y0, x1, y1 = boxes[best]
         cx, cy, slack = (x0 + x1) / 2, (y0 + y1) / 2, 0.1 * (x1 - x0)
         inside = -slack <= cx <= width + slack and -slack <= cy <= height + slack
@@ -113,7 +118,8 @@ class RotatedPasses(FaceDetector):
         detector: any face detector (its passes on each turned copy are its own: tiles, borders, thresholds).
         tilt: eye-line angle in degrees past which the eighth-turn pass beside a quarter turn runs.
         max_tilt: faces tilted more than this in their pass give way to a pass nearer their angle.
-        min_score: the confidence needed from the turned passes: like tiles, they add chances of a false face.
+        min_score: the confidence needed from a turned pass that alone sees a face: like tiles, turned passes add
+            chances of a false face.
         iou_threshold: faces of different passes overlapping more than this are one face.
     """
 
@@ -135,18 +141,18 @@ class RotatedPasses(FaceDetector):
         eighths = {(angle + math.copysign(45.0, _tilt(face))) % 360.0 for angle, (faces, _) in found.items()
                    for face in faces if abs(_tilt(face)) > self.tilt}
         found.update(self._passes(image, sorted(eighths)))
-        near: list[Candidates] = []
-        tilted: list[Candidates] = []
+        near: list[tuple[float, Candidates]] = []
+        tilted: list[tuple[float, Candidates]] = []
         for angle, (faces, back) in found.items():
-            faces = [f for f in faces if angle == 0 or f.score >= self.min_score]
             beside = [f for f in faces if abs(_tilt(f)) > self.max_tilt
                       and (angle + math.copysign(45.0, _tilt(f))) % 360.0 in found]
             for group, chosen in ((near, [f for f in faces if f not in beside]), (tilted, beside)):
                 if chosen:
-                    group.append(mapped_back(chosen, back))
-        faces = best_of_passes(near, image.shape[1], image.shape[0], self.iou_threshold)
+                    group.append((angle, mapped_back(chosen, back)))
+        width, height = image.shape[1], image.shape[0]
+        faces = best_of_passes(near, width, height, self.iou_threshold, self.min_score)
         # a face seen only tilted (the pass nearer its angle missed it) is kept where no nearer view found one
-        faces += [f for f in best_of_passes(tilted, image.shape[1], image.shape[0], self.iou_threshold)
+        faces += [f for f in best_of_passes(tilted, width, height, self.iou_threshold, self.min_score)
                   if not any(_holds(kept, f) for kept in faces)]
         return without_groups(sorted(faces, key=lambda f: -f.score))
 
