@@ -4,7 +4,7 @@ BlazeFace finds faces tilted by up to about 45 degrees; a photo whose orientatio
 sideways, holds faces at 90, 180 or 270 degrees, which it misses. :class:`RotatedPasses` runs the detector it wraps
 on the image turned by each of its angles (quarter turns are exact pixel copies; other angles are warped on a canvas
 large enough to hold the whole image), maps every face's centre, box and landmarks back into the image's own frame,
-and merges the passes there by score-weighted NMS.
+and keeps one face per cluster of overlapping faces there: the best pass's.
 
 A face's box in the image's frame is the box the detector gave it in the turned copy, turned back about its centre
 and kept upright: the same square around the face, the way a face upright in the image is boxed. Its landmarks are
@@ -27,6 +27,7 @@ from emolens.faces.multiscale import without_groups
 
 QUARTERS = (0.0, 90.0, 180.0, 270.0)
 """The passes always run: the image as it is and its quarter turns (exact pixel copies, no warp)."""
+
 
 def turned(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     """``image`` turned counter-clockwise by ``angle`` degrees on a canvas that holds all of it, and the 2x3 matrix
@@ -144,9 +145,10 @@ class RotatedPasses(FaceDetector):
         near: list[tuple[float, Candidates]] = []
         tilted: list[tuple[float, Candidates]] = []
         for angle, (faces, back) in found.items():
-            beside = [f for f in faces if abs(_tilt(f)) > self.max_tilt
-                      and (angle + math.copysign(45.0, _tilt(f))) % 360.0 in found]
-            for group, chosen in ((near, [f for f in faces if f not in beside]), (tilted, beside)):
+            beside = [abs(_tilt(f)) > self.max_tilt and (angle + math.copysign(45.0, _tilt(f))) % 360.0 in found
+                      for f in faces]
+            for group, side in ((near, False), (tilted, True)):
+                chosen = [f for f, b in zip(faces, beside) if b == side]
                 if chosen:
                     group.append((angle, mapped_back(chosen, back)))
         width, height = image.shape[1], image.shape[0]
