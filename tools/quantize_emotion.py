@@ -10,6 +10,7 @@ emolens metadata (labels, preprocessing, calibration) is copied. Needs onnx (the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -46,9 +47,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--faces", type=int, default=600, help="training faces to calibrate on")
     args = parser.parse_args()
+    args.model, args.data = args.model.resolve(), args.data.resolve()
     classifier = EmotionClassifier(args.model, threads=1)
     original = onnx.load(str(args.model))
-    with tempfile.TemporaryDirectory() as tmp:
+    args.out = args.out.resolve()
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):  # the quantizer leaves files in the cwd
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(args.model), str(prepared), skip_symbolic_shape=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
