@@ -1,7 +1,7 @@
 """The `fer` PyPI package's side of compare_fer.py. Runs in fer's own venv (it needs TensorFlow), never in
 emolens's: reads frames and crops from an .npz, prints JSON with its timings and predictions.
 
-    /tmp/fer-venv/bin/python benchmarks/fer_worker.py INPUT.npz
+    /tmp/fer-venv/bin/python benchmarks/fer_worker.py INPUT.npz [--serve]
 """
 
 from __future__ import annotations
@@ -15,9 +15,24 @@ import numpy as np
 from fer.fer import FER
 
 
+def serve(frames: np.ndarray, fer: FER) -> None:
+    """Take turns with emolens frame by frame (benchmarks/latency.py --compare-fer): read a frame index per line
+    on stdin, answer the milliseconds of one ``detect_emotions`` and the faces found, as one line."""
+    for frame in frames[:3]:
+        fer.detect_emotions(frame)  # warm-up
+    print("ready", flush=True)
+    for line in sys.stdin:
+        start = time.perf_counter()
+        found = fer.detect_emotions(frames[int(line)])
+        print(f"{(time.perf_counter() - start) * 1000} {len(found)}", flush=True)
+
+
 def main() -> None:
     data = np.load(sys.argv[1])
     fer = FER()  # its defaults: OpenCV Haar cascade, quantized TFLite mini-Xception on 64x64 grey crops
+    if "--serve" in sys.argv:
+        serve(data["frames"], fer)
+        return
     frames, crops = data["frames"], data["crops"]
     for frame in frames[:3]:
         fer.detect_emotions(frame)  # warm-up

@@ -5,23 +5,35 @@ The stages are timed through the Analyzer's public stage methods (detect, crop, 
 call of Analyzer.analyze (its one detect -> crop -> classify -> Face path), so it is what a caller gets.
 
     python benchmarks/latency.py [--detector blazeface-multi] [--tta] [--compare blazeface ...]
-                                 [--model PATH] [--compare-models PATH ...]
+                                 [--model PATH] [--compare-models PATH ...] [--compare-fer [PYTHON]]
 
 ``--compare-models`` times other emotion models (an ensemble from ``emolens ensemble``, say) the same way, taking
-turns with ``--model`` frame by frame.
+turns with ``--model`` frame by frame. ``--compare-fer`` times the `fer` package on the same frames, taking turns
+with emolens frame by frame (fer runs in its own venv through fer_worker.py --serve; see compare_fer.py for its
+set-up), and prints fer's median over ours for the frame path and for the video.
 
-Targets: median total <= 8 ms per 640x480 one-face frame; video >= 60 frames/s.
+The frame path is the live one (upright faces); the photo folder is timed on the photo path too (faces at any
+angle, ``AnalyzerOptions.any_angle``), taking turns photo by photo.
+
+Targets: median total <= 8 ms per 640x480 one-face frame; video >= 60 frames/s; issue 21: fer's median per frame
+at least 6 times ours, on the frame path and in the video.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import statistics
+import subprocess
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
+from typing import Optional
 
 import cv2
+import numpy as np
 from common import PHOTOS, median_p90, one_face_frames
 
 from emolens import Analyzer, AnalyzerOptions, RunningMode
@@ -29,15 +41,42 @@ from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.video import VideoReader
 
 
-def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int) -> None:
-    """Detect, crop + classify (the stages) and analyze (the total) per frame; several analyzers take turns frame by
-    frame, so that a busy machine slows them alike."""
+class FerTurns:
+    """The `fer` package in its own venv (fer_worker.py --serve) on the same frames, one frame when asked."""
+
+    def __init__(self, python: str, frames: list, folder: Path) -> None:
+        np.savez(folder / "frames.npz", frames=np.stack(frames))
+        worker = Path(__file__).with_name("fer_worker.py")
+        self._process = subprocess.Popen([python, str(worker), str(folder / "frames.npz"), "--serve"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        while self._process.stdout.readline().strip() != "ready":  # TensorFlow's own lines come first
+            if self._process.poll() is not None:
+                raise RuntimeError(f"{python} {worker} failed (is fer installed there? see compare_fer.py)")
+        self.ms: list[float] = []
+
+    def time(self, index: int) -> None:
+        """Time fer on frame ``index``."""
+        self._process.stdin.write(f"{index}\n")
+        self._process.stdin.flush()
+        self.ms.append(float(self._process.stdout.readline().split()[0]))
+
+    def close(self) -> None:
+        self._process.stdin.close()
+        self._process.wait()
+
+
+def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int, fer: Optional[FerTurns] = None) -> None:
+    """Detect, crop + classify (the stages) and analyze (the total) per frame; several analyzers (and fer) take
+    turns frame by frame, so that a busy machine slows them alike."""
     times = [([], [], []) for _ in analyzers]
     for analyzer in analyzers:
         for frame in frames[:3]:
             analyzer.analyze(frame)  # warm-up
     for _ in range(repeats):
-        for frame in frames:
+        for index, frame in enumerate(frames):
+            if fer is not None:
+                fer.time(index)
             for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times, strict=True):
                 start = time.perf_counter()
                 detections = analyzer.detect(frame)
@@ -54,30 +93,84 @@ def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int) -> None
         print(f"  detect            {median_p90(detect_ms)}")
         print(f"  crop + classify   {median_p90(classify_ms)}")
         print(f"  total             {median_p90(total_ms)}")
+        if fer is not None:
+            print(f"  fer (same frames, taking turns) {median_p90(fer.ms)}: fer / emolens "
+                  f"{statistics.median(fer.ms) / statistics.median(total_ms):.2f}x")
 
 
 def folder_throughput(analyzer: Analyzer) -> None:
+    """Images per second on the photo folder (decode included), upright and at any angle, taking turns."""
     paths = sorted((PHOTOS / "images").glob("*.jpg"))
-    start = time.perf_counter()
-    faces = sum(len(analyzer.analyze(p)) for p in paths)
-    elapsed = time.perf_counter() - start
-    print(f"photo folder: {len(paths)} photos (330x512 to 4352x2903, decode included), {faces} faces, "
-          f"{len(paths) / elapsed:.1f} images/s")
+    seconds, faces = {False: 0.0, True: 0.0}, {False: 0, True: 0}
+    for path in paths:
+        for any_angle in seconds:
+            start = time.perf_counter()
+            faces[any_angle] += len(analyzer.analyze(path, any_angle=any_angle))
+            seconds[any_angle] += time.perf_counter() - start
+    for any_angle, name in ((False, "upright (frame path)"), (True, "any angle (photo path)")):
+        print(f"photo folder, {name}: {len(paths)} photos (330x512 to 4352x2903, decode included), "
+              f"{faces[any_angle]} faces, {len(paths) / seconds[any_angle]:.1f} images/s")
 
 
-def video_fps(options: AnalyzerOptions, frames: list, seconds: int = 10) -> None:
+def video_fps(options: AnalyzerOptions, frames: list, fer: Optional[FerTurns], seconds: int = 10) -> None:
+    """``emolens video``'s path (decode, detect, track, classify) on a clip of the frames, each shown for half a
+    second; with ``fer``, fer takes turns on the same frames."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.avi"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
-        for i in range(30 * seconds):
-            writer.write(frames[(i // 15) % len(frames)])
+        shown = [(i // 15) % len(frames) for i in range(30 * seconds)]
+        for index in shown:
+            writer.write(frames[index])
         writer.release()
+        frame_ms = []
         with Analyzer.create_from_options(options) as video, VideoReader(path) as reader:
-            start = time.perf_counter()
-            count = sum(1 for i, frame in enumerate(reader)
-                        if video.analyze_for_video(frame, i * 1000 / reader.fps) is not None)
-            elapsed = time.perf_counter() - start
-    print(f"video: {count} frames of 640x480 (decode, detect, track, classify) at {count / elapsed:.1f} frames/s")
+            frames_read = iter(reader)
+            for i, index in enumerate(shown):
+                if fer is not None:
+                    fer.time(index)
+                start = time.perf_counter()
+                video.analyze_for_video(next(frames_read), i * 1000 / reader.fps)
+                frame_ms.append((time.perf_counter() - start) * 1000)
+    print(f"video: {len(frame_ms)} frames of 640x480 (decode, detect, track, classify) at "
+          f"{len(frame_ms) / sum(frame_ms) * 1000:.1f} frames/s; per frame {median_p90(frame_ms)}")
+    if fer is not None:
+        print(f"  fer on the same frames, taking turns: {median_p90(fer.ms)}; fer / emolens video "
+              f"{statistics.median(fer.ms) / statistics.median(frame_ms):.2f}x")
+
+
+def session_options(frames: list, repeats: int) -> None:
+    """The full-range BlazeFace model (the detector's main cost) on the frames at 256x192 under ONNX Runtime session
+    settings, taking turns: wall and CPU time of the calling thread per run (CPU time is what a busy machine
+    cannot hide)."""
+    import onnxruntime as ort
+
+    model = Path(str(resources.files("emolens.faces") / "models" / "blazeface_full.onnx"))
+    level = ort.GraphOptimizationLevel
+    settings = {"all (default), 1 thread": (level.ORT_ENABLE_ALL, 1, {}),
+                "extended, 1 thread": (level.ORT_ENABLE_EXTENDED, 1, {}),
+                "basic, 1 thread": (level.ORT_ENABLE_BASIC, 1, {}),
+                "all, 2 threads": (level.ORT_ENABLE_ALL, 2, {}),
+                "all, 2 threads, no spinning": (level.ORT_ENABLE_ALL, 2, {"session.intra_op.allow_spinning": "0"})}
+    sessions = {}
+    for name, (optimization, threads, entries) in settings.items():
+        options = ort.SessionOptions()
+        options.graph_optimization_level, options.intra_op_num_threads = optimization, threads
+        for key, value in entries.items():
+            options.add_session_config_entry(key, value)
+        sessions[name] = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    inputs = [cv2.cvtColor(cv2.resize(f, (256, 192), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)[None]
+              .astype(np.float32) * (2 / 255) - 1 for f in frames]
+    times = {name: ([], []) for name in sessions}
+    for _ in range(repeats):
+        for x in inputs:
+            for name, session in sessions.items():
+                wall, cpu = time.perf_counter(), time.thread_time()
+                session.run(None, {session.get_inputs()[0].name: x})
+                times[name][0].append((time.perf_counter() - wall) * 1000)
+                times[name][1].append((time.thread_time() - cpu) * 1000)
+    print("BlazeFace full-range at 256x192, ONNX Runtime session settings (median wall / CPU of this thread):")
+    for name, (wall, cpu) in times.items():
+        print(f"  {name:30s} {statistics.median(wall):6.2f} ms / {statistics.median(cpu):6.2f} ms")
 
 
 def main() -> None:
@@ -90,17 +183,32 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="emotion model (default: the bundled one)")
     parser.add_argument("--compare-models", nargs="*", type=Path, default=[],
                         help="also time these emotion models per frame, taking turns with --model")
+    parser.add_argument("--compare-fer", nargs="?", const="/tmp/fer-venv/bin/python", metavar="PYTHON",
+                        help="also time the fer package (its venv's python) on the same frames, taking turns")
+    parser.add_argument("--no-folder", action="store_true", help="leave out the photo folder")
+    parser.add_argument("--sessions", action="store_true",
+                        help="only time the full-range detector model under ONNX Runtime session settings")
     args = parser.parse_args()
     options = AnalyzerOptions(detector=args.detector, tta=args.tta, model_path=args.model)
     analyzer = Analyzer.create_from_options(options)
     print(f"detector {analyzer.detector_name}, model {analyzer.model_name}, tta {args.tta}")
     frames = one_face_frames()
+    if args.sessions:
+        session_options(frames, args.repeats)
+        return
     others = [Analyzer.create_from_options(dataclasses.replace(options, detector=name)) for name in args.compare]
     others += [Analyzer.create_from_options(dataclasses.replace(options, model_path=path))
                for path in args.compare_models]
-    frame_latency([analyzer] + others, frames, args.repeats)
-    video_fps(dataclasses.replace(options, running_mode=RunningMode.VIDEO), frames)
-    folder_throughput(analyzer)
+    with tempfile.TemporaryDirectory() as tmp:
+        fer = FerTurns(args.compare_fer, frames, Path(tmp)) if args.compare_fer else None
+        frame_latency([analyzer] + others, frames, args.repeats, fer)
+        if fer is not None:
+            fer.ms.clear()
+        video_fps(dataclasses.replace(options, running_mode=RunningMode.VIDEO), frames, fer)
+        if fer is not None:
+            fer.close()
+    if not args.no_folder:
+        folder_throughput(analyzer)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,12 @@ from common import PHOTOS
 
 WIDTH, HEIGHT = 640, 480
 BOXES = Path(__file__).resolve().parent / "data" / "face_boxes.json"
-CONDITIONS = ("size", "rotation", "edge", "overlap", "dim", "bright")
+CONDITIONS = ("size", "rotation", "edge", "overlap", "dim", "bright", "turned", "pitch")
+TURNED_JITTER = 15.0
+"""In a "turned" scene (a photo whose orientation was lost), every face lies at the scene's angle (spread evenly
+over 0-360 degrees across the scenes) give or take this many degrees."""
+MAX_PITCH = 45.0
+"""Faces of "pitch" scenes look down by 0 to this many degrees."""
 DIM_STOPS, BRIGHT_STOPS = -3.0, 1.5
 """Exposure of the dim and over-exposed scenes, in stops: +1.5 clips everything brighter than 161 of 255 (bright
 skin); at +2 (136) every detector's recall falls sharply."""
@@ -32,13 +37,14 @@ def face_boxes() -> dict[Path, list[dict]]:
 
 @dataclass
 class SceneFace:
-    """One face put into a scene: its upright box, side in pixels, eye-line angle and the share of its box side
-    outside the frame."""
+    """One face put into a scene: its upright box, side in pixels, eye-line angle, the share of its box side
+    outside the frame, and how far it looks down (degrees)."""
 
     box: tuple[float, float, float, float]
     side: float
     angle: float = 0.0
     cut: float = 0.0
+    pitch: float = 0.0
 
 
 @dataclass
@@ -48,6 +54,8 @@ class Scene:
     condition: str
     image: np.ndarray
     faces: list[SceneFace] = field(default_factory=list)
+    angle: float = 0.0
+    """The angle the whole scene is turned by ("turned" scenes)."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,26 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return cv2.GaussianBlur(image, (3, 3), 0)
 
 
+def looking_down(region: np.ndarray, face_side: float, pitch: float) -> np.ndarray:
+    """``region`` (a square around a face, centred on it) as if the face were a plane turned ``pitch`` degrees
+    about its horizontal axis, forehead towards the camera, seen from three face widths: the face shortens by
+    cos(pitch) and its top grows while its chin shrinks. A stand-in for a head looking down (no nose or brow
+    hides the eyes here)."""
+    half = region.shape[0] / 2
+    distance, sin, cos = 3.0 * face_side, math.sin(math.radians(pitch)), math.cos(math.radians(pitch))
+    corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]], np.float32)
+    depth = distance + corners[:, 1:] * sin
+    seen = np.concatenate([corners[:, :1], corners[:, 1:] * cos], axis=1) * distance / depth + half
+    matrix = cv2.getPerspectiveTransform(corners + half, seen.astype(np.float32))
+    return cv2.warpPerspective(region, matrix, region.shape[1::-1], flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT)
+
+
 def paste_face(scene: np.ndarray, source: _Source, centre: tuple[float, float], side: float,
-               angle: float) -> SceneFace:
+               angle: float, pitch: float = 0.0) -> SceneFace:
     """Draw the source's head (an ellipse around the face, feathered) into ``scene`` with its face box centred at
-    ``centre``, ``side`` pixels wide and its eye line at ``angle`` degrees; return the face's upright box."""
+    ``centre``, ``side`` pixels wide, its eye line at ``angle`` degrees and looking down by ``pitch`` degrees
+    (:func:`looking_down`); return the face's upright box."""
     scale = side / source.side
     region = source.region
     half = region.shape[0] / 2
@@ -113,6 +137,8 @@ def paste_face(scene: np.ndarray, source: _Source, centre: tuple[float, float], 
     axes = (int(source.side * 0.68), int(source.side * 0.9))
     cv2.ellipse(mask, (int(half), int(half - source.side * 0.08)), axes, source.roll, 0, 360, 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), source.side * 0.04)
+    if pitch:
+        region, mask = looking_down(region, source.side, pitch), looking_down(mask, source.side, pitch)
     centre_in_region = source.centre
     if scale < 0.5:  # shrink with area averaging first, as a camera would record a small face
         region = cv2.resize(region, None, fx=scale * 2, fy=scale * 2, interpolation=cv2.INTER_AREA)
@@ -127,7 +153,7 @@ def paste_face(scene: np.ndarray, source: _Source, centre: tuple[float, float], 
     scene[:] = (face * alpha + scene * (1 - alpha)).astype(np.uint8)
     box = (centre[0] - side / 2, centre[1] - side / 2, side, side)
     outside = [max(0.0, -box[0]), max(0.0, box[0] + side - WIDTH), max(0.0, -box[1]), max(0.0, box[1] + side - HEIGHT)]
-    return SceneFace(box, side, angle, max(outside) / side)
+    return SceneFace(box, side, angle, max(outside) / side, pitch)
 
 
 def _free(centre: tuple[float, float], side: float, faces: list[SceneFace]) -> bool:
@@ -150,9 +176,9 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
-def make_scene(condition: str, rng: np.random.Generator, sources: list[_Source]) -> Scene:
-    """One scene of ``condition`` (see :data:`CONDITIONS`)."""
-    scene = Scene(condition, _background(rng))
+def make_scene(condition: str, rng: np.random.Generator, sources: list[_Source], angle: float = 0.0) -> Scene:
+    """One scene of ``condition`` (see :data:`CONDITIONS`); a "turned" one has its faces at ``angle`` degrees."""
+    scene = Scene(condition, _background(rng), angle=angle if condition == "turned" else 0.0)
     pick = lambda: sources[int(rng.integers(len(sources)))]  # noqa: E731
     if condition == "overlap":  # a row of 2-4 faces, each partly hidden by the next
         side = _log_uniform(rng, 50, 150)
@@ -180,9 +206,12 @@ def make_scene(condition: str, rng: np.random.Generator, sources: list[_Source])
             else:
                 side = _log_uniform(rng, 40, 240)
             angle = rng.uniform(-60, 60) if condition == "rotation" else 0.0
+            if condition == "turned":
+                angle = scene.angle + rng.uniform(-TURNED_JITTER, TURNED_JITTER)
+            pitch = rng.uniform(0, MAX_PITCH) if condition == "pitch" else 0.0
             centre = _place(rng, side, scene.faces)
             if centre is not None:
-                scene.faces.append(paste_face(scene.image, pick(), centre, side, angle))
+                scene.faces.append(paste_face(scene.image, pick(), centre, side, angle, pitch))
         if condition in ("dim", "bright"):
             scene.image = exposed(scene.image, DIM_STOPS if condition == "dim" else BRIGHT_STOPS, rng)
     return scene
@@ -201,4 +230,4 @@ def make_scenes(per_condition: int = 40, seed: int = 13,
     """``per_condition`` scenes of each condition, the same ones for the same seed."""
     rng = np.random.default_rng(seed)
     sources = load_sources()
-    return [make_scene(c, rng, sources) for c in conditions for _ in range(per_condition)]
+    return [make_scene(c, rng, sources, 360.0 * i / per_condition) for c in conditions for i in range(per_condition)]

@@ -208,3 +208,27 @@ def test_scene_generator_is_deterministic_and_its_boxes_are_where_the_faces_are(
     for condition in CONDITIONS:
         a, b = (make_scene(condition, np.random.default_rng(7), sources) for _ in range(2))
         assert np.array_equal(a.image, b.image) and a.faces == b.faces and a.faces
+
+
+def test_room_for_a_face_looks_outside_the_found_faces() -> None:
+    from emolens.faces.multiscale import room_for_a_face
+
+    boxes = np.array([[100, 100, 200, 200], [120, 110, 210, 190], [400, 100, 500, 200], [590, 300, 700, 410]],
+                     np.float32)
+
+    def room(scores: list[float]) -> bool:
+        return room_for_a_face(boxes, np.array(scores, np.float32), 640, 480, 0.5, 0.3, 0.08)
+
+    assert not room([0.9, 0.4, 0.0, 0.0])  # a weak candidate inside the face found
+    assert room([0.9, 0.0, 0.35, 0.0])  # a candidate elsewhere
+    assert not room([0.9, 0.0, 0.1, 0.0])  # too weak, inside the frame
+    assert room([0.9, 0.0, 0.0, 0.1])  # weak but cut by the right edge: a face the full-range model half sees
+
+
+def test_short_range_pass_runs_only_where_a_face_may_be_missed(default, photos_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    candidates = default.short.candidates
+    monkeypatch.setattr(default.short, "candidates", lambda *args: calls.append(1) or candidates(*args))
+    assert len(default.detect(load_image(ASTRONAUT))) == 1 and calls == []
+    assert len(default.detect(load_image(photos_dir / "deepface_selfie-many-people.jpg"))) == 7 and calls == [1]

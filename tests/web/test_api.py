@@ -104,6 +104,20 @@ def test_webcam_frames_are_aggregated_not_stored_per_frame(client: FlaskClient, 
     assert stats.by_session["cam-1"].frames == 5
 
 
+def test_uploads_find_faces_at_any_angle_and_webcam_frames_stay_upright(client: FlaskClient,
+                                                                         photos_dir: Path) -> None:
+    """Photos whose orientation was lost (issue 21): the six faces of the group photo upside down. Live frames
+    keep the fast upright pass."""
+    import cv2
+    import numpy as np
+
+    upside_down = cv2.imencode(".jpg", np.ascontiguousarray(cv2.imread(str(photos_dir / "facenet_multiface.jpg"))
+                                                            [::-1, ::-1]))[1].tobytes()
+    assert len(valid(post_image(client, upside_down), AnalyzeResponse).faces) == 6
+    live = client.post("/api/v1/analyze?source=webcam&session=cam-2", data=upside_down, content_type="image/jpeg")
+    assert len(live.json["faces"]) < 6
+
+
 def test_images_stored_only_when_turned_on(make_app, face_jpeg: bytes) -> None:
     client = make_app(STORE_IMAGES=True).test_client()
     post_image(client, face_jpeg)

@@ -130,7 +130,8 @@ class AnalyzeUnits:
         from emolens.pipeline.video import VideoReader
 
         if self.video is None:
-            self.video = pipeline.Analyzer.create_from_options(replace(self.options, running_mode=RunningMode.VIDEO))
+            self.video = pipeline.Analyzer.create_from_options(replace(self.options, running_mode=RunningMode.VIDEO,
+                                                                       any_angle=False))
         self.video.reset()
         frames, faces = 0, []
         with VideoReader(source, start=start) as reader:

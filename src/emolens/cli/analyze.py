@@ -54,7 +54,7 @@ def _write_image(path: Path, image: Any) -> None:
               help="Why this emotion? Write copies of the images with each face's occlusion heat map (red: the "
                    "parts that most support the emotion) into this folder; --json adds the grids.")
 @runners_up_option()
-@analysis_options()
+@analysis_options(photos=True)
 @user_errors
 def command(paths: tuple[Path, ...], as_json: bool, csv_path: Optional[Path], annotate_dir: Optional[Path],
             crops: bool, save_crops: bool, explain_dir: Optional[Path], runners_up: int,

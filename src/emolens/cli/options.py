@@ -32,16 +32,18 @@ def class_balance_option() -> Callable[[F], F]:
                              "model's (the bundled model: 0.5).")
 
 
-def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.") -> Callable[[F], F]:
+def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.",
+                     photos: bool = False) -> Callable[[F], F]:
     """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--max-pixels``,
     ``--image-formats`` and ``--providers`` to a click command, which receives them as ``analysis``: an
-    :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode)."""
+    :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode). A command for ``photos`` looks for faces at
+    any angle unless ``--upright`` is given."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, class_balance: Optional[float],
                     max_pixels: Optional[int], image_formats: Optional[str], providers: Optional[str],
-                    **kwargs: Any) -> Any:
+                    upright: bool = True, **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
             limits: dict[str, Any] = {"max_pixels": max_pixels} if max_pixels is not None else {}
@@ -50,15 +52,22 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
             if providers is not None:
                 limits["providers"] = tuple(name.strip() for name in providers.split(","))
             try:
-                analysis = AnalyzerOptions(model_path, detector, tta=tta, class_balance=class_balance, **limits)
+                analysis = AnalyzerOptions(model_path, detector, tta=tta, class_balance=class_balance,
+                                           any_angle=not upright, **limits)
             except ConfigError as exc:
                 raise click.UsageError(str(exc)) from None
             return func(*args, analysis=analysis, **kwargs)
 
+        command = wrapper
+        if photos:
+            command = click.option("--upright", is_flag=True,
+                                   help="Only faces that are upright or tilted up to ~45 degrees: faster. By "
+                                        "default photos are also searched turned by any angle (orientation lost, "
+                                        "phone held sideways, upside down).")(command)
         command = click.option("--providers", envvar="EMOLENS_PROVIDERS", metavar="NAMES",
                                help="ONNX Runtime execution providers, in order of preference, separated by commas, "
                                     "e.g. CUDAExecutionProvider,CPUExecutionProvider (default: CPUExecutionProvider;"
-                                    " env EMOLENS_PROVIDERS).")(wrapper)
+                                    " env EMOLENS_PROVIDERS).")(command)
         command = click.option("--image-formats", envvar="EMOLENS_IMAGE_FORMATS", metavar="NAMES",
                                help="Image formats to read, as Pillow names separated by commas (default: JPEG,"
                                     "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(command)

@@ -63,15 +63,12 @@ def ssd_anchors(height: int, width: int, strides: tuple[int, ...], anchors_per_l
     return np.concatenate(centres).astype(np.float32)
 
 
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray,
-                 iou_threshold: float) -> list[tuple[np.ndarray, float, np.ndarray]]:
-    """Merge overlapping ``(x0, y0, x1, y1)`` boxes: each cluster becomes the score-weighted mean of its boxes and
-    points, with the cluster's best score."""
-    order = np.argsort(-scores)
-    boxes, scores, points = boxes[order], scores[order], points[order]
+def clusters(boxes: np.ndarray, iou_threshold: float) -> list[np.ndarray]:
+    """Greedy clusters of ``(x0, y0, x1, y1)`` boxes, given best first: each is a mask of the boxes overlapping
+    its first (best) box by more than ``iou_threshold`` and not in an earlier cluster."""
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     left = np.ones(len(boxes), bool)
-    merged = []
+    found = []
     for i in range(len(boxes)):
         if not left[i]:
             continue
@@ -79,9 +76,22 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray,
         inter_h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
         inter = inter_w * inter_h
         cluster = left & (inter / (areas[i] + areas - inter + 1e-9) > iou_threshold)
-        weights = scores[cluster] / scores[cluster].sum()
-        merged.append((weights @ boxes[cluster], float(scores[i]), np.tensordot(weights, points[cluster], 1)))
+        found.append(cluster)
         left &= ~cluster
+    return found
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray,
+                 iou_threshold: float) -> list[tuple[np.ndarray, float, np.ndarray]]:
+    """Merge overlapping ``(x0, y0, x1, y1)`` boxes: each cluster becomes the score-weighted mean of its boxes and
+    points, with the cluster's best score."""
+    order = np.argsort(-scores)
+    boxes, scores, points = boxes[order], scores[order], points[order]
+    merged = []
+    for cluster in clusters(boxes, iou_threshold):
+        weights = scores[cluster] / scores[cluster].sum()
+        merged.append((weights @ boxes[cluster], float(scores[cluster].max()),
+                       np.tensordot(weights, points[cluster], 1)))
     return merged
 
 

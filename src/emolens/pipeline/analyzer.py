@@ -22,6 +22,7 @@ from emolens.emotion.metadata import ModelInfo
 from emolens.errors import ConfigError, InputError
 from emolens.faces import Detection, FaceDetector, create_detector
 from emolens.faces.align import crop_faces
+from emolens.faces.rotated import RotatedPasses
 from emolens.pipeline.explain import CropRegion, ExplainedFace
 from emolens.pipeline.images import ImageSource, load_image
 from emolens.pipeline.options import AnalyzerOptions, RunningMode, check_class_balance
@@ -80,6 +81,7 @@ class Analyzer:
                                                                     providers=options.providers)
         self._detector: Optional[FaceDetector] = create_detector(options.detector, providers=options.providers,
                                                                  **options.detector_options)
+        self._turned = RotatedPasses(self._detector)  # the same detector's passes over turned copies
         self._model_info = self._classifier.model_info
         self._class_balance = self._classifier.class_balance
         self._model_path = self._classifier.model_path
@@ -146,10 +148,16 @@ class Analyzer:
         """The Pillow formats an image file may be in; others are refused."""
         return self._options.image_formats
 
-    def _parts(self) -> tuple[EmotionClassifier, FaceDetector]:
+    @property
+    def any_angle(self) -> bool:
+        """Whether image-mode calls look for faces at any angle unless a call says otherwise."""
+        return self._options.any_angle
+
+    def _parts(self, any_angle: bool = False) -> tuple[EmotionClassifier, FaceDetector]:
+        """The classifier and the detector: the upright one, or with ``any_angle`` its turned passes."""
         if self._classifier is None or self._detector is None:
             raise ValueError("this Analyzer is closed")
-        return self._classifier, self._detector
+        return self._classifier, self._turned if any_angle else self._detector
 
     def _require(self, mode: RunningMode, method: str) -> None:
         if self._options.running_mode is not mode:
@@ -162,9 +170,10 @@ class Analyzer:
         """Any image source (path, bytes, PIL image, BGR array) -> BGR uint8 array."""
         return load_image(image, self._options.max_pixels, self._options.image_formats)
 
-    def detect(self, image: ImageSource) -> list[Detection]:
-        """The detection stage alone: faces found by the detector, without emotions."""
-        return self._parts()[1].detect(self.load(image))
+    def detect(self, image: ImageSource, any_angle: Optional[bool] = None) -> list[Detection]:
+        """The detection stage alone: faces found by the detector, without emotions (``any_angle``: as in
+        :meth:`analyze`)."""
+        return self._parts(self._any_angle(any_angle))[1].detect(self.load(image))
 
     def crop(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
         """The crop stage alone: aligned crops of ``detections`` in a BGR image, framed with the model's crop
@@ -187,15 +196,20 @@ class Analyzer:
     def _tta(self, tta: Optional[bool]) -> bool:
         return self._options.tta if tta is None else tta
 
+    def _any_angle(self, any_angle: Optional[bool]) -> bool:
+        if any_angle and self._options.running_mode is RunningMode.VIDEO:
+            raise ConfigError("any_angle is for images: video frames take the upright pass")
+        return self._options.any_angle if any_angle is None else any_angle
+
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
         return dict(zip(self.labels, map(float, probs), strict=True))
 
     def _faces(self, bgr: np.ndarray, tta: Optional[bool], max_faces: int = 0,
-               time_s: Optional[float] = None,
-               class_balance: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
+               time_s: Optional[float] = None, class_balance: Optional[float] = None,
+               any_angle: Optional[bool] = None) -> tuple[list[Face], list[np.ndarray]]:
         """The one detect -> crop -> classify -> Face path: every face's crop classified in one batch; with
         ``time_s`` (video mode), faces tracked and their scores smoothed."""
-        detections = self._parts()[1].detect(bgr)
+        detections = self._parts(self._any_angle(any_angle))[1].detect(bgr)
         detections = largest_detections(detections, max_faces)
         crops = self.crop(bgr, detections)
         probs = self.predict_proba(crops, tta, class_balance=class_balance)
@@ -205,13 +219,14 @@ class Analyzer:
                 for d, (tid, p) in zip(detections, tracked, strict=True)], crops
 
     def analyze_with_crops(self, image: ImageSource, tta: Optional[bool] = None,
-                           class_balance: Optional[float] = None) -> tuple[list[Face], list[np.ndarray]]:
+                           class_balance: Optional[float] = None, any_angle: Optional[bool] = None
+                           ) -> tuple[list[Face], list[np.ndarray]]:
         """:meth:`analyze`, also returning the aligned crop of each face."""
         self._require(RunningMode.IMAGE, "analyze_with_crops")
-        return self._faces(self.load(image), tta, class_balance=class_balance)
+        return self._faces(self.load(image), tta, class_balance=class_balance, any_angle=any_angle)
 
     def analyze(self, image: ImageSource, tta: Optional[bool] = None, max_faces: int = 0,
-                class_balance: Optional[float] = None) -> list[Face]:
+                class_balance: Optional[float] = None, any_angle: Optional[bool] = None) -> list[Face]:
         """Every face in ``image`` (path, bytes, PIL image or BGR array) with its emotion; ``[]`` when none.
 
         Args:
@@ -220,6 +235,8 @@ class Analyzer:
                 scores whole labelled photos), in the detector's order; 0: every face.
             class_balance: the class balance for this call (``None``: the analyzer's; see
                 :attr:`AnalyzerOptions.class_balance`).
+            any_angle: look for faces turned by any angle too, for this call (``None``: the analyzer's setting,
+                :attr:`AnalyzerOptions.any_angle`).
 
         Raises:
             InputError: the image is missing, unreadable, truncated or too large.
@@ -227,7 +244,7 @@ class Analyzer:
                 ``max_faces`` is not a whole number, 0 or more.
         """
         self._require(RunningMode.IMAGE, "analyze")
-        return self._faces(self.load(image), tta, max_faces, class_balance=class_balance)[0]
+        return self._faces(self.load(image), tta, max_faces, class_balance=class_balance, any_angle=any_angle)[0]
 
     def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None,
                      class_balance: Optional[float] = None) -> list[Face]:
@@ -266,11 +283,12 @@ class Analyzer:
         self._tracker, self._last_ms = None, None
 
     def explain(self, image: ImageSource, tta: Optional[bool] = None,
-                class_balance: Optional[float] = None) -> list[ExplainedFace]:
+                class_balance: Optional[float] = None, any_angle: Optional[bool] = None) -> list[ExplainedFace]:
         """:meth:`analyze`, with why each face got its emotion: an occlusion grid over its crop (see
         :mod:`emolens.emotion.explain`; all faces and patch positions in one batch) and where the crop lies."""
         self._require(RunningMode.IMAGE, "explain")
-        return self.explain_faces(*self._faces(self.load(image), tta, class_balance=class_balance), class_balance)
+        faces, crops = self._faces(self.load(image), tta, class_balance=class_balance, any_angle=any_angle)
+        return self.explain_faces(faces, crops, class_balance)
 
     def explain_faces(self, faces: Sequence[Face], crops: Sequence[np.ndarray],
                       class_balance: Optional[float] = None) -> list[ExplainedFace]:

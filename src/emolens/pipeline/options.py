@@ -59,6 +59,11 @@ class AnalyzerOptions:
         providers: the ONNX Runtime execution providers of the emotion model and the face detector, in order of
             preference, e.g. ``("CUDAExecutionProvider", "CPUExecutionProvider")``; default: the CPU (see
             :mod:`emolens.providers`). The Haar detector runs on OpenCV and ignores them.
+        any_angle: image mode: also look for faces turned by any angle, upside down included (the detector's
+            passes over quarter turns of the image, and eighth turns where faces lie near one; see
+            :mod:`emolens.faces.rotated`): for photos whose orientation was lost. Slower; ``analyze`` and its kin
+            may override it per call. Video frames always take the upright pass (a stream rarely turns over), so
+            it must be false in video mode.
 
     Raises:
         ConfigError: an unknown detector or detector option, an execution provider this ONNX Runtime does not
@@ -76,6 +81,7 @@ class AnalyzerOptions:
     smoothing_s: float = DEFAULT_SMOOTHING_S
     class_balance: Optional[float] = None
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    any_angle: bool = False
 
     def __post_init__(self) -> None:
         if self.model_path is not None and not isinstance(self.model_path, (str, Path)):
@@ -93,6 +99,11 @@ class AnalyzerOptions:
         if isinstance(self.smoothing_s, bool) or not isinstance(self.smoothing_s, (int, float)) \
                 or not math.isfinite(self.smoothing_s) or self.smoothing_s < 0:
             raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")
+        if not isinstance(self.any_angle, bool):
+            raise ConfigError(f"any_angle must be true or false, got {self.any_angle!r}")
+        if self.any_angle and mode is RunningMode.VIDEO:
+            raise ConfigError("any_angle is for images: video frames take the upright pass (running_mode='video' "
+                              "needs any_angle=False)")
         set_field = object.__setattr__  # a frozen dataclass normalises its own fields this way
         set_field(self, "class_balance", check_class_balance(self.class_balance))
         set_field(self, "providers", check_providers(self.providers))

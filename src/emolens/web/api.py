@@ -157,9 +157,11 @@ def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, 
         keep_thumbnail = current_app.config["STORE_THUMBNAILS"] and params.source != "webcam"
         thumbnail = thumbnail_jpeg(image) if keep_thumbnail else None
         start = time.perf_counter()
-        explained = analyzer.explain(image, tta=tta, class_balance=class_balance) if params.explain else None
+        photo = params.source != "webcam"  # photos at any angle; live frames take the fast upright pass
+        explained = analyzer.explain(image, tta=tta, class_balance=class_balance, any_angle=photo) \
+            if params.explain else None
         faces = [e.face for e in explained] if explained is not None else \
-            analyzer.analyze(image, tta=tta, class_balance=class_balance)
+            analyzer.analyze(image, tta=tta, class_balance=class_balance, any_angle=photo)
         analyze_ms = (time.perf_counter() - start) * 1000
         del image
     keep = [i for i, face in enumerate(faces) if face.detection_score >= (params.min_score or 0.0)]

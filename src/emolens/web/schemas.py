@@ -62,7 +62,9 @@ class AnalyzeParams(Params):
     tta: Optional[bool] = Field(None, description="Test-time augmentation (flips and shifts); default: the server's "
                                                    "setting.")
     source: Source = Field("api", description="Where the image comes from; webcam frames are aggregated, "
-                                              "never stored one by one, and their images never kept.")
+                                              "never stored one by one, and their images never kept. Uploads and "
+                                              "API images are searched for faces at any angle (upside down "
+                                              "included); webcam frames only upright, which is faster.")
     session: Optional[str] = Field(None, pattern=SESSION_PATTERN, description="Groups analyses, e.g. a live session.")
     explain: bool = Field(False, description="Why this emotion? Add an occlusion grid to each face (see FaceOut."
                                              "explanation); about 16 extra model runs per face, not stored.")
