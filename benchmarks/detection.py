@@ -179,7 +179,8 @@ def turned_table(name: str, scenes: list[Scene], results: list[tuple[list[Detect
     edges = BINS["turned"][1]
     rows = []
     for low, high in zip(edges[:-1], edges[1:], strict=True):
-        chosen = [(s, r) for s, r in zip(scenes, results, strict=True) if s.condition == "turned" and low <= s.angle < high]
+        chosen = [(s, r) for s, r in zip(scenes, results, strict=True)
+                  if s.condition == "turned" and low <= s.angle < high]
         if not chosen:
             continue
         hits, false = [], 0

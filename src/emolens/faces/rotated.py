@@ -75,7 +75,8 @@ def best_of_passes(found: list[tuple[float, Candidates]], width: int, height: in
     if not found:
         return []
     angles = np.concatenate([np.full(len(candidates[1]), angle) for angle, candidates in found])
-    boxes, scores, points = (np.concatenate(parts) for parts in zip(*(candidates for _, candidates in found), strict=True))
+    parts = zip(*(candidates for _, candidates in found), strict=True)
+    boxes, scores, points = (np.concatenate(part) for part in parts)
     order = np.argsort(-scores)
     angles, boxes, scores, points = angles[order], boxes[order], scores[order], points[order]
     faces: list[Detection] = []
