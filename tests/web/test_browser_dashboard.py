@@ -30,7 +30,8 @@ window.fetch = async (url, options) => {
   const group = {analyses: buckets.length, frames: 0, faces: 2 * buckets.length,
                  counts: Object.fromEntries(labels.map((l, i) => [l, i === 0 ? 2 * buckets.length : 0]))};
   return new Response(JSON.stringify({since: new Date(since).toISOString(), until: new Date(until).toISOString(),
-    bucket_seconds: width / 1000, labels, totals: group, by_source: {api: group}, by_session: {}, buckets}),
+    bucket_seconds: width / 1000, labels, totals: group, by_source: {api: group}, by_session: {},
+    by_class_balance: {"0.5": group}, buckets}),
     {headers: {"Content-Type": "application/json"}});
 };"""
 """Runs before the page's scripts: /api/v1/stats answers with data in the last three minutes of the range only
