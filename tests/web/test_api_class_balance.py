@@ -112,18 +112,6 @@ def test_a_server_default_the_model_lacks_stops_the_app_at_start(tmp_path: Path)
         create_app({"DATA_DIR": str(tmp_path), "CLASS_BALANCE": 1.5})
 
 
-def test_migration_0004_adds_a_null_class_balance(database_url: str) -> None:
-    engine = make_engine(database_url)
-    upgrade(engine, "0003")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO analyses (created_ms, source, frames, faces, elapsed_ms, tta, model, "
-                             "detector) VALUES (1000, 'upload', 1, 2, 5.0, false, 'm.onnx', 'det')")
-    upgrade(engine)
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT source, faces, class_balance FROM analyses").all()
-    engine.dispose()
-    assert [tuple(r) for r in rows] == [("upload", 2, None)]
-
 
 def test_live_windows_keep_class_balances_apart(database_url: str) -> None:
     engine = make_engine(database_url)

@@ -26,17 +26,21 @@ def test_migrations_build_the_models_schema(database_url: str) -> None:
     engine.dispose()
 
 
-def test_migration_0003_keeps_stored_analyses(database_url: str) -> None:
+@pytest.mark.parametrize(("before", "new_columns"), [("0002", "filename, thumbnail"), ("0003", "class_balance")])
+def test_migrations_keep_stored_analyses(database_url: str, before: str, new_columns: str) -> None:
+    """A row stored before a migration keeps its values, and the columns the migration adds are empty (0003: the
+    file name and thumbnail; 0004: the class balance)."""
     engine = make_engine(database_url)
-    upgrade(engine, "0002")
+    upgrade(engine, before)
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO analyses (created_ms, source, frames, faces, elapsed_ms, tta, model, "
                              "detector) VALUES (1000, 'upload', 1, 2, 5.0, false, 'm.onnx', 'det')")
     upgrade(engine)
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT source, faces, filename, thumbnail FROM analyses").all()
+        rows = conn.exec_driver_sql(f"SELECT source, faces, {new_columns} FROM analyses").all()
     engine.dispose()
-    assert [tuple(r) for r in rows] == [("upload", 2, None, None)]
+    added = new_columns.count(",") + 1
+    assert [tuple(r) for r in rows] == [("upload", 2, *[None] * added)]
 
 
 def frame(created_ms: int, session: str = "s", tta: bool = False) -> AnalysisRecord:

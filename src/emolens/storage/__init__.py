@@ -2,16 +2,16 @@
 
 from emolens.storage.database import Storage, make_engine, upgrade
 from emolens.storage.repository import (
-                                        AnalysisRecord,
-                                        Filters,
-                                        Tally,
-                                        add_live_frame,
-                                        now_ms,
-                                        recent,
-                                        record,
-                                        stats,
-                                        stored_image,
-                                        stored_thumbnail,
+    AnalysisRecord,
+    Filters,
+    Tally,
+    add_live_frame,
+    now_ms,
+    recent,
+    record,
+    stats,
+    stored_image,
+    stored_thumbnail,
 )
 
 __all__ = ["AnalysisRecord", "Filters", "Storage", "Tally", "add_live_frame", "make_engine", "now_ms", "recent",
