@@ -127,14 +127,18 @@ def test_model_description_gives_the_calibration_of_the_class_balance_asked_for(
 def test_a_class_balance_the_server_or_the_model_refuses_is_a_400(make_app: Callable[..., Flask], tmp_path: Path,
                                                                  analyzer, old_format_analyzer: Analyzer) -> None:
     """The model description and the results refuse what an analysis refuses, in the same words."""
-    client = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'emolens.db'}", ALLOWED_CLASS_BALANCES=[0, 1]).test_client()
+    client = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'emolens.db'}", ALLOWED_CLASS_BALANCES=[0, 1],
+                      CLASS_BALANCE=0.25).test_client()
     body = {"session": "cam", "frames": 1, "elapsed_ms": 10.0, "faces": [face(analyzer.labels)]}
-    for value, words in ((0.6, "not allowed on this server; choose one of: 0, 0.5, 1"), (2, "less than or equal to 1"),
-                         ("x", "valid number")):
+    for value, words in ((0.5, "not allowed on this server; choose one of: 0, 0.25, 1"),
+                         (2, "less than or equal to 1"), ("x", "valid number")):
         assert_error(client.get(f"/api/v1/model?class_balance={value}"), 400, words)
         assert_error(post(client, dict(body, class_balance=value)), 400, words)
-    assert valid(client.get("/api/v1/model?class_balance=1"), BrowserModelOut).calibration.class_balance == 1.0
     assert client.get("/api/v1/stats?session=cam").json["totals"]["frames"] == 0
+    default = valid(client.get("/api/v1/model"), BrowserModelOut).calibration  # the server's, not the model's
+    assert (default.class_balance, default.bias) == (0.25, list(analyzer.model_info.calibration.at(0.25).logit_bias))
+    post(client, body)
+    assert list(client.get("/api/v1/stats?session=cam").json["by_class_balance"]) == ["0.25"]
     old = create_app({"DATA_DIR": str(tmp_path / "old"), "TESTING": True}, analyzer=old_format_analyzer)
     try:
         old_client = old.test_client()
