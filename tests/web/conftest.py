@@ -31,6 +31,25 @@ def analyzer():
     return Analyzer()
 
 
+@pytest.fixture(scope="module")
+def old_format_analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An analyzer whose model stores its bias for its default balance only, as models calibrated before."""
+    import dataclasses
+
+    from emolens import Analyzer
+    from emolens.emotion.classifier import EmotionClassifier
+    from emolens.emotion.metadata import Calibration
+    from emolens.training.calibrate import write_model_info
+
+    classifier = EmotionClassifier()
+    calibration = classifier.model_info.calibration
+    path = tmp_path_factory.mktemp("old") / "old.onnx"
+    write_model_info(classifier.model_path, path, dataclasses.replace(
+        classifier.model_info, calibration=Calibration(calibration.temperature, calibration.logit_bias)))
+    with Analyzer(path) as analyzer:
+        yield analyzer
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: an SQLite file, or a new PostgreSQL database dropped afterwards."""

@@ -4,9 +4,7 @@ allowed, recorded with each stored analysis (migration 0004), listed, exported, 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,11 +12,9 @@ from flask import Config
 from flask.testing import FlaskClient
 
 from emolens.emotion.classifier import EmotionClassifier
-from emolens.emotion.metadata import Calibration
 from emolens.errors import ConfigError
 from emolens.pipeline.analyzer import Analyzer
 from emolens.storage import AnalysisRecord, add_live_frame, make_engine, repository, upgrade
-from emolens.training.calibrate import write_model_info
 from emolens.web import create_app
 from emolens.web.config import load_config
 from emolens.web.schemas import AnalysesPage, AnalyzeResponse, ErrorOut, Health, SettingsOut, StatsResponse
@@ -32,18 +28,6 @@ def analyze(client: FlaskClient, image: bytes, **fields: str):
 def error(response, status: int) -> str:
     assert response.status_code == status, response.data
     return ErrorOut.model_validate(response.json).error
-
-
-@pytest.fixture(scope="module")
-def old_format_analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Analyzer]:
-    """An analyzer whose model stores its bias for its default balance only, as models calibrated before."""
-    classifier = EmotionClassifier()
-    calibration = classifier.model_info.calibration
-    path = tmp_path_factory.mktemp("old") / "old.onnx"
-    write_model_info(classifier.model_path, path, dataclasses.replace(
-        classifier.model_info, calibration=Calibration(calibration.temperature, calibration.logit_bias)))
-    with Analyzer(path) as analyzer:
-        yield analyzer
 
 
 def test_a_request_chooses_the_class_balance_and_it_is_stored(client: FlaskClient, face_jpeg: bytes) -> None:

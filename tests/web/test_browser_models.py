@@ -98,6 +98,7 @@ def test_model_description_and_files_are_cached_with_validators(sqlite_app: Flas
     assert info.labels == list(analyzer.labels)
     assert info.calibration.temperature == analyzer.model_info.calibration.temperature
     assert info.calibration.bias == list(analyzer.model_info.calibration.logit_bias)
+    assert info.calibration.class_balance == analyzer.model_info.calibration.class_balance == 0.5
     assert info.preprocessing["input_size"] == analyzer.model_info.preprocessing.input_size
     assert info.detector.name == "blazeface-short" and info.detector.min_score == 0.5
     status, data, headers = fetch(client, info.url)
@@ -108,6 +109,44 @@ def test_model_description_and_files_are_cached_with_validators(sqlite_app: Flas
         status, data, headers = fetch(client, url)
         assert status == 200 and data and headers["ETag"]
         assert fetch(client, url, {"If-None-Match": headers["ETag"]})[0] == 304
+
+
+def test_model_description_gives_the_calibration_of_the_class_balance_asked_for(sqlite_app: Flask, analyzer) -> None:
+    client = sqlite_app.test_client()
+    stored = analyzer.model_info.calibration
+    described = {}
+    for asked in (1.0, 0.6, 0.5):  # a stored point, one interpolated between two, the default
+        info = valid(client.get(f"/api/v1/model?class_balance={asked:g}"), BrowserModelOut)
+        expected = stored.at(asked)
+        assert (info.calibration.temperature, info.calibration.bias, info.calibration.class_balance) == \
+            (expected.temperature, list(expected.logit_bias), asked)
+        described[asked] = info.calibration.bias
+    assert described[1.0] != described[0.5] != described[0.6]
+
+
+def test_a_class_balance_the_server_or_the_model_refuses_is_a_400(make_app: Callable[..., Flask], tmp_path: Path,
+                                                                 analyzer, old_format_analyzer: Analyzer) -> None:
+    """The model description and the results refuse what an analysis refuses, in the same words."""
+    client = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'emolens.db'}", ALLOWED_CLASS_BALANCES=[0, 1],
+                      CLASS_BALANCE=0.25).test_client()
+    body = {"session": "cam", "frames": 1, "elapsed_ms": 10.0, "faces": [face(analyzer.labels)]}
+    for value, words in ((0.5, "not allowed on this server; choose one of: 0, 0.25, 1"),
+                         (2, "less than or equal to 1"), ("x", "valid number")):
+        assert_error(client.get(f"/api/v1/model?class_balance={value}"), 400, words)
+        assert_error(post(client, dict(body, class_balance=value)), 400, words)
+    assert client.get("/api/v1/stats?session=cam").json["totals"]["frames"] == 0
+    default = valid(client.get("/api/v1/model"), BrowserModelOut).calibration  # the server's, not the model's
+    assert (default.class_balance, default.bias) == (0.25, list(analyzer.model_info.calibration.at(0.25).logit_bias))
+    post(client, body)
+    assert list(client.get("/api/v1/stats?session=cam").json["by_class_balance"]) == ["0.25"]
+    old = create_app({"DATA_DIR": str(tmp_path / "old"), "TESTING": True}, analyzer=old_format_analyzer)
+    try:
+        old_client = old.test_client()
+        assert_error(old_client.get("/api/v1/model?class_balance=1"), 400, "class balance 0.5 only")
+        assert_error(post(old_client, dict(body, class_balance=1)), 400, "class balance 0.5 only")
+        assert old_client.get("/api/v1/stats?session=cam").json["totals"]["frames"] == 0
+    finally:
+        old.extensions["emolens"].storage.engine.dispose()
 
 
 def fetch(client: FlaskClient, url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
@@ -153,6 +192,18 @@ def test_results_add_to_the_live_window(client: FlaskClient, analyzer) -> None:
     items = client.get("/api/v1/analyses?session=cam").json["items"]
     assert len(items) == 1 and items[0]["source"] == "webcam" and items[0]["detector"] == "blazeface-short"
     assert items[0]["elapsed_ms"] == pytest.approx(12.5)
+
+
+def test_results_go_to_the_live_window_of_their_class_balance(client: FlaskClient, analyzer) -> None:
+    labels = analyzer.labels
+    body = {"session": "cam", "frames": 2, "elapsed_ms": 5.0, "faces": [face(labels, 3)]}
+    for extra in ({"class_balance": 1}, {}, {"class_balance": 1.0, "frames": 1}, {"class_balance": 0.5}):
+        assert valid(post(client, {**body, **extra}), LiveResultsOut).faces == 1
+    stats = client.get("/api/v1/stats?session=cam").json
+    assert {k: (v["analyses"], v["frames"]) for k, v in stats["by_class_balance"].items()} == {"1": (1, 3),
+                                                                                              "0.5": (1, 4)}
+    items = client.get("/api/v1/analyses?session=cam").json["items"]
+    assert sorted(item["class_balance"] for item in items) == [0.5, 1.0]
 
 
 def test_results_are_checked_against_the_model(sqlite_app: Flask, analyzer) -> None:

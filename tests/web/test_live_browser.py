@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from support.web import letterbox, no_console_errors
 
@@ -159,4 +161,59 @@ def test_browser_without_webassembly_falls_back_to_the_server(server: str, brows
         run_live(browser, 0.5)
         no_console_errors(browser)
     finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+
+
+def recalibrated(scores: list[float], before, after) -> np.ndarray:
+    """Scores calibrated with ``before`` as ``after`` calibrates them: log p is ``T log s - b`` up to a constant."""
+    logits = (before.temperature * np.log(scores) - before.logit_bias + after.logit_bias) / after.temperature
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+def closest(faces: list[list[float]], others: list[np.ndarray]) -> float:
+    """The smallest largest score difference between a face of ``faces`` and one of ``others``."""
+    return min(float(np.abs(np.subtract(a, b)).max()) for a in faces for b in others)
+
+
+def test_moving_the_class_balance_recalibrates_browser_mode(server: str, browser: Chrome,
+                                                            short_analyzer: Analyzer) -> None:
+    """The page applies the server's calibration of the balance chosen (fetched again, the models kept), and its
+    posts say which balance scored them. The fake camera loops over 15 frames, so a frame scored after the change
+    was also scored before it: there, the scores differ only by the calibration (the float32 calibration graph,
+    inverted in float64: errors of a few float32 ulps of logits near 10, under 1e-5)."""
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_REQUESTS})
+    try:
+        browser.get(f"{server}/live")
+        browser.execute_script("localStorage.removeItem('emolens.settings')")  # the server's default balance
+        browser.get(f"{server}/live")
+        slider = browser.find_element(By.ID, "class-balance")
+        WebDriverWait(browser, 10).until(lambda d: slider.is_displayed())
+        browser.find_element(By.ID, "start").click()
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "nfaces").text == "1")
+        time.sleep(2.5)
+        slider.send_keys(Keys.END)  # expressive faces: class balance 1
+        WebDriverWait(browser, 10).until(lambda d: any(r["url"].endswith("/api/v1/model?class_balance=1")
+                                                       for r in sent(d)))
+        time.sleep(2.5)
+        browser.find_element(By.ID, "stop").click()
+        time.sleep(0.5)
+        requests = sent(browser)
+        bodies = [json.loads(r["body"]) for r in requests if r["method"] == "POST"]
+        assert len([r for r in requests if "/api/v1/model.onnx" in r["url"]]) == 1  # the models are not reloaded
+        assert bodies[0]["class_balance"] == 0.5 and bodies[-1]["class_balance"] == 1, bodies
+        stored = short_analyzer.model_info.calibration
+        scores = {b: [[face["scores"][k] for k in short_analyzer.labels] for body in bodies for face in body["faces"]
+                      if body["class_balance"] == b] for b in (0.5, 1)}
+        expected = [recalibrated(s, stored.at(0.5), stored.at(1.0)) for s in scores[0.5]]
+        assert closest(scores[1], expected) < 1e-5  # the same camera frame (it loops), calibrated for balance 1
+        assert closest(scores[1], scores[0.5]) > 1e-4  # and no face scored as before
+        stats = browser.execute_async_script(
+            "fetch(`/api/v1/stats?session=${arguments[0]}`).then((r) => r.json()).then(arguments[1])",
+            bodies[0]["session"])
+        assert {k: v["frames"] for k, v in stats["by_class_balance"].items()} == {
+            f"{b:g}": sum(body["frames"] for body in bodies if body["class_balance"] == b) for b in (0.5, 1)}
+        no_console_errors(browser)
+    finally:
+        browser.execute_script("localStorage.removeItem('emolens.settings')")
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})

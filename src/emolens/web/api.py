@@ -36,7 +36,15 @@ from emolens.storage import (
 )
 from emolens.web import browser
 from emolens.web.openapi import openapi_document
-from emolens.web.schemas import AnalysesParams, AnalyzeParams, LiveResults, Params, RangeParams, StatsParams
+from emolens.web.schemas import (
+    AnalysesParams,
+    AnalyzeParams,
+    LiveResults,
+    ModelParams,
+    Params,
+    RangeParams,
+    StatsParams,
+)
 from emolens.web.services import services
 from emolens.web.uploads import clean_filename, thumbnail_jpeg
 
@@ -337,8 +345,10 @@ def get_settings() -> Response:
 @bp.get("/model")
 def get_model() -> Response:
     """The emotion model and detector as the live page's browser mode runs them (labels, preprocessing,
-    calibration, file addresses)."""
-    return jsonify(browser.describe_model())
+    calibration of the class balance asked for, checked as for an analysis; file addresses)."""
+    svc = services()
+    params = parse(ModelParams, request.args)
+    return jsonify(browser.describe_model(svc.class_balance_for(svc.analyzer, params.class_balance)))
 
 
 @bp.get("/model.onnx")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-from typing import Any
+from typing import Any, Optional
 
 from flask import Response, send_file, url_for
 
@@ -36,24 +36,27 @@ class ResultsError(ValueError):
     """Results that do not fit the server's model."""
 
 
-def calibration_for(info: ModelInfo) -> tuple[float, list[float]]:
-    """The temperature and the bias (one per label) the browser applies: ``softmax((log p + bias) / T)``."""
-    bias = list(info.calibration.logit_bias) or [0.0] * len(info.labels)
-    return info.calibration.temperature, bias
+def calibration_for(info: ModelInfo, class_balance: Optional[float]) -> dict[str, Any]:
+    """The calibration the browser applies for ``class_balance`` (already checked by
+    :meth:`~emolens.web.services.Services.class_balance_for`; None: the model's default), as
+    :class:`~emolens.web.schemas.BrowserCalibrationOut`: the temperature and the bias (one per label) of
+    ``softmax((log p + bias) / T)``, and the class balance they are for."""
+    chosen = info.calibration.at(class_balance)
+    bias = list(chosen.logit_bias) or [0.0] * len(info.labels)
+    return {"temperature": chosen.temperature, "bias": bias, "class_balance": chosen.class_balance}
 
 
-def describe_model() -> dict[str, Any]:
-    """The emotion model and the detector, as the browser runs them (see :class:`~emolens.web.schemas.
-    BrowserModelOut`)."""
+def describe_model(class_balance: Optional[float]) -> dict[str, Any]:
+    """The emotion model and the detector, as the browser runs them with the calibration of ``class_balance``
+    (see :class:`~emolens.web.schemas.BrowserModelOut`)."""
     analyzer = services().analyzer
     info = analyzer.model_info
-    temperature, bias = calibration_for(info)
     variant = VARIANTS["short"]
     iou = inspect.signature(BlazeFaceDetector).parameters["iou_threshold"].default
     stat = analyzer.model_path.stat()
     return {"name": analyzer.model_name, "labels": list(info.labels),
             "preprocessing": dataclasses.asdict(info.preprocessing),
-            "calibration": {"temperature": temperature, "bias": bias},
+            "calibration": calibration_for(info, class_balance),
             "url": url_for("api.get_model_file", v=f"{stat.st_mtime_ns:x}-{stat.st_size:x}"),
             "size_bytes": stat.st_size,
             "graphs": {"input": url_for("static", filename="models/emotion_input.onnx"),
@@ -82,8 +85,11 @@ def _check_face(face: Any, labels: list[str]) -> None:
 
 
 def record_results(results: LiveResults) -> dict[str, int]:
-    """Check posted results against the model and add them to the session's live window (one upsert)."""
+    """Check posted results against the model and add them to the live window of their session and class
+    balance (one upsert); a class balance the server does not allow or the model does not store is refused as
+    :meth:`~emolens.web.services.Services.class_balance_for` refuses it."""
     svc = services()
+    class_balance = svc.class_balance_for(svc.analyzer, results.class_balance)
     labels = list(svc.analyzer.labels)
     if len(results.faces) > results.frames * MAX_FACES_PER_FRAME:
         raise ResultsError(f"{len(results.faces)} faces in {results.frames} frames: at most {MAX_FACES_PER_FRAME} "
@@ -94,7 +100,7 @@ def record_results(results: LiveResults) -> dict[str, int]:
         tally.add(face.emotion, face.scores)
     svc.storage.check()
     rec = AnalysisRecord(source="webcam", session=results.session, model=svc.model_name, detector=BROWSER_DETECTOR,
-                         tta=False, elapsed_ms=results.elapsed_ms, tally=tally, frames=results.frames,
-                         created_ms=now_ms())
+                         tta=False, class_balance=class_balance, elapsed_ms=results.elapsed_ms, tally=tally,
+                         frames=results.frames, created_ms=now_ms())
     svc.storage.call(add_live_frame, rec, svc.live_window_ms)
     return {"frames": results.frames, "faces": tally.faces}

@@ -117,8 +117,10 @@ def _browser_paths() -> dict[str, Any]:
     """The calls of the live page's browser mode."""
     return {
         "/api/v1/model": {"get": {
-            "summary": "The emotion model and detector as the live page runs them in the browser",
-            "responses": {"200": _ok(schemas.BrowserModelOut, "model description"), **_errors(401)}}},
+            "summary": "The emotion model and detector as the live page runs them in the browser, with the "
+                       "calibration of the class balance asked for",
+            "parameters": _query(schemas.ModelParams),
+            "responses": {"200": _ok(schemas.BrowserModelOut, "model description"), **_errors(400, 401)}}},
         "/api/v1/model.onnx": {"get": {
             "summary": "The emotion model file the browser runs (ETag and Last-Modified: conditional requests get 304)",
             "parameters": [{"name": "v", "in": "query", "required": False, "schema": {"type": "string"},

@@ -58,6 +58,14 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+CHOSEN_CLASS_BALANCE = Field(None, ge=0.0, le=1.0,
+                             description="How readily a face is called neutral: 0 for everyday faces, mostly "
+                                         "neutral, to 1 for expressive faces, every emotion equally likely; default: "
+                                         "the server's. A value the server or the model does not allow is refused "
+                                         "(400).")
+"""A class balance a request chooses (each is then checked by ``Services.class_balance_for``)."""
+
+
 class AnalyzeParams(Params):
     tta: Optional[bool] = Field(None, description="Test-time augmentation (flips and shifts); default: the server's "
                                                    "setting.")
@@ -74,11 +82,11 @@ class AnalyzeParams(Params):
     min_score: Optional[float] = Field(None, ge=0.0, le=1.0,
                                        description="Leave out faces the detector scored below this (0 to 1); the "
                                                    "detector's own minimum still applies below it.")
-    class_balance: Optional[float] = Field(None, ge=0.0, le=1.0,
-                                           description="How readily a face is called neutral: 0 for everyday faces, "
-                                                       "mostly neutral, to 1 for expressive faces, every emotion "
-                                                       "equally likely; default: the server's. A value the server "
-                                                       "or the model does not allow is refused (400).")
+    class_balance: Optional[float] = CHOSEN_CLASS_BALANCE
+
+
+class ModelParams(Params):
+    class_balance: Optional[float] = CHOSEN_CLASS_BALANCE
 
 
 class RangeParams(Params):
@@ -285,6 +293,7 @@ class LiveResults(BaseModel):
                                                                "last post.")
     elapsed_ms: float = Field(ge=0.0, le=60_000.0, description="Mean analysis time per frame in the browser.")
     faces: list[LiveFace] = Field(max_length=MAX_LIVE_FACES, description="Every face of those frames.")
+    class_balance: Optional[float] = CHOSEN_CLASS_BALANCE
 
 
 class LiveResultsOut(BaseModel):
@@ -303,6 +312,9 @@ class DetectorOut(BaseModel):
 class BrowserCalibrationOut(BaseModel):
     temperature: float
     bias: list[float] = Field(description="Added to the log-probabilities before dividing by the temperature.")
+    class_balance: Optional[float] = Field(description="The class balance this calibration is for (the one asked "
+                                                       "for, else the server's default; null: the model does not "
+                                                       "say): results scored with it say so when posted.")
 
 
 class BrowserModelOut(BaseModel):

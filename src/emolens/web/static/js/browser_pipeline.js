@@ -109,8 +109,13 @@ const emolensBrowser = (() => {
         .map(async (source) => ort.InferenceSession.create(await source, options)));
     const det = info.detector;
     const prep = info.preprocessing;
-    const bias = new ort.Tensor("float32", Float32Array.from(info.calibration.bias), [info.labels.length]);
-    const temperature = scalar(info.calibration.temperature);
+    let calibration; // the bias and temperature tensors applied, and the class balance they are for
+    /** Apply another calibration of the same model (GET /api/v1/model?class_balance=...): no model is reloaded. */
+    function setCalibration(c) {
+      calibration = { bias: new ort.Tensor("float32", Float32Array.from(c.bias), [info.labels.length]),
+        temperature: scalar(c.temperature), classBalance: c.class_balance };
+    }
+    setCalibration(info.calibration);
     const [mean, std] = [scalar(prep.mean), scalar(prep.std)];
 
     /** emolens.faces.blazeface.BlazeFaceModel.candidates (native square input, no border). */
@@ -135,7 +140,7 @@ const emolensBrowser = (() => {
     }
 
     /** Calibrated probabilities (one array per crop) of uint8 crops at the model's input size. */
-    async function classify(crops) {
+    async function classify(crops, { bias, temperature } = calibration) {
       const s = prep.input_size;
       const c = crops[0].channels;
       const batch = new Float32Array(crops.length * s * s * c);
@@ -148,11 +153,13 @@ const emolensBrowser = (() => {
       return crops.map((_, i) => scores.data.subarray(i * n, (i + 1) * n));
     }
 
-    /** Every face in an RGB image with its emotion, as the API's faces (box rounded, landmarks, scores). */
+    /** Every face in an RGB image with its emotion, as the API's faces (box rounded, landmarks, scores), scored
+     * with the calibration applied when it was called (classBalance() then says which). */
     async function analyze(img) {
+      const applied = calibration;
       const found = await detect(img);
       if (!found.length) return [];
-      const probs = await classify(found.map((f) => resizeFace(crop(img, f, prep.crop_margin), prep)));
+      const probs = await classify(found.map((f) => resizeFace(crop(img, f, prep.crop_margin), prep)), applied);
       return found.map((f, i) => {
         const scores = Object.fromEntries(info.labels.map((label, k) => [label, probs[i][k]]));
         const emotion = info.labels.reduce((a, b) => (scores[b] > scores[a] ? b : a));
@@ -167,7 +174,7 @@ const emolensBrowser = (() => {
     const c = prep.color === "gray" ? 1 : 3;
     await classify([{ data: new Uint8Array(prep.input_size ** 2 * c), width: prep.input_size,
       height: prep.input_size, channels: c }]);
-    return { analyze, labels: info.labels };
+    return { analyze, labels: info.labels, setCalibration, classBalance: () => calibration.classBalance };
   }
 
   /** RGB pixels of canvas ImageData (alpha dropped). */

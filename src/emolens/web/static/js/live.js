@@ -1,7 +1,9 @@
 // Live page, in one of two modes (the control #mode):
 // - browser (the default where it works): every camera frame is analysed here with ONNX Runtime Web
 //   (browser_pipeline.js); only results (emotions and scores, JSON) go to the server, about once a second, while
-//   "Record" is on. Frames are taken as the video delivers them (requestVideoFrameCallback), one at a time.
+//   "Record" is on. Frames are taken as the video delivers them (requestVideoFrameCallback), one at a time. The
+//   calibration is the server's for the class balance chosen in the settings (fetched again when it changes), and
+//   each post says which class balance scored its results.
 // - server: frames, downscaled to JPEG, go to the API one at a time. When the server fails, the boxes go (they
 //   would be stale) and the page reconnects with backoff.
 // Both draw boxes over the video through the same tracker and timeline; screen readers hear the emotions at most
@@ -33,7 +35,8 @@
   let failures = 0;
   let lastAnnounced = 0;
   let pipeline = null; // a promise of the browser pipeline, loaded when browser mode is chosen
-  let pending = { frames: 0, ms: 0, faces: [] };
+  let pending = { frames: 0, ms: 0, faces: [], class_balance: null };
+  let calibrations = 0; // calibration requests made: only the latest one is applied
   let poster = null;
   let loops = 0; // browser loops started: a loop that is no longer the latest stops (after Stop, then Start)
 
@@ -143,18 +146,44 @@
     }
   }
 
+  /** The model description, with the calibration of the class balance chosen in the settings. */
+  async function describeModel() {
+    await emolensSettings.ready;
+    const balance = emolensSettings.params().class_balance; // absent: the server's default
+    return api(`/api/v1/model?${new URLSearchParams(balance === undefined ? {} : { class_balance: balance })}`);
+  }
+
   /** Load the browser pipeline once (model description from the server, then the models, warmed up). */
   function loadPipeline() {
     if (!pipeline) {
-      pipeline = api("/api/v1/model").then((info) => emolensBrowser.create(info, modeSel.dataset.wasm));
+      pipeline = describeModel().then((info) => emolensBrowser.create(info, modeSel.dataset.wasm));
       pipeline.catch(() => { pipeline = null; }); // a later choice of browser mode tries again
     }
     return pipeline;
   }
 
-  /** Results of one analysed frame, queued for the next post (only while recording). */
-  function queue(faces, ms) {
+  /** Apply the calibration of the class balance now chosen to the loaded pipeline (the models stay loaded). */
+  async function recalibrate() {
+    const loading = pipeline;
+    if (!loading) return; // a pipeline loaded later asks for the balance chosen then
+    const mine = ++calibrations;
+    let info;
+    try {
+      info = await describeModel();
+    } catch (err) {
+      setStatus(`The class balance could not be applied: ${explain(err)}`, true);
+      return;
+    }
+    const analyser = await loading.catch(() => null);
+    if (analyser && mine === calibrations) analyser.setCalibration(info.calibration);
+  }
+
+  /** Results of one analysed frame, scored with ``classBalance``, queued for the next post (only while
+   * recording); a post holds one class balance, so queued results of another are posted first. */
+  function queue(faces, ms, classBalance) {
     if (!record.checked) return;
+    if (pending.frames && pending.class_balance !== classBalance) post();
+    pending.class_balance = classBalance;
     pending.frames += 1;
     pending.ms += ms;
     for (const f of faces.slice(0, MAX_FRAME_FACES)) pending.faces.push({ emotion: f.emotion, scores: f.scores });
@@ -164,8 +193,9 @@
   /** Post the queued results: JSON, no image. A failed post is dropped and said. */
   async function post() {
     if (!pending.frames) return;
-    const body = { session, frames: pending.frames, elapsed_ms: pending.ms / pending.frames, faces: pending.faces };
-    pending = { frames: 0, ms: 0, faces: [] };
+    const body = { session, frames: pending.frames, elapsed_ms: pending.ms / pending.frames, faces: pending.faces,
+      class_balance: pending.class_balance };
+    pending = { frames: 0, ms: 0, faces: [], class_balance: null };
     try {
       await api("/api/v1/live/results", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
@@ -190,6 +220,7 @@
       const canvas = drawFrame();
       const image = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width,
         canvas.height);
+      const classBalance = analyser.classBalance(); // the calibration analyze() applies
       let faces;
       try {
         faces = (await analyser.analyze(emolensBrowser.rgb(image))).filter((f) => f.detection_score >= minScore());
@@ -200,7 +231,7 @@
       if (!running || mine !== loops) return;
       const ms = performance.now() - started;
       show({ faces, width: canvas.width }, ms);
-      queue(faces, ms);
+      queue(faces, ms, classBalance);
       nextFrame(step);
     };
     while (running && video.readyState < 2) await sleep(50);
@@ -302,6 +333,7 @@
     startBtn.focus();
   }
 
+  $("class-balance").addEventListener("change", recalibrate);
   modeSel.addEventListener("change", () => {
     showPrivacy();
     if (modeSel.value === "browser") loadPipeline().catch(fallBack);

@@ -70,7 +70,7 @@ const emolensSettings = (() => {
   minScore.addEventListener("input", showScore);
   balance.addEventListener("input", showBalance);
   for (const el of [detector, minScore, tta, balance]) el.addEventListener("change", save);
-  load();
+  const ready = load(); // resolves once params() gives this browser's last choices
 
-  return { params };
+  return { params, ready };
 })();
