@@ -29,10 +29,13 @@ from emolens import Analyzer
 pytestmark = pytest.mark.slow
 
 LOAD = """const done = arguments[arguments.length - 1];
-emolens.api('/api/v1/model')
-  .then((info) => emolensBrowser.create(info, document.getElementById('mode').dataset.wasm))
-  .then((pipeline) => { window.parity = pipeline; done('ok'); }, (err) => done(`error: ${err}`));"""
-"""Loads the browser pipeline on the live page, as the page itself does."""
+const module = (name) => import(new URL(name, document.querySelector('script[type=module]').src));
+Promise.all([module('common.js'), module('browser_pipeline.js')]).then(([emolens, emolensBrowser]) => {
+  window.emolensBrowser = emolensBrowser; // the page's own module instances, for ANALYSE
+  return emolens.api('/api/v1/model')
+    .then((info) => emolensBrowser.create(info, document.getElementById('mode').dataset.wasm));
+}).then((pipeline) => { window.parity = pipeline; done('ok'); }, (err) => done(`error: ${err}`));"""
+"""Loads the browser pipeline on the live page, as the page itself does (importing the modules the page imported)."""
 
 ANALYSE = """const [png, done] = [arguments[0], arguments[arguments.length - 1]];
 const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));

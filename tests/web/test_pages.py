@@ -190,9 +190,10 @@ def test_page_csv_shows_formula_like_names_as_text_by_the_rule_of_every_emolens_
     texts = ["-1-1", "-0.25", "+3", "=1+2", "@x", "\tx", "'=q", "'q", "plain", 'a,"b"', "line\nbreak"]
     face = {"box": [-2, 0, 5, 5], "emotion": "happy", "scores": {"happy": 1}, "detection_score": 0.5,
             "track_id": None}
-    written = browser.execute_script(
-        "return emolensExport.csv(arguments[0].map((file) => ({ file, result: { faces: [arguments[1]], "
-        "class_balance: 0.25 } })))", texts, face)
+    written = browser.execute_async_script(
+        "const [texts, face, done] = arguments;"
+        "import(new URL('export.js', document.querySelector('script[type=module]').src)).then((m) => done("
+        "m.csv(texts.map((file) => ({ file, result: { faces: [face], class_balance: 0.25 } })))));", texts, face)
     rows = list(csv.DictReader(io.StringIO(written)))
     assert [r["source"] for r in rows] == [csv_cell(t) for t in texts]  # the rule of Python's CSV writers
     numbers = {"face": "0", "x": "-2", "y": "0", "w": "5", "h": "5", "detection_score": "0.5", "happy": "1",

@@ -6,10 +6,10 @@
 // build_browser_graphs.py); JavaScript keeps the resampling (resample.js) and the weighted merge of boxes. It mirrors
 // emolens.faces.blazeface (BlazeFaceModel.candidates, merge), emolens.faces.align.crop_face and
 // emolens.emotion.preprocessing.resize_face; tests/web/test_live_browser.py holds the two to the same results.
-"use strict";
+import * as emolens from "./common.js";
+import * as R from "./resample.js";
 
-const emolensBrowser = (() => {
-  const R = emolensResample;
+export const { supported, create, rgb } = (() => {
   const MAX_CROP_SIDE = 256; // emolens.faces.align.MAX_CROP_SIDE
 
   /** Whether this browser can run the pipeline at all. */

@@ -8,11 +8,15 @@
 //   would be stale) and the page reconnects with backoff.
 // Both draw boxes over the video through the same tracker and timeline; screen readers hear the emotions at most
 // every 2 s.
-"use strict";
+import { $ } from "./dom.js";
+import { api, explain, pct, labels } from "./common.js";
+import { drawFaces } from "./draw.js";
+import * as emolensBrowser from "./browser_pipeline.js";
+import * as emolensSettings from "./settings.js";
+import * as emolensTracker from "./tracker.js";
+import * as emolensTimeline from "./timeline.js";
 
-(() => {
-  const { api, explain, drawFaces, pct, labels } = emolens;
-  const $ = (id) => document.getElementById(id);
+{
   const [video, overlay, stage, startBtn, stopBtn, widthSel, mirror, status, announce, modeSel, record, privacy] =
     ["video", "overlay", "stage", "start", "stop", "width", "mirror", "status", "announce", "mode", "record",
       "privacy"].map($);
@@ -349,4 +353,4 @@
   startBtn.addEventListener("click", start);
   stopBtn.addEventListener("click", stop);
   window.addEventListener("pagehide", () => { if (running) stop(); });
-})();
+}

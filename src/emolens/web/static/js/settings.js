@@ -1,76 +1,74 @@
 // Analysis settings of the Upload and Live pages: the face detector (only those the server allows, from
 // GET /api/v1/settings), the minimum face score, test-time augmentation and the class balance (among those the
 // server offers), remembered in this browser.
-"use strict";
 
-const emolensSettings = (() => {
-  const { api } = emolens;
-  const KEY = "emolens.settings";
-  const $ = (id) => document.getElementById(id);
-  const [detector, minScore, output, tta] = ["detector", "min-score", "min-score-value", "tta"].map($);
-  const [balance, balanceShown, balanceGroup] = ["class-balance", "class-balance-value", "class-balance-group"].map($);
-  let balances = []; // the class balances offered, increasing; the slider picks an index
-  let defaultBalance = null;
+import { $ } from "./dom.js";
+import { api } from "./common.js";
 
-  function remembered() {
-    try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (_) { return {}; }
-  }
+const KEY = "emolens.settings";
+const [detector, minScore, output, tta] = ["detector", "min-score", "min-score-value", "tta"].map($);
+const [balance, balanceShown, balanceGroup] = ["class-balance", "class-balance-value", "class-balance-group"].map($);
+let balances = []; // the class balances offered, increasing; the slider picks an index
+let defaultBalance = null;
 
-  function save() {
-    localStorage.setItem(KEY, JSON.stringify({ detector: detector.value, min_score: minScore.value, tta: tta.checked,
-      class_balance: balances[Number(balance.value)] }));
-  }
+function remembered() {
+  try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch { return {}; }
+}
 
-  function showScore() {
-    const value = Number(minScore.value);
-    output.textContent = value > 0 ? value.toFixed(2) : "any";
-    minScore.setAttribute("aria-valuetext", value > 0 ? `at least ${value.toFixed(2)}` : "any face");
-  }
+function save() {
+  localStorage.setItem(KEY, JSON.stringify({ detector: detector.value, min_score: minScore.value, tta: tta.checked,
+    class_balance: balances[Number(balance.value)] }));
+}
 
-  /** The chosen class balance, in words. */
-  function showBalance() {
-    const value = balances[Number(balance.value)];
-    const { low, high, between } = balance.dataset; // the words are the page's (_settings.html)
-    const words = value === balances[0] ? low : value === balances[balances.length - 1] ? high : between;
-    balanceShown.textContent = `${words} (${value}${value === defaultBalance ? ", default" : ""})`;
-    balance.setAttribute("aria-valuetext", balanceShown.textContent);
-  }
+function showScore() {
+  const value = Number(minScore.value);
+  output.textContent = value > 0 ? value.toFixed(2) : "any";
+  minScore.setAttribute("aria-valuetext", value > 0 ? `at least ${value.toFixed(2)}` : "any face");
+}
 
-  /** Fill the controls from the server's allowed settings and this browser's last choices. */
-  async function load() {
-    const kept = remembered();
-    let allowed = { detectors: [], tta: false };
-    try { allowed = await api("/api/v1/settings"); } catch (_) { /* the server's defaults apply */ }
-    detector.replaceChildren(...allowed.detectors.map((name, i) => new Option(i ? name : `${name} (default)`, name)));
-    if (allowed.detectors.includes(kept.detector)) detector.value = kept.detector;
-    detector.disabled = allowed.detectors.length < 2;
-    minScore.value = kept.min_score ?? "0";
-    tta.checked = kept.tta ?? allowed.tta;
-    balances = allowed.class_balances || [];
-    defaultBalance = allowed.class_balance ?? null;
-    const chosen = [kept.class_balance, defaultBalance].map((b) => balances.indexOf(b)).find((i) => i >= 0);
-    balance.max = String(Math.max(0, balances.length - 1));
-    balance.value = String(chosen ?? 0);
-    balanceGroup.hidden = balances.length < 2;
-    if (balances.length) showBalance();
-    showScore();
-  }
+/** The chosen class balance, in words. */
+function showBalance() {
+  const value = balances[Number(balance.value)];
+  const { low, high, between } = balance.dataset; // the words are the page's (_settings.html)
+  const words = value === balances[0] ? low : value === balances[balances.length - 1] ? high : between;
+  balanceShown.textContent = `${words} (${value}${value === defaultBalance ? ", default" : ""})`;
+  balance.setAttribute("aria-valuetext", balanceShown.textContent);
+}
 
-  /** The chosen settings as API parameters (only those that differ from the server's defaults). */
-  function params() {
-    const out = {};
-    if (detector.value && detector.selectedIndex > 0) out.detector = detector.value;
-    if (Number(minScore.value) > 0) out.min_score = minScore.value;
-    out.tta = String(tta.checked);
-    const chosen = balances[Number(balance.value)];
-    if (balances.length > 1 && chosen !== defaultBalance) out.class_balance = String(chosen);
-    return out;
-  }
+/** Fill the controls from the server's allowed settings and this browser's last choices. */
+async function load() {
+  const kept = remembered();
+  let allowed = { detectors: [], tta: false };
+  try { allowed = await api("/api/v1/settings"); } catch { /* the server's defaults apply */ }
+  detector.replaceChildren(...allowed.detectors.map((name, i) => new Option(i ? name : `${name} (default)`, name)));
+  if (allowed.detectors.includes(kept.detector)) detector.value = kept.detector;
+  detector.disabled = allowed.detectors.length < 2;
+  minScore.value = kept.min_score ?? "0";
+  tta.checked = kept.tta ?? allowed.tta;
+  balances = allowed.class_balances || [];
+  defaultBalance = allowed.class_balance ?? null;
+  const chosen = [kept.class_balance, defaultBalance].map((b) => balances.indexOf(b)).find((i) => i >= 0);
+  balance.max = String(Math.max(0, balances.length - 1));
+  balance.value = String(chosen ?? 0);
+  balanceGroup.hidden = balances.length < 2;
+  if (balances.length) showBalance();
+  showScore();
+}
 
-  minScore.addEventListener("input", showScore);
-  balance.addEventListener("input", showBalance);
-  for (const el of [detector, minScore, tta, balance]) el.addEventListener("change", save);
-  const ready = load(); // resolves once params() gives this browser's last choices
+/** The chosen settings as API parameters (only those that differ from the server's defaults). */
+function params() {
+  const out = {};
+  if (detector.value && detector.selectedIndex > 0) out.detector = detector.value;
+  if (Number(minScore.value) > 0) out.min_score = minScore.value;
+  out.tta = String(tta.checked);
+  const chosen = balances[Number(balance.value)];
+  if (balances.length > 1 && chosen !== defaultBalance) out.class_balance = String(chosen);
+  return out;
+}
 
-  return { params, ready };
-})();
+minScore.addEventListener("input", showScore);
+balance.addEventListener("input", showBalance);
+for (const el of [detector, minScore, tta, balance]) el.addEventListener("change", save);
+const ready = load(); // resolves once params() gives this browser's last choices
+
+export { params, ready };
