@@ -80,9 +80,11 @@ def test_upload_settings_offer_the_allowed_detectors_and_apply(server: str, brow
 
 
 def live_session(browser: Chrome, server: str, detector: str | None = None) -> None:
-    """A few seconds of the fake camera on the Live page, with ``detector`` chosen."""
+    """A few seconds of the fake camera on the Live page, with ``detector`` chosen (in server mode: the browser
+    runs its own detector)."""
     fresh(browser, f"{server}/live")
     if detector:
+        Select(browser.find_element(By.ID, "mode")).select_by_value("server")
         WebDriverWait(browser, 10).until(lambda d: detector in detectors(d))
         Select(browser.find_element(By.ID, "detector")).select_by_value(detector)
     browser.find_element(By.ID, "start").click()
