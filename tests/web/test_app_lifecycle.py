@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from emolens.cli.gunicorn_app import Gunicorn
-from emolens.errors import StorageError
+from emolens.errors import EmolensError, StorageError
 from emolens.storage import Filters, recent
 from emolens.web import create_app
 from emolens.web.app import close_app
@@ -69,3 +69,13 @@ def test_a_stopping_gunicorn_worker_closes_its_app(tmp_path: Path, image: np.nda
     services: Services = made[0].extensions["emolens"]
     server.cfg.worker_exit(None, None)  # what gunicorn calls in the worker as it stops
     _assert_closed(services, [services.analyzer], image)
+
+
+def test_an_app_that_cannot_load_its_model_leaves_no_database_connection_open(tmp_path: Path) -> None:
+    """SQLite removes the write-ahead log when its last connection closes: it is gone once create_app failed."""
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(EmolensError) as failed:
+        create_app({"DATA_DIR": str(tmp_path), "MODEL_PATH": str(broken)})
+    assert failed.value is not None  # the failure (and with it the half-built app) is still referenced here
+    assert (tmp_path / "emolens.db").exists() and not (tmp_path / "emolens.db-wal").exists()

@@ -72,8 +72,13 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     load_config(app.config, config)
     timeout_s = float(app.config["STORAGE_TIMEOUT_S"])
     engine = make_engine(app.config["DATABASE_URL"], timeout_s)
-    upgrade(engine)
-    services = Services(analyzer or make_analyzer(app.config), Storage(engine, timeout_s),
+    try:
+        upgrade(engine)
+        loaded = analyzer or make_analyzer(app.config)
+    except BaseException:  # a database or model that cannot be used: what was opened is closed
+        engine.dispose()
+        raise
+    services = Services(loaded, Storage(engine, timeout_s),
                         int(float(app.config["LIVE_WINDOW_S"]) * 1000), int(app.config["ANALYSIS_SLOTS"]),
                         float(app.config["QUEUE_TIMEOUT_S"]), owns_analyzer=analyzer is None)
     app.extensions["emolens"] = services
