@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, make_url, text
 from support.web import camera_video, jpeg, letterbox, serving, start_chromium
 
 from emolens.web import create_app
+from emolens.web.app import close_app
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome
@@ -69,8 +70,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture()
 def make_app(analyzer, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """``create_app`` with the shared analyzer and a throw-away data folder; the apps' database connections are
-    closed after the test (an open one fails it: see filterwarnings in pyproject.toml)."""
+    """``create_app`` with the shared analyzer and a throw-away data folder; the apps are closed after the test
+    (their storage; the shared analyzer stays open), as an open connection fails it (see filterwarnings in
+    pyproject.toml)."""
     made: list[Flask] = []
 
     def make(**config: Any) -> Flask:
@@ -79,7 +81,7 @@ def make_app(analyzer, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in made:
-        app.extensions["emolens"].storage.engine.dispose()
+        close_app(app)
 
 
 @pytest.fixture()

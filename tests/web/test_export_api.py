@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from flask.testing import FlaskClient
+
+from emolens.storage import AnalysisRecord, Tally, now_ms, record
+from emolens.web import export
 
 
 def test_analyses_csv_has_every_filtered_analysis_newest_first(client: FlaskClient, face_jpeg: bytes,
@@ -33,3 +37,35 @@ def test_analyses_csv_shows_formula_like_texts_as_text(client: FlaskClient, face
     (row,) = csv.DictReader(io.StringIO(client.get("/api/v1/analyses.csv").get_data(as_text=True)))
     assert (row["session"], row["filename"]) == ("'-1-1", f"'{name}")
     assert int(row["faces"]) == 1 and float(row["elapsed_ms"]) > 0
+
+
+def test_analyses_csv_repeats_no_row_when_uploads_commit_mid_export(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Analyses committed while the export streams (between two of its pages) shift nothing: every analysis there
+    was at the start comes exactly once, in order (paging by offset sent rows of a page twice). They are
+    uploads that arrived before the export began (their time, taken on arrival, is in its range) but were
+    stored only after its first page: analysing took longer."""
+    monkeypatch.setattr(export, "PAGE", 2)
+    storage = app.extensions["emolens"].storage
+    start = now_ms() - 60_000
+    ids = [storage.call(record, _record(start + i * 1000)) for i in range(5)]
+    with app.test_client() as client:
+        response = client.get("/api/v1/analyses.csv", buffered=False)
+        lines = iter(response.response)
+        sent = [next(lines) for _ in range(3)]  # the header and the first page
+        for i in range(3):
+            storage.call(record, _record(start + 10_000 + i))
+        sent += list(lines)
+        response.close()
+    rows = list(csv.DictReader(io.StringIO("".join(map(_text, sent)))))
+    assert [int(r["id"]) for r in rows] == ids[::-1]
+
+
+def _record(created_ms: int) -> AnalysisRecord:
+    tally = Tally()
+    tally.add("happy", {"happy": 1.0})
+    return AnalysisRecord(source="api", session=None, model="m.onnx", detector="det", tta=False, elapsed_ms=1.0,
+                          tally=tally, created_ms=created_ms)
+
+
+def _text(chunk: bytes | str) -> str:
+    return chunk.decode() if isinstance(chunk, bytes) else chunk

@@ -79,6 +79,28 @@ def test_rows_of_the_same_moment_come_newest_first(database_url: str) -> None:
     assert total == 4 and [row["id"] for row in rows] == [ids[2], ids[3], ids[1], ids[0]]
 
 
+def test_pages_by_key_neither_repeat_nor_skip_rows_stored_between_pages(database_url: str) -> None:
+    """Paging by (time, id): rows stored between two pages, newer than the first (uploads committing meanwhile)
+    or at the time of its last row, neither shift the next page (by offset, its first row came again) nor hide a
+    row; ties of time are paged by id."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    ids = [repository.record(engine, frame(t)) for t in (1_000, 2_000, 2_000, 3_000, 4_000)]
+    everything = repository.Filters(0, 10_000)
+    first = repository.older(engine, everything, 2)
+    assert [row["id"] for row in first] == [ids[4], ids[3]]
+    repository.record(engine, frame(9_000))
+    repository.record(engine, frame(9_000))
+    repository.record(engine, frame(3_000))  # the time of the last row sent, but a newer id: it was not due
+    last = first[-1]
+    second = repository.older(engine, everything, 2, (last["created_ms"], last["id"]))
+    third = repository.older(engine, everything, 2, (second[-1]["created_ms"], second[-1]["id"]))
+    engine.dispose()
+    assert [row["id"] for row in second] == [ids[2], ids[1]]
+    assert [row["id"] for row in third] == [ids[0]]
+    assert second[0]["counts"] == {"happy": 1}
+
+
 def test_tally_rows() -> None:
     tally = repository.Tally()
     tally.add("happy", SCORES)

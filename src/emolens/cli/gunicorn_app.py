@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Optional
 
 import gunicorn.util
 from flask import Flask
@@ -29,18 +29,28 @@ class Gunicorn(BaseApplication):
     def __init__(self, factory: Callable[[], Flask], options: dict[str, Any]) -> None:
         self._factory = factory
         self._options = options
+        self._app: Optional[Flask] = None  # this worker's app, once loaded
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        self.cfg.set("worker_exit", self._close_app)
 
     def load(self) -> Callable[..., Any]:
         gunicorn.util.write_error = _json_error  # gunicorn has no hook for its own error answers
         try:
-            return _closing_when_asked(self._factory())
+            self._app = self._factory()
         except EmolensError as exc:  # a bad model or detector option: gunicorn prints it and stops, not a traceback
             raise AppImportError(f"emolens: {exc}") from None
+        return _closing_when_asked(self._app)
+
+    def _close_app(self, _arbiter: Any, _worker: Any) -> None:
+        """gunicorn's ``worker_exit`` hook, run in the worker as it stops: close what the worker's app opened."""
+        if self._app is not None:
+            from emolens.web.app import close_app  # not at the top: the master process never loads the app
+
+            close_app(self._app)
 
 
 def _closing_when_asked(app: Flask) -> Callable[..., Any]:

@@ -7,6 +7,7 @@ from emolens.storage.repository import (
     Tally,
     add_live_frame,
     now_ms,
+    older,
     recent,
     record,
     stats,
@@ -14,5 +15,5 @@ from emolens.storage.repository import (
     stored_thumbnail,
 )
 
-__all__ = ["AnalysisRecord", "Filters", "Storage", "Tally", "add_live_frame", "make_engine", "now_ms", "recent",
-           "record", "stats", "stored_image", "stored_thumbnail", "upgrade"]
+__all__ = ["AnalysisRecord", "Filters", "Storage", "Tally", "add_live_frame", "make_engine", "now_ms", "older",
+           "recent", "record", "stats", "stored_image", "stored_thumbnail", "upgrade"]

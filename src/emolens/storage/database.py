@@ -122,6 +122,7 @@ class Storage:
         self._watching = False  # whether the background probe runs; changed under _watch_lock
         self._watch_lock = threading.Lock()
         self._call = threading.local()
+        self._closed = False
         event.listen(engine, "commit", self._refuse_abandoned_commit)
 
     def _refuse_abandoned_commit(self, _conn: Any) -> None:
@@ -141,7 +142,11 @@ class Storage:
         limit = self.timeout_s if timeout_s is None else timeout_s
         abandoned = threading.Event()
         try:
-            result = self._pool.submit(self._run, abandoned, func, args).result(limit)
+            future = self._pool.submit(self._run, abandoned, func, args)
+        except RuntimeError:  # the pool is shut down
+            raise StorageError("storage unavailable: closed") from None
+        try:
+            result = future.result(limit)
         except (FutureTimeout, SQLAlchemyError) as exc:
             abandoned.set()
             reason = f"did not answer within {limit:g} s" if isinstance(exc, FutureTimeout) else describe(exc)
@@ -150,6 +155,14 @@ class Storage:
             raise StorageError(failure) from None
         self._failure = None
         return result
+
+    def close(self) -> None:
+        """Stop the helper threads and close the engine's connections; later calls raise StorageError. A call
+        still running (on a frozen database) is not waited for: its thread ends when the database answers or
+        times out. Idempotent."""
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.engine.dispose()
 
     @property
     def failure(self) -> Optional[str]:
@@ -184,14 +197,14 @@ class Storage:
 
 
 def _probe_until_back(ref: weakref.ref[Storage]) -> None:
-    """Probe storage every RECHECK_S until it works (a successful call clears the failure) or is gone."""
+    """Probe storage every RECHECK_S until it works (a successful call clears the failure), is closed or is gone."""
     while True:
         time.sleep(RECHECK_S)
         storage = ref()
         if storage is None:
             return
         with storage._watch_lock:
-            if storage._failure is None:
+            if storage._failure is None or storage._closed:
                 storage._watching = False
                 return
         try:  # beside the requests' own probes (check): never makes one of them fail at once

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import Engine, func, insert, literal, select
+from sqlalchemy import Engine, and_, func, insert, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -149,22 +149,45 @@ class Filters:
 
 def recent(engine: Engine, filters: Filters, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
     """Total matching analyses and one page of them, newest first (by time), each with its emotion counts."""
-    columns = [c for c in Analysis.__table__.c if c.name not in ("image", "thumbnail", "live_window")]
-    flags = [Analysis.image.is_not(None).label("has_image"), Analysis.thumbnail.is_not(None).label("has_thumbnail")]
     with engine.connect() as conn:
         total = conn.execute(filters.apply(select(func.count()).select_from(Analysis))).scalar_one()
-        query = (filters.apply(select(*columns, *flags))
-                 .order_by(Analysis.created_ms.desc(), Analysis.id.desc()).limit(limit).offset(offset))
-        page = conn.execute(query).mappings().all()
-        ids = [row["id"] for row in page]
-        counts: dict[int, dict[str, int]] = defaultdict(dict)
-        if ids:
-            for aid, label, count in conn.execute(select(EmotionTally.analysis_id, EmotionTally.label,
-                                                         EmotionTally.count)
-                                                  .where(EmotionTally.analysis_id.in_(ids))):
-                if count:
-                    counts[aid][label] = count
-    return total, [{**row, "counts": counts[row["id"]]} for row in page]
+        return total, _page(conn, filters.apply(_listed()).offset(offset), limit)
+
+
+def older(engine: Engine, filters: Filters, limit: int,
+          before: Optional[tuple[int, int]] = None) -> list[dict[str, Any]]:
+    """One page of matching analyses, newest first, each with its emotion counts: those strictly after ``before``
+    (the ``(created_ms, id)`` of the last row of the previous page; None: from the newest) in that order. Paging by
+    key, unlike by offset, neither repeats nor skips a row when analyses are stored between pages, and each page
+    costs an index range scan however deep it is."""
+    query = filters.apply(_listed())
+    if before is not None:
+        created_ms, analysis_id = before
+        query = query.where(or_(Analysis.created_ms < created_ms,
+                                and_(Analysis.created_ms == created_ms, Analysis.id < analysis_id)))
+    with engine.connect() as conn:
+        return _page(conn, query, limit)
+
+
+def _listed() -> Select:
+    """The listed columns of analyses (not the image, the thumbnail or the live window key), with whether an image
+    and a thumbnail are stored."""
+    columns = [c for c in Analysis.__table__.c if c.name not in ("image", "thumbnail", "live_window")]
+    flags = [Analysis.image.is_not(None).label("has_image"), Analysis.thumbnail.is_not(None).label("has_thumbnail")]
+    return select(*columns, *flags)
+
+
+def _page(conn: Any, query: Select, limit: int) -> list[dict[str, Any]]:
+    """``limit`` rows of ``query``, newest first (by time, then id), each with its emotion counts."""
+    page = conn.execute(query.order_by(Analysis.created_ms.desc(), Analysis.id.desc()).limit(limit)).mappings().all()
+    ids = [row["id"] for row in page]
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if ids:
+        for aid, label, count in conn.execute(select(EmotionTally.analysis_id, EmotionTally.label, EmotionTally.count)
+                                              .where(EmotionTally.analysis_id.in_(ids))):
+            if count:
+                counts[aid][label] = count
+    return [{**row, "counts": counts[row["id"]]} for row in page]
 
 
 def stored_image(engine: Engine, analysis_id: int) -> Optional[tuple[bytes, Optional[str]]]:

@@ -3,12 +3,8 @@ settings a page may offer, health and the OpenAPI document."""
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, TypeVar
 
@@ -18,23 +14,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from emolens import __version__
-from emolens.csvcells import csv_row
 from emolens.errors import StorageError
-from emolens.pipeline.analyzer import Analyzer
-from emolens.pipeline.images import decode_image
-from emolens.storage import (
-    AnalysisRecord,
-    Filters,
-    Tally,
-    add_live_frame,
-    now_ms,
-    recent,
-    record,
-    stats,
-    stored_image,
-    stored_thumbnail,
-)
+from emolens.storage import Filters, recent, stats, stored_image, stored_thumbnail
 from emolens.web import browser
+from emolens.web.analysis import Upload, analyse_and_store
+from emolens.web.export import csv_lines
 from emolens.web.openapi import openapi_document
 from emolens.web.schemas import (
     AnalysesParams,
@@ -44,9 +28,9 @@ from emolens.web.schemas import (
     Params,
     RangeParams,
     StatsParams,
+    iso_time,
 )
 from emolens.web.services import services
-from emolens.web.uploads import clean_filename, thumbnail_jpeg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPEN_ENDPOINTS = {"api.health", "api.openapi"}
@@ -100,13 +84,8 @@ def _problems(exc: ValidationError) -> str:
                      f"{'unknown parameter' if e['type'] == 'extra_forbidden' else e['msg']}" for e in exc.errors())
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _read_upload() -> tuple[bytes, Optional[str], Optional[str], MultiDict]:
-    """The image bytes, the file's name as the client gave it (None for a raw body), the declared type and
-    the non-file parameters."""
+def _read_upload() -> tuple[Upload, MultiDict]:
+    """The image as the client sent it, and the non-file parameters."""
     params = MultiDict(request.args)
     _chunked_body_within_limit()
     if request.mimetype == "multipart/form-data":
@@ -122,13 +101,13 @@ def _read_upload() -> tuple[bytes, Optional[str], Optional[str], MultiDict]:
         for key, items in request.form.lists():
             for item in items:
                 params.add(key, item)
-        return upload.read(), upload.filename, upload.mimetype, params
+        return Upload(upload.read(), upload.filename, upload.mimetype), params
     if request.mimetype == "application/x-www-form-urlencoded":
         raise ApiError(400, "send the image as multipart field 'image' or as the raw request body")
     data = request.get_data(cache=False)
     if not data:
         raise ApiError(400, "missing image: send multipart field 'image' or the raw image as the request body")
-    return data, None, request.mimetype or None, params
+    return Upload(data, None, request.mimetype or None), params
 
 
 def _chunked_body_within_limit() -> None:
@@ -142,87 +121,17 @@ def _chunked_body_within_limit() -> None:
         raise RequestEntityTooLarge()
 
 
-@dataclass
-class _Analysed:
-    """One image's faces (as the API returns them), its size, an optional thumbnail, and the analysis time."""
-
-    faces: list[dict[str, Any]]
-    tally: Tally
-    width: int
-    height: int
-    thumbnail: Optional[bytes]
-    analyze_ms: float
-
-
-def _analyse(analyzer: Analyzer, data: bytes, name: str, params: AnalyzeParams, tta: bool,
-             class_balance: Optional[float]) -> _Analysed:
-    """Decode and analyse one image in an analysis slot; faces the detector scored below ``min_score`` are
-    left out (of the answer and of what is stored)."""
-    with services().analysis_slot():
-        config = current_app.config
-        image = decode_image(data, name, config["MAX_PIXELS"], formats=config["IMAGE_FORMATS"])
-        height, width = image.shape[:2]
-        keep_thumbnail = current_app.config["STORE_THUMBNAILS"] and params.source != "webcam"
-        thumbnail = thumbnail_jpeg(image) if keep_thumbnail else None
-        start = time.perf_counter()
-        photo = params.source != "webcam"  # photos at any angle; live frames take the fast upright pass
-        explained = analyzer.explain(image, tta=tta, class_balance=class_balance, any_angle=photo) \
-            if params.explain else None
-        faces = [e.face for e in explained] if explained is not None else \
-            analyzer.analyze(image, tta=tta, class_balance=class_balance, any_angle=photo)
-        analyze_ms = (time.perf_counter() - start) * 1000
-        del image
-    keep = [i for i, face in enumerate(faces) if face.detection_score >= (params.min_score or 0.0)]
-    tally = Tally()
-    for i in keep:
-        tally.add(faces[i].emotion, faces[i].scores)
-    shown = [(explained[i] if explained is not None else faces[i]).to_dict() for i in keep]
-    return _Analysed(shown, tally, width, height, thumbnail, analyze_ms)
-
-
 @bp.post("/analyze")
 def analyze() -> Response:
     """Find faces and their emotions in one image and store the result (webcam frames: added to their live
     window). The answer is 200 only once the result is stored; 503 when storage is down (checked first when
     it failed lately, so no analysis is wasted) or when every analysis slot stays busy."""
-    start = time.perf_counter()
-    created_ms = now_ms()
+    started = time.perf_counter()
     svc = services()
     svc.storage.check()
-    data, filename, mimetype, values = _read_upload()
+    upload, values = _read_upload()
     params = parse(AnalyzeParams, values)
-    analyzer = svc.analyzer_for(params.detector)
-    tta = bool(current_app.config["TTA"]) if params.tta is None else params.tta
-    class_balance = svc.class_balance_for(analyzer, params.class_balance)
-    filename = clean_filename(filename)
-    done = _analyse(analyzer, data, filename or "body", params, tta, class_balance)
-    analyzed = time.perf_counter()
-    live = params.source == "webcam"
-    keep = current_app.config["STORE_IMAGES"] and not live
-    rec = AnalysisRecord(source=params.source, session=params.session, model=svc.model_name,
-                         detector=analyzer.detector_name, tta=tta, class_balance=class_balance,
-                         elapsed_ms=done.analyze_ms, tally=done.tally,
-                         result=None if live else [_stored(face) for face in done.faces],
-                         image=data if keep else None, image_type=mimetype if keep else None,
-                         filename=None if live else filename, thumbnail=done.thumbnail, created_ms=created_ms)
-    analysis_id = None
-    if live:
-        svc.storage.call(add_live_frame, rec, svc.live_window_ms)
-    else:
-        analysis_id = svc.storage.call(record, rec)
-    end = time.perf_counter()
-    return jsonify(
-        id=analysis_id, created_at=_iso(created_ms), filename=rec.filename,
-        source=params.source, session=params.session, width=done.width, height=done.height, tta=tta,
-        class_balance=class_balance, model=rec.model, detector=rec.detector, faces=done.faces,
-        timing={"decode_ms": round((analyzed - start) * 1000 - done.analyze_ms, 2),
-                "analyze_ms": round(done.analyze_ms, 2), "store_ms": round((end - analyzed) * 1000, 2),
-                "total_ms": round((end - start) * 1000, 2)})
-
-
-def _stored(face: dict[str, Any]) -> dict[str, Any]:
-    """A face as stored: without its explanation (not stored)."""
-    return {key: value for key, value in face.items() if key != "explanation"}
+    return jsonify(analyse_and_store(svc, current_app.config, upload, params, started))
 
 
 def _filters(params: RangeParams) -> Filters:
@@ -255,8 +164,8 @@ def get_stats() -> Response:
     width = _bucket_seconds((filters.until_ms - filters.since_ms) / 1000, params.bucket)
     result = svc.storage.call(stats, filters, width * 1000, svc.analyzer.labels)
     for bucket in result["buckets"]:
-        bucket["start"] = _iso(bucket.pop("start_ms"))
-    return jsonify(since=_iso(filters.since_ms), until=_iso(filters.until_ms), bucket_seconds=width, **result)
+        bucket["start"] = iso_time(bucket.pop("start_ms"))
+    return jsonify(since=iso_time(filters.since_ms), until=iso_time(filters.until_ms), bucket_seconds=width, **result)
 
 
 @bp.get("/analyses")
@@ -267,46 +176,17 @@ def get_analyses() -> Response:
     items: list[dict[str, Any]] = []
     for row in rows:
         item = {key: value for key, value in row.items() if key not in ("created_ms", "image_type")}
-        items.append({**item, "created_at": _iso(row["created_ms"])})
+        items.append({**item, "created_at": iso_time(row["created_ms"])})
     return jsonify(total=total, limit=params.limit, offset=params.offset, items=items)
-
-
-CSV_PAGE = 500
-CSV_COLUMNS = ("id", "created_at", "filename", "source", "session", "frames", "faces", "elapsed_ms", "tta",
-               "class_balance", "model", "detector")
-
-
-def _csv_line(values: list[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(csv_row(values))
-    return out.getvalue()
 
 
 @bp.get("/analyses.csv")
 def get_analyses_csv() -> Response:
-    """Every analysis matching the filters, newest first, as CSV streamed page by page: one row per analysis
-    with its face count per top emotion (a webcam row is a live window: faces summed over its frames)."""
+    """Every analysis matching the filters, newest first, as CSV streamed page by page (:mod:`emolens.web.export`)."""
     filters = _filters(parse(RangeParams, request.args))
     svc = services()
-    labels = list(svc.analyzer.labels)
-    svc.storage.call(recent, filters, 1, 0)  # fail with a proper error status before streaming starts
-
-    def rows() -> Iterator[str]:
-        yield _csv_line([*CSV_COLUMNS, *labels])
-        offset = 0
-        while True:
-            _, page = svc.storage.call(recent, filters, CSV_PAGE, offset)
-            for row in page:
-                values = {**row, "created_at": _iso(row["created_ms"]), "session": row["session"] or "",
-                          "class_balance": "" if row["class_balance"] is None else f"{row['class_balance']:g}",
-                          "filename": row["filename"] or ""}
-                counts = [row["counts"].get(label, 0) for label in labels]
-                yield _csv_line([values[c] for c in CSV_COLUMNS] + counts)
-            if len(page) < CSV_PAGE:
-                return
-            offset += CSV_PAGE
-
-    return Response(stream_with_context(rows()), mimetype="text/csv",
+    lines = csv_lines(svc.storage, filters, list(svc.analyzer.labels))
+    return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="emolens-analyses.csv"'})
 
 

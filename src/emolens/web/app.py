@@ -72,13 +72,17 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     load_config(app.config, config)
     timeout_s = float(app.config["STORAGE_TIMEOUT_S"])
     engine = make_engine(app.config["DATABASE_URL"], timeout_s)
-    upgrade(engine)
-    weakref.finalize(app, engine.dispose)  # the pool's connections are closed with the app, not left to the GC
-    if analyzer is None:
-        analyzer = make_analyzer(app.config)
-    app.extensions["emolens"] = Services(analyzer, Storage(engine, timeout_s),
-                                         int(float(app.config["LIVE_WINDOW_S"]) * 1000),
-                                         int(app.config["ANALYSIS_SLOTS"]), float(app.config["QUEUE_TIMEOUT_S"]))
+    try:
+        upgrade(engine)
+        loaded = analyzer or make_analyzer(app.config)
+    except BaseException:  # a database or model that cannot be used: what was opened is closed
+        engine.dispose()
+        raise
+    services = Services(loaded, Storage(engine, timeout_s),
+                        int(float(app.config["LIVE_WINDOW_S"]) * 1000), int(app.config["ANALYSIS_SLOTS"]),
+                        float(app.config["QUEUE_TIMEOUT_S"]), owns_analyzer=analyzer is None)
+    app.extensions["emolens"] = services
+    app.extensions["emolens.close"] = weakref.finalize(app, services.close)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.before_request(_read_timeout)  # first: the body of any refusal is read with the timeout too
@@ -97,6 +101,13 @@ def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[An
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Close what :func:`create_app` opened: the storage threads and connections, and the analyzers the app
+    loaded (not one it was given). Runs by itself when the app is garbage-collected or the process exits normally
+    (a gunicorn worker that stops); idempotent."""
+    app.extensions["emolens.close"]()
 
 
 def _bare_host(host: str) -> str:

@@ -18,6 +18,11 @@ UTC, so that every default and answer computed from them (a day before, ISO 8601
 RANGE = f"between {EARLIEST:%Y-%m-%dT%H:%M:%SZ} and {LATEST:%Y-%m-%dT%H:%M:%SZ}"
 
 
+def iso_time(ms: int) -> str:
+    """Epoch milliseconds as the API writes times: ISO 8601 in UTC, to the millisecond."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+
+
 def _epoch_seconds(value: Any) -> Any:
     """A number, or a text that is one ('1e11'), as epoch seconds; other texts are left to ISO 8601 parsing.
     (pydantic would read a number over 2e10 as milliseconds and refuse '1e11' as a date 'too short'.)"""

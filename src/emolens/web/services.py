@@ -41,6 +41,8 @@ class Services:
         slots: images decoded and analysed at once in this process; each holds a decoded image, so this and
             ``MAX_PIXELS`` bound the memory a worker needs.
         queue_s: how long a request waits for a slot before it is answered 503 (Retry-After).
+        owns_analyzer: whether :meth:`close` closes ``analyzer`` (False: its maker, say another app, owns it).
+            The analyzers loaded for other detectors, and storage, are always this object's to close.
     """
 
     analyzer: Analyzer
@@ -48,6 +50,7 @@ class Services:
     live_window_ms: int
     slots: int = 2
     queue_s: float = 10.0
+    owns_analyzer: bool = True
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
     _analyzers: dict[str, Analyzer] = field(init=False, repr=False)
     _loading: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -100,6 +103,14 @@ class Services:
     def model_name(self) -> str:
         """The model file's name, as stored with each analysis."""
         return self.analyzer.model_name
+
+    def close(self) -> None:
+        """Close storage (its threads and connections) and the analyzers this object owns. Idempotent."""
+        self.storage.close()
+        with self._loading:
+            owned = [a for a in self._analyzers.values() if a is not self.analyzer or self.owns_analyzer]
+        for analyzer in owned:
+            analyzer.close()
 
     @contextlib.contextmanager
     def analysis_slot(self) -> Iterator[None]:
