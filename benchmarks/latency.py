@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 from common import PHOTOS, median_p90, one_face_frames
 
-from emolens import Analyzer, AnalyzerOptions, RunningMode
+from emolens import Analyzer, AnalyzerOptions, VideoStream
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.video import VideoReader
 
@@ -112,7 +112,7 @@ def folder_throughput(analyzer: Analyzer) -> None:
               f"{faces[any_angle]} faces, {len(paths) / seconds[any_angle]:.1f} images/s")
 
 
-def video_fps(options: AnalyzerOptions, frames: list, fer: Optional[FerTurns], seconds: int = 10) -> None:
+def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds: int = 10) -> None:
     """``emolens video``'s path (decode, detect, track, classify) on a clip of the frames, each shown for half a
     second; with ``fer``, fer takes turns on the same frames."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,13 +123,14 @@ def video_fps(options: AnalyzerOptions, frames: list, fer: Optional[FerTurns], s
             writer.write(frames[index])
         writer.release()
         frame_ms = []
-        with Analyzer.create_from_options(options) as video, VideoReader(path) as reader:
+        video = VideoStream(analyzer)
+        with VideoReader(path) as reader:
             frames_read = iter(reader)
             for i, index in enumerate(shown):
                 if fer is not None:
                     fer.time(index)
                 start = time.perf_counter()
-                video.analyze_for_video(next(frames_read), i * 1000 / reader.fps)
+                video.analyze(next(frames_read), i / reader.fps)
                 frame_ms.append((time.perf_counter() - start) * 1000)
     print(f"video: {len(frame_ms)} frames of 640x480 (decode, detect, track, classify) at "
           f"{len(frame_ms) / sum(frame_ms) * 1000:.1f} frames/s; per frame {median_p90(frame_ms)}")
@@ -204,7 +205,7 @@ def main() -> None:
         frame_latency([analyzer] + others, frames, args.repeats, fer)
         if fer is not None:
             fer.ms.clear()
-        video_fps(dataclasses.replace(options, running_mode=RunningMode.VIDEO), frames, fer)
+        video_fps(analyzer, frames, fer)
         if fer is not None:
             fer.close()
     if not args.no_folder:

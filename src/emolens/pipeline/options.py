@@ -4,8 +4,6 @@ their analyzer from it (``Analyzer.create_from_options``)."""
 
 from __future__ import annotations
 
-import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,16 +21,6 @@ DEFAULT_THREADS = 1
 spinning and slow down the detector that runs between classifications (benchmarks/latency.py: detect 6.7 -> 3 ms
 on 640x480 frames). A server runs one analysis per request thread."""
 
-DEFAULT_SMOOTHING_S = 0.3
-"""Time constant of the emotion smoothing of each tracked face in video mode, in seconds."""
-
-
-class RunningMode(str, enum.Enum):
-    """What an analyzer is given (MediaPipe's running modes): single images, or the frames of one video or camera
-    stream in time order (faces tracked, emotions smoothed)."""
-
-    IMAGE = "image"
-    VIDEO = "video"
 
 
 @dataclass(frozen=True)
@@ -49,9 +37,6 @@ class AnalyzerOptions:
         max_pixels: larger images are refused with :class:`~emolens.errors.InputError`.
         image_formats: the Pillow formats an image file may be in (others are refused with
             :class:`~emolens.errors.UnsupportedFormatError`); any case, kept upper-case.
-        running_mode: :attr:`RunningMode.IMAGE` (``analyze``) or :attr:`RunningMode.VIDEO`
-            (``analyze_for_video``); the strings ``"image"`` and ``"video"`` are accepted.
-        smoothing_s: video mode: time constant of each tracked face's emotion smoothing (0: none).
         class_balance: how readily a face is called neutral: the class prior of the model's calibration, from 0
             (the classes as common as in FER+, where a third of the faces are neutral) to 1 (every emotion equally
             likely); ``None`` for the model's default. A model that does not store the balance asked for refuses
@@ -59,11 +44,11 @@ class AnalyzerOptions:
         providers: the ONNX Runtime execution providers of the emotion model and the face detector, in order of
             preference, e.g. ``("CUDAExecutionProvider", "CPUExecutionProvider")``; default: the CPU (see
             :mod:`emolens.providers`). The Haar detector runs on OpenCV and ignores them.
-        any_angle: image mode: also look for faces turned by any angle, upside down included (the detector's
+        any_angle: also look for faces turned by any angle, upside down included (the detector's
             passes over quarter turns of the image, and eighth turns where faces lie near one; see
             :mod:`emolens.faces.rotated`): for photos whose orientation was lost. Slower; ``analyze`` and its kin
-            may override it per call. Video frames always take the upright pass (a stream rarely turns over), so
-            it must be false in video mode.
+            may override it per call. Video frames always take the upright pass (a stream rarely turns over; see
+            :class:`~emolens.pipeline.tracking.VideoStream`).
 
     Raises:
         ConfigError: an unknown detector or detector option, an execution provider this ONNX Runtime does not
@@ -77,8 +62,6 @@ class AnalyzerOptions:
     threads: int = DEFAULT_THREADS
     max_pixels: int = MAX_PIXELS
     image_formats: tuple[str, ...] = IMAGE_FORMATS
-    running_mode: RunningMode = RunningMode.IMAGE
-    smoothing_s: float = DEFAULT_SMOOTHING_S
     class_balance: Optional[float] = None
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
     any_angle: bool = False
@@ -91,25 +74,13 @@ class AnalyzerOptions:
             raise ConfigError(f"tta must be true or false, got {self.tta!r}")
         _check_int("threads", self.threads, 0, "0 (ONNX Runtime picks, up to 4) or more")
         _check_int("max_pixels", self.max_pixels, 1, "a positive number of pixels")
-        try:
-            mode = RunningMode(self.running_mode)
-        except ValueError:
-            raise ConfigError(f"unknown running mode {self.running_mode!r}; choose one of: "
-                              f"{', '.join(m.value for m in RunningMode)}") from None
-        if isinstance(self.smoothing_s, bool) or not isinstance(self.smoothing_s, (int, float)) \
-                or not math.isfinite(self.smoothing_s) or self.smoothing_s < 0:
-            raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")
         if not isinstance(self.any_angle, bool):
             raise ConfigError(f"any_angle must be true or false, got {self.any_angle!r}")
-        if self.any_angle and mode is RunningMode.VIDEO:
-            raise ConfigError("any_angle is for images: video frames take the upright pass (running_mode='video' "
-                              "needs any_angle=False)")
         set_field = object.__setattr__  # a frozen dataclass normalises its own fields this way
         set_field(self, "class_balance", check_class_balance(self.class_balance))
         set_field(self, "providers", check_providers(self.providers))
         set_field(self, "model_path", None if self.model_path is None else Path(self.model_path))
         set_field(self, "detector_options", MappingProxyType(checked))
-        set_field(self, "running_mode", mode)
         set_field(self, "image_formats", check_image_formats(
             [self.image_formats] if isinstance(self.image_formats, str) else self.image_formats))
 
