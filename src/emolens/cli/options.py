@@ -36,7 +36,7 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
                      photos: bool = False) -> Callable[[F], F]:
     """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--max-pixels``,
     ``--image-formats`` and ``--providers`` to a click command, which receives them as ``analysis``: an
-    :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode). A command for ``photos`` looks for faces at
+    :class:`~emolens.pipeline.options.AnalyzerOptions`. A command for ``photos`` looks for faces at
     any angle unless ``--upright`` is given."""
 
     def decorate(func: F) -> F:

@@ -67,7 +67,7 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
 def _track(reader: VideoReader, stream: VideoStream, every: int, csv_path: Optional[Path],
            annotate_path: Optional[Path], runners_up: int
            ) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
-    """Every ``every``-th frame analysed in video mode, into the CSV and the annotated copy; returns the analysed
+    """Every ``every``-th frame analysed and tracked, into the CSV and the annotated copy; returns the analysed
     frames' times, their mean probabilities and each face ID's emotion counts."""
     from emolens.pipeline.draw import annotate
     from emolens.pipeline.video_writer import VideoWriter

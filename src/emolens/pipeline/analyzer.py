@@ -135,7 +135,7 @@ class Analyzer:
 
     @property
     def any_angle(self) -> bool:
-        """Whether image-mode calls look for faces at any angle unless a call says otherwise."""
+        """Whether calls look for faces at any angle unless a call says otherwise."""
         return self._options.any_angle
 
     def _parts(self, any_angle: bool = False) -> tuple[EmotionClassifier, FaceDetector]:

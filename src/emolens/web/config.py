@@ -173,8 +173,8 @@ def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -
 
 
 def analyzer_options(config: Mapping[str, Any]) -> AnalyzerOptions:
-    """The options of the app's analyzer (image mode: the server keeps no state between requests, so the live
-    page tracks faces in the browser)."""
+    """The options of the app's analyzer (the server keeps no state between requests, so the live page tracks
+    faces in the browser)."""
     return AnalyzerOptions(config["MODEL_PATH"], config["DETECTOR"], config["DETECTOR_OPTIONS"], tta=config["TTA"],
                            threads=config["ONNX_THREADS"], max_pixels=config["MAX_PIXELS"],
                            image_formats=tuple(config["IMAGE_FORMATS"]), class_balance=config["CLASS_BALANCE"])
