@@ -22,7 +22,6 @@ at least 6 times ours, on the frame path and in the video.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import subprocess
@@ -197,8 +196,8 @@ def main() -> None:
     if args.sessions:
         session_options(frames, args.repeats)
         return
-    others = [Analyzer.create_from_options(dataclasses.replace(options, detector=name)) for name in args.compare]
-    others += [Analyzer.create_from_options(dataclasses.replace(options, model_path=path))
+    others = [Analyzer.create_from_options(options.replace(detector=name)) for name in args.compare]
+    others += [Analyzer.create_from_options(options.replace(model_path=path))
                for path in args.compare_models]
     with tempfile.TemporaryDirectory() as tmp:
         fer = FerTurns(args.compare_fer, frames, Path(tmp)) if args.compare_fer else None

@@ -91,9 +91,8 @@ def test_web_settings_become_analyzer_options(monkeypatch: pytest.MonkeyPatch, t
     assert (options.detector, dict(options.detector_options)) == ("blazeface", {"min_score": 0.6})
     assert (options.max_pixels, options.threads) == (1_000_000, 1)
     monkeypatch.setenv("EMOLENS_DETECTOR_OPTIONS", '{"min_size": 40}')
-    load_config(config, {"DATA_DIR": str(tmp_path)})
     with pytest.raises(ConfigError, match="detector 'blazeface' has no option 'min_size'"):
-        analyzer_options(config)
+        load_config(config, {"DATA_DIR": str(tmp_path)})  # the settings are checked by AnalyzerOptions when read
 
 
 def test_serve_refuses_bad_analyzer_settings_in_one_line(tmp_path) -> None:
@@ -108,3 +107,33 @@ def test_serve_refuses_bad_analyzer_settings_in_one_line(tmp_path) -> None:
     assert result.output.strip() == ("Error: detector 'haar' has no option 'min_score'; its options: max_side, "
                                      "min_size, min_neighbors")
     assert not list(tmp_path.iterdir())  # refused before the database was touched
+
+
+def test_options_are_one_frozen_pydantic_model_and_replace_checks_again() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    options = AnalyzerOptions(detector="haar", threads=2)
+    assert isinstance(options, BaseModel)
+    with pytest.raises(ValidationError, match="frozen"):
+        options.threads = 3  # type: ignore[misc]
+    assert options.replace(threads=3).threads == 3 and options.threads == 2
+    with pytest.raises(ConfigError, match="threads must be 0"):
+        options.replace(threads=-1)
+    with pytest.raises(ConfigError, match="unknown analyzer option 'smoothing_s'"):
+        AnalyzerOptions(smoothing_s=0.3)  # tracking settings belong to the tracker now
+
+
+@pytest.mark.parametrize("door", ["web", "cli"])
+def test_every_door_refuses_a_bad_pixel_limit_with_the_options_message(door: str, tmp_path) -> None:
+    """The web settings and the CLI flags are mapped onto AnalyzerOptions, which alone checks the values."""
+    message = "max_pixels must be a positive number of pixels, got 0"
+    if door == "web":
+        with pytest.raises(ConfigError, match=message):
+            load_config(Config(""), {"DATA_DIR": str(tmp_path), "MAX_PIXELS": 0})
+    else:
+        from click.testing import CliRunner
+
+        from emolens.cli.main import cli
+
+        result = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT), "--max-pixels", "0"])
+        assert result.exit_code == 2 and message in result.output

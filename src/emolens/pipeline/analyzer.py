@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional
@@ -45,12 +44,7 @@ class Analyzer:
     def __init__(self, model_path: str | Path | None = None, **options: Any) -> None:
         """Shorthand for ``Analyzer.create_from_options(AnalyzerOptions(model_path, **options))``; a detector's own
         options go in ``detector_options``."""
-        known = [f.name for f in fields(AnalyzerOptions)]
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ConfigError(f"unknown analyzer option {unknown[0]!r}; the options are {', '.join(known)} (a "
-                              "detector's own options go in detector_options)")
-        self._start(AnalyzerOptions(None if model_path is None else Path(model_path), **options))
+        self._start(AnalyzerOptions(model_path, **options))
 
     @classmethod
     def create_from_options(cls, options: AnalyzerOptions) -> Analyzer:
