@@ -164,7 +164,7 @@ def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -
     config.from_prefixed_env(PREFIX)
     config.from_mapping(overrides or {})
     config.update(_validated(config))
-    analyzer_options(config)  # the analyzer's keys, checked here by AnalyzerOptions alone
+    config["IMAGE_FORMATS"] = list(analyzer_options(config).image_formats)  # checked by AnalyzerOptions alone
     data_dir = Path(config["DATA_DIR"] or user_data_dir("emolens", appauthor=False)).expanduser()
     config["DATA_DIR"] = str(data_dir)
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{data_dir / 'emolens.db'}"
