@@ -24,13 +24,13 @@ spinning and slow down the detector that runs between classifications (benchmark
 on 640x480 frames). A server runs one analysis per request thread."""
 
 
-# The detector options are kept as a read-only view; pickle's registry makes such views picklable (as cloudpickle
-# does), so that options travel to Ray's actors as they are.
 def read_only(mapping: Mapping[str, Any]) -> MappingProxyType[str, Any]:
     """A read-only view of a copy of ``mapping``."""
     return MappingProxyType(dict(mapping))
 
 
+# The detector options are kept as a read-only view; pickle's registry makes such views picklable (as cloudpickle
+# does), so that options travel to Ray's actors as they are.
 copyreg.pickle(MappingProxyType, lambda view: (read_only, (dict(view),)))
 
 
