@@ -22,7 +22,6 @@ at least 6 times ours, on the frame path and in the video.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ import cv2
 import numpy as np
 from common import PHOTOS, median_p90, one_face_frames
 
-from emolens import Analyzer, AnalyzerOptions, RunningMode
+from emolens import Analyzer, AnalyzerOptions, VideoStream
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.video import VideoReader
 
@@ -112,7 +111,7 @@ def folder_throughput(analyzer: Analyzer) -> None:
               f"{faces[any_angle]} faces, {len(paths) / seconds[any_angle]:.1f} images/s")
 
 
-def video_fps(options: AnalyzerOptions, frames: list, fer: Optional[FerTurns], seconds: int = 10) -> None:
+def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds: int = 10) -> None:
     """``emolens video``'s path (decode, detect, track, classify) on a clip of the frames, each shown for half a
     second; with ``fer``, fer takes turns on the same frames."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,13 +122,14 @@ def video_fps(options: AnalyzerOptions, frames: list, fer: Optional[FerTurns], s
             writer.write(frames[index])
         writer.release()
         frame_ms = []
-        with Analyzer.create_from_options(options) as video, VideoReader(path) as reader:
+        video = VideoStream(analyzer)
+        with VideoReader(path) as reader:
             frames_read = iter(reader)
             for i, index in enumerate(shown):
                 if fer is not None:
                     fer.time(index)
                 start = time.perf_counter()
-                video.analyze_for_video(next(frames_read), i * 1000 / reader.fps)
+                video.analyze(next(frames_read), i / reader.fps)
                 frame_ms.append((time.perf_counter() - start) * 1000)
     print(f"video: {len(frame_ms)} frames of 640x480 (decode, detect, track, classify) at "
           f"{len(frame_ms) / sum(frame_ms) * 1000:.1f} frames/s; per frame {median_p90(frame_ms)}")
@@ -196,15 +196,15 @@ def main() -> None:
     if args.sessions:
         session_options(frames, args.repeats)
         return
-    others = [Analyzer.create_from_options(dataclasses.replace(options, detector=name)) for name in args.compare]
-    others += [Analyzer.create_from_options(dataclasses.replace(options, model_path=path))
+    others = [Analyzer.create_from_options(options.replace(detector=name)) for name in args.compare]
+    others += [Analyzer.create_from_options(options.replace(model_path=path))
                for path in args.compare_models]
     with tempfile.TemporaryDirectory() as tmp:
         fer = FerTurns(args.compare_fer, frames, Path(tmp)) if args.compare_fer else None
         frame_latency([analyzer] + others, frames, args.repeats, fer)
         if fer is not None:
             fer.ms.clear()
-        video_fps(dataclasses.replace(options, running_mode=RunningMode.VIDEO), frames, fer)
+        video_fps(analyzer, frames, fer)
         if fer is not None:
             fer.close()
     if not args.no_folder:

@@ -132,6 +132,22 @@ def test_an_output_folder_of_an_older_emolens_is_upgraded_then_resumed(tmp_path:
     assert summary[["happy", "sad"]].to_numpy().tolist() == [[0, 1], [1, 0]]
 
 
+def test_an_actor_tracks_video_segments_with_its_one_analyzer(photos_dir: Path, tmp_path: Path) -> None:
+    """Images and video segments go through the actor's one analyzer (no second model for video); each segment
+    is tracked from a fresh tracker, so its track ids start at 1."""
+    from emolens.batch.work import AnalyzeUnits
+    from emolens.pipeline.options import AnalyzerOptions
+
+    clip = write_photo_video(tmp_path / "clip.avi", photos_dir)
+    actor = AnalyzeUnits(AnalyzerOptions(), every=1)
+    for start in (0, 12):  # the couple (frames 0-11), then the six-face photo (12-17), each a segment of its own
+        segment = actor._segment(str(clip), start, start + 6)
+        assert segment["frames"] == 6
+        ids = {n: sorted(f["track_id"] for f in segment["faces"] if f["frame"] == n) for n in range(start, start + 6)}
+        assert set(map(tuple, ids.values())) == {tuple(range(1, 3 if start == 0 else 7))}
+    assert [name for name, value in vars(actor).items() if type(value).__name__ == "Analyzer"] == ["analyzer"]
+
+
 def test_help_does_not_import_ray() -> None:
     code = "import sys, emolens.cli.main; print(sorted({'ray', 'pyarrow', 'pandas'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"

@@ -10,11 +10,11 @@ import pytest
 from conftest import FIXTURES
 from flask import Config
 
-from emolens import Analyzer, AnalyzerOptions, RunningMode
+from emolens import Analyzer, AnalyzerOptions
 from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR, create_detector
 from emolens.pipeline.images import MAX_PIXELS
-from emolens.pipeline.options import DEFAULT_SMOOTHING_S, DEFAULT_THREADS
+from emolens.pipeline.options import DEFAULT_THREADS
 from emolens.web.config import analyzer_options, load_config
 
 ASTRONAUT = FIXTURES / "astronaut.png"
@@ -24,9 +24,7 @@ def test_defaults_come_from_the_constants() -> None:
     options = AnalyzerOptions()
     assert (options.model_path, options.detector, dict(options.detector_options), options.tta) == (
         None, DEFAULT_DETECTOR, {}, False)
-    assert (options.threads, options.max_pixels, options.smoothing_s) == (DEFAULT_THREADS, MAX_PIXELS,
-                                                                          DEFAULT_SMOOTHING_S)
-    assert options.running_mode is RunningMode.IMAGE
+    assert (options.threads, options.max_pixels) == (DEFAULT_THREADS, MAX_PIXELS)
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -44,8 +42,6 @@ def test_defaults_come_from_the_constants() -> None:
     ({"threads": True}, "threads must be 0"),
     ({"max_pixels": 0}, "max_pixels must be a positive number of pixels"),
     ({"tta": "yes"}, "tta must be true or false"),
-    ({"running_mode": "live"}, "unknown running mode 'live'; choose one of: image, video"),
-    ({"smoothing_s": -0.1}, "smoothing_s must be a number of seconds, 0 or more"),
     ({"model_path": 3}, "model_path must be a file path or None"),
 ])
 def test_bad_options_are_refused_with_the_allowed_values(fields: dict[str, Any], message: str) -> None:
@@ -54,9 +50,8 @@ def test_bad_options_are_refused_with_the_allowed_values(fields: dict[str, Any],
 
 
 def test_options_are_normalised_read_only_and_picklable(tmp_path) -> None:
-    options = AnalyzerOptions(str(tmp_path / "m.onnx"), "blazeface", {"min_score": 1, "tile": 0},
-                              running_mode="video")
-    assert options.model_path == tmp_path / "m.onnx" and options.running_mode is RunningMode.VIDEO
+    options = AnalyzerOptions(str(tmp_path / "m.onnx"), "blazeface", {"min_score": 1, "tile": 0})
+    assert options.model_path == tmp_path / "m.onnx"
     assert dict(options.detector_options) == {"min_score": 1.0, "tile": 0}
     assert isinstance(options.detector_options["min_score"], float)
     with pytest.raises(TypeError):
@@ -94,20 +89,10 @@ def test_web_settings_become_analyzer_options(monkeypatch: pytest.MonkeyPatch, t
     load_config(config, {"DATA_DIR": str(tmp_path), "MAX_PIXELS": 1_000_000})
     options = analyzer_options(config)
     assert (options.detector, dict(options.detector_options)) == ("blazeface", {"min_score": 0.6})
-    assert (options.max_pixels, options.threads, options.running_mode) == (1_000_000, 1, RunningMode.IMAGE)
+    assert (options.max_pixels, options.threads) == (1_000_000, 1)
     monkeypatch.setenv("EMOLENS_DETECTOR_OPTIONS", '{"min_size": 40}')
-    load_config(config, {"DATA_DIR": str(tmp_path)})
     with pytest.raises(ConfigError, match="detector 'blazeface' has no option 'min_size'"):
-        analyzer_options(config)
-
-
-def test_the_web_app_refuses_a_video_mode_analyzer(tmp_path) -> None:
-    """The server keeps no state between requests, so an analyzer that tracks faces across calls has no place in it."""
-    from emolens.web import create_app
-
-    with Analyzer(running_mode=RunningMode.VIDEO) as analyzer:
-        with pytest.raises(ConfigError, match="image-mode analyzer"):
-            create_app({"DATA_DIR": str(tmp_path)}, analyzer=analyzer)
+        load_config(config, {"DATA_DIR": str(tmp_path)})  # the settings are checked by AnalyzerOptions when read
 
 
 def test_serve_refuses_bad_analyzer_settings_in_one_line(tmp_path) -> None:
@@ -122,3 +107,33 @@ def test_serve_refuses_bad_analyzer_settings_in_one_line(tmp_path) -> None:
     assert result.output.strip() == ("Error: detector 'haar' has no option 'min_score'; its options: max_side, "
                                      "min_size, min_neighbors")
     assert not list(tmp_path.iterdir())  # refused before the database was touched
+
+
+def test_options_are_one_frozen_pydantic_model_and_replace_checks_again() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    options = AnalyzerOptions(detector="haar", threads=2)
+    assert isinstance(options, BaseModel)
+    with pytest.raises(ValidationError, match="frozen"):
+        options.threads = 3  # type: ignore[misc]
+    assert options.replace(threads=3).threads == 3 and options.threads == 2
+    with pytest.raises(ConfigError, match="threads must be 0"):
+        options.replace(threads=-1)
+    with pytest.raises(ConfigError, match="unknown analyzer option 'smoothing_s'"):
+        AnalyzerOptions(smoothing_s=0.3)  # tracking settings belong to the tracker now
+
+
+@pytest.mark.parametrize("door", ["web", "cli"])
+def test_every_door_refuses_a_bad_pixel_limit_with_the_options_message(door: str, tmp_path) -> None:
+    """The web settings and the CLI flags are mapped onto AnalyzerOptions, which alone checks the values."""
+    message = "max_pixels must be a positive number of pixels, got 0"
+    if door == "web":
+        with pytest.raises(ConfigError, match=message):
+            load_config(Config(""), {"DATA_DIR": str(tmp_path), "MAX_PIXELS": 0})
+    else:
+        from click.testing import CliRunner
+
+        from emolens.cli.main import cli
+
+        result = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT), "--max-pixels", "0"])
+        assert result.exit_code == 2 and message in result.output

@@ -136,7 +136,6 @@ def test_emolens_analyze_finds_turned_faces_unless_upright(group, tmp_path: Path
 
 @pytest.mark.parametrize("fields, message", [
     ({"any_angle": "yes"}, "any_angle must be true or false"),
-    ({"any_angle": True, "running_mode": "video"}, "video frames take the upright pass"),
 ])
 def test_any_angle_is_checked(fields, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -1,5 +1,6 @@
-"""Face tracking and emotion smoothing across frames: the tracker at unit level, and the Analyzer's video mode
-(analyze_for_video) on a real video built from photos; the CLI test runs ``emolens video`` on it too."""
+"""Face tracking and emotion smoothing across frames: the tracker at unit level (Face lists in, tracked Face lists
+out), and :class:`VideoStream` (a shared, stateless Analyzer plus a tracker per stream) on a real video built from
+photos; the CLI test runs ``emolens video`` on it too."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, write_photo_video
 
-from emolens import Analyzer, AnalyzerOptions, RunningMode
+from emolens import Analyzer, FaceTracker, VideoStream
 from emolens.errors import ConfigError, InputError
-from emolens.faces import Detection
-from emolens.pipeline.video import FaceTracker, VideoReader, iou_matrix
+from emolens.pipeline.results import Face
+from emolens.pipeline.tracking import iou_matrix
+from emolens.pipeline.video import VideoReader
 
 ASTRONAUT = FIXTURES / "astronaut.png"
 
 
-def det(x: float, y: float, side: float = 100) -> Detection:
-    return Detection((x, y, side, side), 0.9)
+def face(x: int, y: int, happy: float = 0.5, side: int = 100) -> Face:
+    return Face((x, y, side, side), None, "happy" if happy >= 0.5 else "sad", {"happy": happy, "sad": 1 - happy})
 
 
 def test_iou_of_known_boxes() -> None:
@@ -30,30 +32,40 @@ def test_iou_of_known_boxes() -> None:
 
 def test_ids_follow_moving_faces_whatever_the_detection_order() -> None:
     tracker = FaceTracker()
-    probs = np.eye(2)
-    first = tracker.update([det(0, 0), det(300, 0)], probs, 0.0)
-    second = tracker.update([det(310, 5), det(8, 4)], probs, 0.1)
-    assert [tid for tid, _ in first] == [1, 2]
-    assert [tid for tid, _ in second] == [2, 1]
+    first = tracker.update([face(0, 0), face(300, 0)], 0.0)
+    second = tracker.update([face(310, 5), face(8, 4)], 0.1)
+    assert [f.track_id for f in first] == [1, 2]
+    assert [f.track_id for f in second] == [2, 1]
+    assert [f.box for f in second] == [(310, 5, 100, 100), (8, 4, 100, 100)]  # the faces' own boxes
 
 
 def test_scores_are_smoothed_with_the_time_constant() -> None:
     tracker = FaceTracker(smoothing_s=0.3)
-    tracker.update([det(0, 0)], np.array([[1.0, 0.0]]), 0.0)
-    ((_, smoothed),) = tracker.update([det(0, 0)], np.array([[0.0, 1.0]]), 0.3)
+    tracker.update([face(0, 0, happy=1.0)], 0.0)
+    (smoothed,) = tracker.update([face(0, 0, happy=0.0)], 0.3)
     alpha = 1 - math.exp(-1)
-    assert smoothed == pytest.approx([1 - alpha, alpha])
-    unsmoothed = FaceTracker(smoothing_s=0).update([det(0, 0)], np.array([[0.2, 0.8]]), 0.0)
-    assert unsmoothed[0][1] == pytest.approx([0.2, 0.8])
+    assert [smoothed.scores["happy"], smoothed.scores["sad"]] == pytest.approx([1 - alpha, alpha])
+    assert smoothed.emotion == "sad"  # the top of the smoothed scores: 1 - 0.632 < 0.632
+    (unsmoothed,) = FaceTracker(smoothing_s=0).update([face(0, 0, happy=0.2)], 0.0)
+    assert unsmoothed.scores == pytest.approx({"happy": 0.2, "sad": 0.8})
 
 
 def test_a_face_gone_longer_than_forget_s_gets_a_new_id() -> None:
     tracker = FaceTracker(forget_s=1.0)
-    p = np.array([[0.5, 0.5]])
-    assert tracker.update([det(0, 0)], p, 0.0)[0][0] == 1
-    assert tracker.update([], np.zeros((0, 2)), 0.5) == []
-    assert tracker.update([det(0, 0)], p, 0.9)[0][0] == 1
-    assert tracker.update([det(0, 0)], p, 2.5)[0][0] == 2
+    assert tracker.update([face(0, 0)], 0.0)[0].track_id == 1
+    assert tracker.update([], 0.5) == []
+    assert tracker.update([face(0, 0)], 0.9)[0].track_id == 1
+    assert tracker.update([face(0, 0)], 2.5)[0].track_id == 2
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"smoothing_s": -0.1}, "smoothing_s must be a number of seconds, 0 or more"),
+    ({"forget_s": float("nan")}, "forget_s must be a number of seconds, 0 or more"),
+    ({"iou_threshold": 0}, "iou_threshold must be a number above 0, up to 1"),
+])
+def test_tracker_settings_are_checked(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        FaceTracker(**options)
 
 
 @pytest.fixture(scope="module")
@@ -66,32 +78,27 @@ def video_frames(tmp_path_factory: pytest.TempPathFactory, photos_dir: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def image_mode() -> Analyzer:
+def analyzer() -> Analyzer:
     return Analyzer()
-
-
-@pytest.fixture()
-def video_mode() -> Analyzer:
-    return Analyzer.create_from_options(AnalyzerOptions(running_mode=RunningMode.VIDEO))
 
 
 def _by_x(faces: list) -> list:
     return sorted(faces, key=lambda f: f.box[0])
 
 
-def test_video_mode_keeps_track_ids_and_smooths_scores(video_mode: Analyzer, image_mode: Analyzer,
-                                                       video_frames: list[np.ndarray]) -> None:
-    tracked = [_by_x(video_mode.analyze_for_video(frame, i * 100)) for i, frame in enumerate(video_frames)]
-    still = [_by_x(image_mode.analyze(frame)) for frame in video_frames]
+def test_video_stream_keeps_track_ids_and_smooths_scores(analyzer: Analyzer, video_frames: list[np.ndarray]) -> None:
+    stream = VideoStream(analyzer)
+    tracked = [_by_x(stream.analyze(frame, i / 10)) for i, frame in enumerate(video_frames)]
+    still = [_by_x(analyzer.analyze(frame)) for frame in video_frames]
     assert all(f.track_id is None for faces in still for f in faces)
-    # the couple: the same two IDs on every frame, each on the same person as the couple drifts (which person
-    # gets ID 1 is the detector's order on the first frame)
+    # the couple: the same two IDs on every frame, each on the same person as the couple drifts
+    # (IDs go out in the detector's order, which the test does not pin)
     couple = [[f.track_id for f in faces] for faces in tracked[:12]]
     assert sorted(couple[0]) == [1, 2] and couple == [couple[0]] * 12
     # then the six-face photo: six new IDs, the same on each of its frames
     ids = [[f.track_id for f in faces] for faces in tracked[12:]]
     assert len(set(ids[0])) == 6 and not set(ids[0]) & {1, 2} and ids == [ids[0]] * 6
-    # the first frame is unsmoothed (the same frame, crops and thread count as image mode: the same bits);
+    # the first frame is unsmoothed (the same analyzer, frame and crops as analyze: the same bits);
     # afterwards the happy face's confidence moves less than frame by frame
     assert tracked[0][0].scores == still[0][0].scores
     happy_tracked = [faces[0].scores["happy"] for faces in tracked[:12]]
@@ -99,35 +106,30 @@ def test_video_mode_keeps_track_ids_and_smooths_scores(video_mode: Analyzer, ima
     assert np.std(happy_tracked) < 0.5 * np.std(happy_still)
 
 
-def test_reset_starts_a_new_video(video_mode: Analyzer, video_frames: list[np.ndarray]) -> None:
-    assert sorted(f.track_id for f in video_mode.analyze_for_video(video_frames[12], 0)) == [1, 2, 3, 4, 5, 6]
-    video_mode.reset()
-    assert sorted(f.track_id for f in video_mode.analyze_for_video(video_frames[0], 0)) == [1, 2]
+def test_streams_sharing_an_analyzer_keep_their_own_tracks(analyzer: Analyzer,
+                                                           video_frames: list[np.ndarray]) -> None:
+    six, couple = VideoStream(analyzer), VideoStream(analyzer)
+    assert sorted(f.track_id for f in six.analyze(video_frames[12], 0)) == [1, 2, 3, 4, 5, 6]
+    assert sorted(f.track_id for f in couple.analyze(video_frames[0], 0)) == [1, 2]
+    assert sorted(f.track_id for f in six.analyze(video_frames[13], 0.1)) == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.parametrize("later", [1000, 999.5, float("nan")])
-def test_timestamps_must_increase(video_mode: Analyzer, later: float) -> None:
-    video_mode.analyze_for_video(ASTRONAUT, 1000)
-    with pytest.raises(InputError, match="must increase|number of milliseconds"):
-        video_mode.analyze_for_video(ASTRONAUT, later)
-    assert video_mode.analyze_for_video(ASTRONAUT, 1000.5)[0].track_id == 1  # the stream goes on
+@pytest.mark.parametrize("later", [1.0, 0.9995, float("nan"), True])
+def test_times_must_increase(analyzer: Analyzer, later: float) -> None:
+    stream = VideoStream(analyzer)
+    stream.analyze(ASTRONAUT, 1.0)
+    with pytest.raises(InputError, match="must increase|number of seconds"):
+        stream.analyze(ASTRONAUT, later)
+    assert stream.analyze(ASTRONAUT, 1.0005)[0].track_id == 1  # the stream goes on
 
 
-@pytest.mark.parametrize("call", [
-    lambda a: a.analyze(ASTRONAUT), lambda a: a.analyze_with_crops(ASTRONAUT), lambda a: a.explain(ASTRONAUT),
-    lambda a: a.analyze_crop(ASTRONAUT),
-])
-def test_video_mode_refuses_image_calls(video_mode: Analyzer, call) -> None:
-    with pytest.raises(ConfigError, match=r"in image mode, and this one runs in video mode: call "
-                                          r"analyze_for_video\(frame, timestamp_ms\)"):
-        call(video_mode)
-
-
-def test_image_mode_refuses_video_calls(image_mode: Analyzer) -> None:
-    with pytest.raises(ConfigError, match=r"analyze_for_video\(\) needs an Analyzer in video mode"):
-        image_mode.analyze_for_video(ASTRONAUT, 0)
-    with pytest.raises(ConfigError, match="video mode"):
-        image_mode.reset()
+def test_a_video_stream_takes_the_upright_pass(analyzer: Analyzer) -> None:
+    """Frames never take the any-angle passes, even from an analyzer whose images do."""
+    with Analyzer(any_angle=True) as turning:
+        sideways = np.ascontiguousarray(np.rot90(turning.load(ASTRONAUT)))
+        upright = [f.box for f in analyzer.analyze(sideways)]
+        assert [f.box for f in turning.analyze(sideways)] != upright  # the turned passes see it otherwise
+        assert [f.box for f in VideoStream(turning).analyze(sideways, 0)] == upright
 
 
 def test_video_reader_closes_its_file(tmp_path: Path, photos_dir: Path) -> None:

@@ -6,14 +6,14 @@ ONNX Runtime; training lives in :mod:`emolens.training` and needs the ``[train]`
 
 __version__ = "0.1.0"
 
-__all__ = ["Analyzer", "AnalyzerOptions", "RunningMode", "__version__"]
+__all__ = ["Analyzer", "AnalyzerOptions", "FaceTracker", "VideoStream", "__version__"]
 
 _LAZY = {"Analyzer": "emolens.pipeline.analyzer", "AnalyzerOptions": "emolens.pipeline.options",
-         "RunningMode": "emolens.pipeline.options"}
+         "FaceTracker": "emolens.pipeline.tracking", "VideoStream": "emolens.pipeline.tracking"}
 
 
 def __getattr__(name: str):
-    """Import :class:`Analyzer` and its options on first use, so that ``import emolens`` stays light."""
+    """Import :class:`Analyzer`, its options and the tracking on first use: ``import emolens`` stays light."""
     if name in _LAZY:
         import importlib
 

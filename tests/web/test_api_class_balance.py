@@ -92,7 +92,7 @@ def test_a_model_without_stored_balances_refuses_others_with_a_400(old_format_an
 
 
 def test_a_server_default_the_model_lacks_stops_the_app_at_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="CLASS_BALANCE"):
+    with pytest.raises(ConfigError, match="class_balance must be a number from 0"):
         create_app({"DATA_DIR": str(tmp_path), "CLASS_BALANCE": 1.5})
 
 

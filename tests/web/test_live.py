@@ -152,3 +152,21 @@ def test_frozen_database_costs_a_bounded_wait_and_loses_nothing(analyzer, databa
     time.sleep(0.5)  # writes given up on have finished by now (and must not have committed)
     assert acknowledged == 2 and stored_frames(app) == 2
     proxy.close()
+
+
+def test_live_page_carries_the_tracking_constants(make_app, tmp_path: Path) -> None:
+    """The browser's tracker (tracker.js) takes its constants from the page, which has them from the one place
+    the Python tracker has them: the two cannot drift."""
+    import html
+    import json
+    import re
+
+    from emolens.pipeline import tracking
+
+    page = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'emolens.db'}").test_client().get("/live")
+    assert page.status_code == 200
+    found = re.search(r'data-tracking="([^"]*)"', page.get_data(as_text=True))
+    assert found is not None
+    assert json.loads(html.unescape(found.group(1))) == {
+        "smoothingS": tracking.FaceTracker.smoothing_s, "iouThreshold": tracking.FaceTracker.iou_threshold,
+        "forgetS": tracking.FaceTracker.forget_s}

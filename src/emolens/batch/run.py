@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -132,7 +132,7 @@ def _run(media: list[MediaInput], bad: list[BadInput], out: OutputDir, options: 
 def _on_every_node(analysis: AnalyzerOptions) -> AnalyzerOptions:
     """The options with an absolute model path, for actors that may run elsewhere."""
     path = analysis.model_path
-    return analysis if path is None else replace(analysis, model_path=path.resolve())
+    return analysis if path is None else analysis.replace(model_path=path.resolve())
 
 
 def gpu_share(providers: Sequence[str], cluster_gpus: float, workers: int) -> float:

@@ -16,9 +16,8 @@ import itertools
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,10 +26,10 @@ from emolens.batch.inputs import display_path
 from emolens.batch.records import face_record, unit_record, unit_schema
 from emolens.errors import InputError
 from emolens.pipeline.images import decode_image
-from emolens.pipeline.options import AnalyzerOptions, RunningMode
+from emolens.pipeline.options import AnalyzerOptions
 
 if TYPE_CHECKING:
-    from emolens.pipeline.analyzer import Analyzer
+    pass
 
 def _reason(exc: Exception) -> str:
     """Why a unit failed, as text any writer takes (a file name in it may hold bytes that are not UTF-8)."""
@@ -88,15 +87,13 @@ def prepare_units(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 class AnalyzeUnits:
     """A Ray Data callable class: loads the model and the detector once per actor, then analyses batches of
     units (image files, or video segments that it reads itself, tracking faces through each) into
-    :func:`~emolens.batch.records.unit_schema` rows. Images go to an image-mode analyzer; video segments to a
-    video-mode one, built on the first segment and reset for each."""
+    :func:`~emolens.batch.records.unit_schema` rows. Images and video frames go through the same analyzer; each
+    video segment gets its own :class:`~emolens.pipeline.tracking.VideoStream` (a fresh tracker)."""
 
     def __init__(self, analysis: AnalyzerOptions, every: int) -> None:
         from emolens.pipeline import analyzer as pipeline  # here: the driver never loads ONNX Runtime
 
-        self.options = analysis
-        self.analyzer = pipeline.Analyzer.create_from_options(replace(analysis, running_mode=RunningMode.IMAGE))
-        self.video: Optional[Analyzer] = None
+        self.analyzer = pipeline.Analyzer.create_from_options(analysis)
         self.schema = unit_schema(self.analyzer.labels)
         self.every = every
 
@@ -126,19 +123,17 @@ class AnalyzeUnits:
     def _segment(self, source: str, start: int, end: int) -> dict[str, Any]:
         """Frames ``start`` to ``end`` of a video, every ``every``-th (counted from frame 0), tracked from a
         fresh tracker: track ids run from 1 within the segment."""
-        from emolens.pipeline import analyzer as pipeline
+        from emolens.pipeline.tracking import VideoStream
         from emolens.pipeline.video import VideoReader
 
-        if self.video is None:
-            self.video = pipeline.Analyzer.create_from_options(replace(self.options, running_mode=RunningMode.VIDEO,
-                                                                       any_angle=False))
-        self.video.reset()
+        stream = VideoStream(self.analyzer)
         frames, faces = 0, []
         with VideoReader(source, start=start) as reader:
             for index, frame in zip(range(start, end) if end >= 0 else itertools.count(start), reader, strict=False):
                 if index % self.every == 0:
                     frames += 1
                     time_s = index / reader.fps
-                    found = self.video.analyze_for_video(frame, time_s * 1000)
-                    faces += [face_record(f, n, index, time_s, self.video.class_balance) for n, f in enumerate(found)]
+                    found = stream.analyze(frame, time_s)
+                    faces += [face_record(f, n, index, time_s, self.analyzer.class_balance)
+                              for n, f in enumerate(found)]
         return {"frames": frames, "faces": faces}

@@ -26,7 +26,7 @@ def detector_option(default: str = DEFAULT_DETECTOR, help_text: str = "Face dete
 
 def class_balance_option() -> Callable[[F], F]:
     """``--class-balance``: the class prior of the model's calibration (None: the model's default)."""
-    return click.option("--class-balance", type=click.FloatRange(0.0, 1.0), default=None,
+    return click.option("--class-balance", type=float, default=None,  # its range: checked by AnalyzerOptions
                         help="How readily a face is called neutral: 0 for everyday faces, mostly neutral (FER+'s "
                              "class frequencies), 1 for expressive faces, all emotions equally likely; default: the "
                              "model's (the bundled model: 0.5).")
@@ -36,7 +36,7 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
                      photos: bool = False) -> Callable[[F], F]:
     """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--max-pixels``,
     ``--image-formats`` and ``--providers`` to a click command, which receives them as ``analysis``: an
-    :class:`~emolens.pipeline.options.AnalyzerOptions` (image mode). A command for ``photos`` looks for faces at
+    :class:`~emolens.pipeline.options.AnalyzerOptions`. A command for ``photos`` looks for faces at
     any angle unless ``--upright`` is given."""
 
     def decorate(func: F) -> F:
@@ -71,7 +71,7 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
         command = click.option("--image-formats", envvar="EMOLENS_IMAGE_FORMATS", metavar="NAMES",
                                help="Image formats to read, as Pillow names separated by commas (default: JPEG,"
                                     "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(command)
-        command = click.option("--max-pixels", envvar="EMOLENS_MAX_PIXELS", type=click.IntRange(min=1),
+        command = click.option("--max-pixels", envvar="EMOLENS_MAX_PIXELS", type=int,  # checked by AnalyzerOptions
                                help="Refuse larger images (default: 50,000,000; env EMOLENS_MAX_PIXELS).")(command)
         command = click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
                                help="Emotion model (ONNX from `emolens export`); default: the bundled one.")(command)

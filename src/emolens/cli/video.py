@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -17,12 +16,11 @@ from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options, runners_up_option
 from emolens.csvcells import csv_row
 from emolens.extras import require
-from emolens.pipeline.options import DEFAULT_SMOOTHING_S, RunningMode
 from emolens.pipeline.results import Face
 from emolens.pipeline.rows import csv_values, face_columns, face_row
+from emolens.pipeline.tracking import SMOOTHING_S, VideoStream
 
 if TYPE_CHECKING:
-    from emolens.pipeline.analyzer import Analyzer
     from emolens.pipeline.options import AnalyzerOptions
     from emolens.pipeline.video import VideoReader
 
@@ -40,7 +38,7 @@ if TYPE_CHECKING:
                    "or .webm (VP9).")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Analyse every N-th frame (others reuse the last result in --annotate).")
-@click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_SMOOTHING_S, show_default=True,
+@click.option("--smoothing", type=click.FloatRange(min=0), default=SMOOTHING_S, show_default=True,
               help="Time constant of the emotion smoothing, in seconds (0: none).")
 @runners_up_option()
 @analysis_options()
@@ -53,9 +51,9 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
     from emolens.pipeline.analyzer import Analyzer
     from emolens.pipeline.video import VideoReader
 
-    with VideoReader(file) as reader, Analyzer.create_from_options(
-            replace(analysis, running_mode=RunningMode.VIDEO, smoothing_s=smoothing)) as analyzer:
-        times, means, counts = _track(reader, analyzer, every, csv_path, annotate_path, runners_up)
+    with VideoReader(file) as reader, Analyzer.create_from_options(analysis) as analyzer:
+        stream = VideoStream(analyzer, smoothing_s=smoothing)
+        times, means, counts = _track(reader, stream, every, csv_path, annotate_path, runners_up)
     if plot_path is not None:
         from emolens.pipeline.plot import plot_timeline
 
@@ -66,14 +64,15 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
         click.echo(f"  face {track_id}: {summary}")
 
 
-def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Optional[Path],
+def _track(reader: VideoReader, stream: VideoStream, every: int, csv_path: Optional[Path],
            annotate_path: Optional[Path], runners_up: int
            ) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
-    """Every ``every``-th frame analysed in video mode, into the CSV and the annotated copy; returns the analysed
+    """Every ``every``-th frame analysed and tracked, into the CSV and the annotated copy; returns the analysed
     frames' times, their mean probabilities and each face ID's emotion counts."""
     from emolens.pipeline.draw import annotate
     from emolens.pipeline.video_writer import VideoWriter
 
+    analyzer = stream.analyzer
     labels = analyzer.labels
     writer = None if annotate_path is None else VideoWriter(annotate_path, reader.fps, reader.width, reader.height)
     csv_file = csv_path.open("w", newline="") if csv_path is not None else None
@@ -88,7 +87,7 @@ def _track(reader: VideoReader, analyzer: Analyzer, every: int, csv_path: Option
         for index, frame in enumerate(tqdm(reader, total=reader.frame_count, unit="frame", file=sys.stderr)):
             time_s = index / reader.fps
             if index % every == 0:
-                faces = analyzer.analyze_for_video(frame, time_s * 1000)
+                faces = stream.analyze(frame, time_s)
                 times.append(time_s)
                 means.append(np.mean([[f.scores[label] for label in labels] for f in faces], axis=0)
                              if faces else np.full(len(labels), np.nan))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -12,11 +11,10 @@ import cv2
 from emolens.cli.errors import user_errors
 from emolens.cli.options import analysis_options
 from emolens.errors import InputError
-from emolens.pipeline.options import RunningMode
 
 if TYPE_CHECKING:
-    from emolens.pipeline.analyzer import Analyzer
     from emolens.pipeline.options import AnalyzerOptions
+    from emolens.pipeline.tracking import VideoStream
 
 
 def open_camera(index: int) -> cv2.VideoCapture:
@@ -50,19 +48,20 @@ def command(camera: int, analysis: AnalyzerOptions) -> None:
     import matplotlib.pyplot as plt
 
     from emolens.pipeline.analyzer import Analyzer
+    from emolens.pipeline.tracking import VideoStream
 
     if plt.get_backend().lower() == "agg":
         capture.release()
         raise InputError("no desktop display for the live window (matplotlib has only its non-GUI backend)")
     try:
-        with Analyzer.create_from_options(replace(analysis, running_mode=RunningMode.VIDEO)) as analyzer:
-            _show(capture, camera, analyzer)
+        with Analyzer.create_from_options(analysis) as analyzer:
+            _show(capture, camera, VideoStream(analyzer))
     finally:
         capture.release()
 
 
-def _show(capture: cv2.VideoCapture, camera: int, analyzer: Analyzer) -> None:
-    """Frames of the camera with their faces (video mode: timestamps from the clock) until the window closes."""
+def _show(capture: cv2.VideoCapture, camera: int, stream: VideoStream) -> None:
+    """Frames of the camera with their faces (tracked, with times from the clock) until the window closes."""
     import matplotlib.pyplot as plt
 
     from emolens.pipeline.draw import annotate
@@ -82,7 +81,7 @@ def _show(capture: cv2.VideoCapture, camera: int, analyzer: Analyzer) -> None:
             now = time.perf_counter()
             fps = 0.9 * fps + 0.1 / max(now - last, 1e-6) if fps else 1.0 / max(now - last, 1e-6)
             last = now
-            faces = analyzer.analyze_for_video(frame, (now - start) * 1000)
+            faces = stream.analyze(frame, now - start)
             shown = cv2.cvtColor(annotate(frame, faces, fps=fps), cv2.COLOR_BGR2RGB)
             if view is None:
                 view = axes.imshow(shown)

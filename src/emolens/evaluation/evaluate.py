@@ -35,7 +35,7 @@ def evaluate(source: str | Path, analyzer: Analyzer, split: str | None = None, l
     Args:
         source: anything :func:`emolens.datasets.load_dataset` reads (a class-per-folder tree, a FER2013 CSV,
             the FER+ reference folder).
-        analyzer: an image-mode analyzer (the model, and the detector when ``find_faces``).
+        analyzer: the analyzer (the model, and the detector when ``find_faces``).
         split: ``train``, ``val`` or ``test`` of a source that has splits; None for a plain folder.
         label_mode: for FER+ sources, ``fer2013`` (original labels), ``majority`` or ``soft`` (FER+ votes; see
             :data:`emolens.datasets.options.LabelMode`).

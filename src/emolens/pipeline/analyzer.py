@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional
@@ -19,15 +18,14 @@ import numpy as np
 from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.explain import explain_crops
 from emolens.emotion.metadata import ModelInfo
-from emolens.errors import ConfigError, InputError
+from emolens.errors import ConfigError
 from emolens.faces import Detection, FaceDetector, create_detector
 from emolens.faces.align import crop_faces
 from emolens.faces.rotated import RotatedPasses
 from emolens.pipeline.explain import CropRegion, ExplainedFace
 from emolens.pipeline.images import ImageSource, load_image
-from emolens.pipeline.options import AnalyzerOptions, RunningMode, check_class_balance
+from emolens.pipeline.options import AnalyzerOptions, check_class_balance
 from emolens.pipeline.results import Face
-from emolens.pipeline.video import FaceTracker
 
 
 class Analyzer:
@@ -37,29 +35,16 @@ class Analyzer:
         analyzer = Analyzer.create_from_options(AnalyzerOptions(detector="haar", tta=True))
         analyzer = Analyzer(detector="haar", tta=True)   # the same: keywords are AnalyzerOptions fields
 
-    The model and the detector are loaded once, when it is created. The running mode (see
-    :class:`~emolens.pipeline.options.RunningMode`) says how it is fed:
-
-    - ``IMAGE`` (default): :meth:`analyze` and its kin, on unrelated images. It keeps no state, so one instance
-      may be shared by many threads (a web server's workers, say).
-    - ``VIDEO``: :meth:`analyze_for_video` on the frames of one video or camera, in time order. It keeps the
-      face tracks (IDs across frames) and the smoothed emotions of that stream: one instance per stream, called
-      from one thread at a time. The browser's live page does not use it: a server keeps no state between
-      requests (any worker may answer any frame), so the page tracks faces itself, client-side.
-
-    Calling the other mode's methods raises :class:`~emolens.errors.ConfigError`. :meth:`close` (or a ``with``
-    block) frees the model sessions and the detector's thread.
+    The model and the detector are loaded once, when it is created. It keeps no state between calls, so one
+    instance may be shared by many threads (a web server's workers, say) and many video streams: the frames of
+    one stream go through a :class:`~emolens.pipeline.tracking.VideoStream`, which adds track IDs and smoothed
+    scores after it. :meth:`close` (or a ``with`` block) frees the model sessions and the detector's thread.
     """
 
     def __init__(self, model_path: str | Path | None = None, **options: Any) -> None:
         """Shorthand for ``Analyzer.create_from_options(AnalyzerOptions(model_path, **options))``; a detector's own
         options go in ``detector_options``."""
-        known = [f.name for f in fields(AnalyzerOptions)]
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ConfigError(f"unknown analyzer option {unknown[0]!r}; the options are {', '.join(known)} (a "
-                              "detector's own options go in detector_options)")
-        self._start(AnalyzerOptions(None if model_path is None else Path(model_path), **options))
+        self._start(AnalyzerOptions(model_path, **options))
 
     @classmethod
     def create_from_options(cls, options: AnalyzerOptions) -> Analyzer:
@@ -86,17 +71,11 @@ class Analyzer:
         self._class_balance = self._classifier.class_balance
         self._model_path = self._classifier.model_path
         self._box_scale = self._detector.box_scale
-        self._tracker: Optional[FaceTracker] = None
-        self._last_ms: Optional[float] = None
 
     @property
     def options(self) -> AnalyzerOptions:
         """The options it was built with."""
         return self._options
-
-    @property
-    def running_mode(self) -> RunningMode:
-        return self._options.running_mode
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -150,7 +129,7 @@ class Analyzer:
 
     @property
     def any_angle(self) -> bool:
-        """Whether image-mode calls look for faces at any angle unless a call says otherwise."""
+        """Whether calls look for faces at any angle unless a call says otherwise."""
         return self._options.any_angle
 
     def _parts(self, any_angle: bool = False) -> tuple[EmotionClassifier, FaceDetector]:
@@ -158,13 +137,6 @@ class Analyzer:
         if self._classifier is None or self._detector is None:
             raise ValueError("this Analyzer is closed")
         return self._classifier, self._turned if any_angle else self._detector
-
-    def _require(self, mode: RunningMode, method: str) -> None:
-        if self._options.running_mode is not mode:
-            other = "analyze(image)" if mode is RunningMode.VIDEO else "analyze_for_video(frame, timestamp_ms)"
-            raise ConfigError(f"{method}() needs an Analyzer in {mode.value} mode, and this one runs in "
-                              f"{self._options.running_mode.value} mode: call {other}, or create one with "
-                              f"running_mode={mode.value!r}")
 
     def load(self, image: ImageSource) -> np.ndarray:
         """Any image source (path, bytes, PIL image, BGR array) -> BGR uint8 array."""
@@ -197,32 +169,25 @@ class Analyzer:
         return self._options.tta if tta is None else tta
 
     def _any_angle(self, any_angle: Optional[bool]) -> bool:
-        if any_angle and self._options.running_mode is RunningMode.VIDEO:
-            raise ConfigError("any_angle is for images: video frames take the upright pass")
         return self._options.any_angle if any_angle is None else any_angle
 
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
         return dict(zip(self.labels, map(float, probs), strict=True))
 
     def _faces(self, bgr: np.ndarray, tta: Optional[bool], max_faces: int = 0,
-               time_s: Optional[float] = None, class_balance: Optional[float] = None,
+               class_balance: Optional[float] = None,
                any_angle: Optional[bool] = None) -> tuple[list[Face], list[np.ndarray]]:
-        """The one detect -> crop -> classify -> Face path: every face's crop classified in one batch; with
-        ``time_s`` (video mode), faces tracked and their scores smoothed."""
+        """The one detect -> crop -> classify -> Face path: every face's crop classified in one batch."""
         detections = self._parts(self._any_angle(any_angle))[1].detect(bgr)
         detections = largest_detections(detections, max_faces)
         crops = self.crop(bgr, detections)
         probs = self.predict_proba(crops, tta, class_balance=class_balance)
-        tracked = [(None, p) for p in probs] if time_s is None or self._tracker is None else \
-            self._tracker.update(detections, probs, time_s)
-        return [face_from_detection(d, self._scores(p), tid)
-                for d, (tid, p) in zip(detections, tracked, strict=True)], crops
+        return [face_from_detection(d, self._scores(p)) for d, p in zip(detections, probs, strict=True)], crops
 
     def analyze_with_crops(self, image: ImageSource, tta: Optional[bool] = None,
                            class_balance: Optional[float] = None, any_angle: Optional[bool] = None
                            ) -> tuple[list[Face], list[np.ndarray]]:
         """:meth:`analyze`, also returning the aligned crop of each face."""
-        self._require(RunningMode.IMAGE, "analyze_with_crops")
         return self._faces(self.load(image), tta, class_balance=class_balance, any_angle=any_angle)
 
     def analyze(self, image: ImageSource, tta: Optional[bool] = None, max_faces: int = 0,
@@ -240,53 +205,23 @@ class Analyzer:
 
         Raises:
             InputError: the image is missing, unreadable, truncated or too large.
-            ConfigError: the analyzer runs in video mode, the model does not store ``class_balance``, or
+            ConfigError: the model does not store ``class_balance``, or
                 ``max_faces`` is not a whole number, 0 or more.
         """
-        self._require(RunningMode.IMAGE, "analyze")
         return self._faces(self.load(image), tta, max_faces, class_balance=class_balance, any_angle=any_angle)[0]
 
     def analyze_crop(self, image: ImageSource, tta: Optional[bool] = None,
                      class_balance: Optional[float] = None) -> list[Face]:
         """Classify a whole image that is already a face crop (no detection): one :class:`Face` covering it."""
-        self._require(RunningMode.IMAGE, "analyze_crop")
         bgr = self.load(image)
         height, width = bgr.shape[:2]
         whole = Detection((0.0, 0.0, float(width), float(height)), 1.0)
         return [face_from_detection(whole, self.classify([bgr], tta, class_balance)[0])]
 
-    def analyze_for_video(self, frame: ImageSource, timestamp_ms: float, tta: Optional[bool] = None) -> list[Face]:
-        """The faces in one frame of the video or camera stream, taken at ``timestamp_ms`` milliseconds (need not
-        be whole), with track IDs that persist across frames and scores smoothed over time.
-
-        Raises:
-            InputError: the frame is unreadable, or ``timestamp_ms`` is not later than the previous frame's.
-            ConfigError: the analyzer runs in image mode.
-        """
-        self._require(RunningMode.VIDEO, "analyze_for_video")
-        if not isinstance(timestamp_ms, numbers.Real) or isinstance(timestamp_ms, bool) or \
-                not np.isfinite(timestamp_ms):
-            raise InputError(f"timestamp_ms must be a number of milliseconds, got {timestamp_ms!r}")
-        if self._last_ms is not None and timestamp_ms <= self._last_ms:
-            raise InputError(f"video frame timestamps must increase: {timestamp_ms:g} ms came after "
-                             f"{self._last_ms:g} ms (reset() starts a new video)")
-        bgr = self.load(frame)
-        self._last_ms = float(timestamp_ms)
-        if self._tracker is None:
-            self._tracker = FaceTracker(smoothing_s=self._options.smoothing_s)
-        return self._faces(bgr, tta, time_s=self._last_ms / 1000)[0]
-
-    def reset(self) -> None:
-        """Video mode: forget the face tracks and the last timestamp; the next frame starts a new video (its
-        faces get IDs from 1 again)."""
-        self._require(RunningMode.VIDEO, "reset")
-        self._tracker, self._last_ms = None, None
-
     def explain(self, image: ImageSource, tta: Optional[bool] = None,
                 class_balance: Optional[float] = None, any_angle: Optional[bool] = None) -> list[ExplainedFace]:
         """:meth:`analyze`, with why each face got its emotion: an occlusion grid over its crop (see
         :mod:`emolens.emotion.explain`; all faces and patch positions in one batch) and where the crop lies."""
-        self._require(RunningMode.IMAGE, "explain")
         faces, crops = self._faces(self.load(image), tta, class_balance=class_balance, any_angle=any_angle)
         return self.explain_faces(faces, crops, class_balance)
 
@@ -303,7 +238,7 @@ class Analyzer:
         """Free the model sessions and the detector's thread; later analyses raise ValueError. Idempotent."""
         if self._detector is not None:
             self._detector.close()
-        self._classifier, self._detector, self._tracker = None, None, None
+        self._classifier, self._detector = None, None
 
     def __enter__(self) -> Analyzer:
         return self
@@ -323,9 +258,9 @@ def largest_detections(detections: Sequence[Detection], max_faces: int) -> list[
     return [detections[i] for i in sorted(kept)]
 
 
-def face_from_detection(detection: Detection, scores: dict[str, float], track_id: Optional[int] = None) -> Face:
+def face_from_detection(detection: Detection, scores: dict[str, float]) -> Face:
     """A :class:`Face` from a detection and its emotion scores."""
     box = tuple(int(round(v)) for v in detection.box)
     landmarks = None if detection.landmarks is None else tuple((float(x), float(y)) for x, y in detection.landmarks)
     return Face(box, landmarks, max(scores, key=scores.__getitem__), scores,  # type: ignore[arg-type]
-                detection.score, track_id)
+                detection.score)

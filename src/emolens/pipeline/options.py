@@ -4,17 +4,17 @@ their analyzer from it (``Analyzer.create_from_options``)."""
 
 from __future__ import annotations
 
-import enum
-import math
+import copyreg
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Optional
 
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+
 from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR
-from emolens.faces.options import check_detector_options
+from emolens.faces.options import check_detector_name, check_detector_options
 from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS, check_image_formats
 from emolens.providers import DEFAULT_PROVIDERS, check_providers
 
@@ -23,21 +23,21 @@ DEFAULT_THREADS = 1
 spinning and slow down the detector that runs between classifications (benchmarks/latency.py: detect 6.7 -> 3 ms
 on 640x480 frames). A server runs one analysis per request thread."""
 
-DEFAULT_SMOOTHING_S = 0.3
-"""Time constant of the emotion smoothing of each tracked face in video mode, in seconds."""
+
+def read_only(mapping: Mapping[str, Any]) -> MappingProxyType[str, Any]:
+    """A read-only view of a copy of ``mapping``."""
+    return MappingProxyType(dict(mapping))
 
 
-class RunningMode(str, enum.Enum):
-    """What an analyzer is given (MediaPipe's running modes): single images, or the frames of one video or camera
-    stream in time order (faces tracked, emotions smoothed)."""
-
-    IMAGE = "image"
-    VIDEO = "video"
+# The detector options are kept as a read-only view; pickle's registry makes such views picklable (as cloudpickle
+# does), so that options travel to Ray's actors as they are.
+copyreg.pickle(MappingProxyType, lambda view: (read_only, (dict(view),)))
 
 
-@dataclass(frozen=True)
-class AnalyzerOptions:
-    """Settings of an :class:`~emolens.pipeline.analyzer.Analyzer`, checked when built.
+class AnalyzerOptions(BaseModel):
+    """Settings of an :class:`~emolens.pipeline.analyzer.Analyzer`, checked when built: a frozen pydantic model
+    (picklable, for Ray's actors), the one way settings come in (the web settings, the CLI and batch flags are
+    mapped onto it). The first three fields may be given by position.
 
     Attributes:
         model_path: an emolens ONNX emotion model; ``None`` for the bundled one.
@@ -49,9 +49,6 @@ class AnalyzerOptions:
         max_pixels: larger images are refused with :class:`~emolens.errors.InputError`.
         image_formats: the Pillow formats an image file may be in (others are refused with
             :class:`~emolens.errors.UnsupportedFormatError`); any case, kept upper-case.
-        running_mode: :attr:`RunningMode.IMAGE` (``analyze``) or :attr:`RunningMode.VIDEO`
-            (``analyze_for_video``); the strings ``"image"`` and ``"video"`` are accepted.
-        smoothing_s: video mode: time constant of each tracked face's emotion smoothing (0: none).
         class_balance: how readily a face is called neutral: the class prior of the model's calibration, from 0
             (the classes as common as in FER+, where a third of the faces are neutral) to 1 (every emotion equally
             likely); ``None`` for the model's default. A model that does not store the balance asked for refuses
@@ -59,65 +56,93 @@ class AnalyzerOptions:
         providers: the ONNX Runtime execution providers of the emotion model and the face detector, in order of
             preference, e.g. ``("CUDAExecutionProvider", "CPUExecutionProvider")``; default: the CPU (see
             :mod:`emolens.providers`). The Haar detector runs on OpenCV and ignores them.
-        any_angle: image mode: also look for faces turned by any angle, upside down included (the detector's
+        any_angle: also look for faces turned by any angle, upside down included (the detector's
             passes over quarter turns of the image, and eighth turns where faces lie near one; see
             :mod:`emolens.faces.rotated`): for photos whose orientation was lost. Slower; ``analyze`` and its kin
-            may override it per call. Video frames always take the upright pass (a stream rarely turns over), so
-            it must be false in video mode.
+            may override it per call. Video frames always take the upright pass (a stream rarely turns over; see
+            :class:`~emolens.pipeline.tracking.VideoStream`).
 
     Raises:
-        ConfigError: an unknown detector or detector option, an execution provider this ONNX Runtime does not
-            offer, or a value of the wrong type or range; the message names the allowed values.
+        ConfigError: an unknown field, detector or detector option, an execution provider this ONNX Runtime does
+            not offer, or a value of the wrong type or range; the message names the allowed values.
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     model_path: Optional[Path] = None
     detector: str = DEFAULT_DETECTOR
-    detector_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    detector_options: Mapping[str, Any] = read_only({})
     tta: bool = False
     threads: int = DEFAULT_THREADS
     max_pixels: int = MAX_PIXELS
     image_formats: tuple[str, ...] = IMAGE_FORMATS
-    running_mode: RunningMode = RunningMode.IMAGE
-    smoothing_s: float = DEFAULT_SMOOTHING_S
     class_balance: Optional[float] = None
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
     any_angle: bool = False
 
-    def __post_init__(self) -> None:
-        if self.model_path is not None and not isinstance(self.model_path, (str, Path)):
-            raise ConfigError(f"model_path must be a file path or None, got {self.model_path!r}")
-        checked = check_detector_options(self.detector, self.detector_options)
-        if not isinstance(self.tta, bool):
-            raise ConfigError(f"tta must be true or false, got {self.tta!r}")
-        _check_int("threads", self.threads, 0, "0 (ONNX Runtime picks, up to 4) or more")
-        _check_int("max_pixels", self.max_pixels, 1, "a positive number of pixels")
+    def __init__(self, model_path: Optional[str | Path] = None, detector: str = DEFAULT_DETECTOR,
+                 detector_options: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
         try:
-            mode = RunningMode(self.running_mode)
-        except ValueError:
-            raise ConfigError(f"unknown running mode {self.running_mode!r}; choose one of: "
-                              f"{', '.join(m.value for m in RunningMode)}") from None
-        if isinstance(self.smoothing_s, bool) or not isinstance(self.smoothing_s, (int, float)) \
-                or not math.isfinite(self.smoothing_s) or self.smoothing_s < 0:
-            raise ConfigError(f"smoothing_s must be a number of seconds, 0 or more, got {self.smoothing_s!r}")
-        if not isinstance(self.any_angle, bool):
-            raise ConfigError(f"any_angle must be true or false, got {self.any_angle!r}")
-        if self.any_angle and mode is RunningMode.VIDEO:
-            raise ConfigError("any_angle is for images: video frames take the upright pass (running_mode='video' "
-                              "needs any_angle=False)")
-        set_field = object.__setattr__  # a frozen dataclass normalises its own fields this way
-        set_field(self, "class_balance", check_class_balance(self.class_balance))
-        set_field(self, "providers", check_providers(self.providers))
-        set_field(self, "model_path", None if self.model_path is None else Path(self.model_path))
-        set_field(self, "detector_options", MappingProxyType(checked))
-        set_field(self, "running_mode", mode)
-        set_field(self, "image_formats", check_image_formats(
-            [self.image_formats] if isinstance(self.image_formats, str) else self.image_formats))
+            super().__init__(model_path=model_path, detector=detector,
+                             detector_options={} if detector_options is None else detector_options, **fields)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Picklable (Ray sends options to its actors) although the detector options are a read-only view."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values["detector_options"] = dict(self.detector_options)
-        return type(self), tuple(values.values())
+    def replace(self, **changes: Any) -> AnalyzerOptions:
+        """A copy with ``changes``, checked like new options (pydantic's ``model_copy`` would not check them)."""
+        return AnalyzerOptions(**{**dict(self), **changes})
+
+    @field_validator("model_path", mode="plain")
+    @classmethod
+    def _model_path(cls, value: Any) -> Optional[Path]:
+        if value is not None and not isinstance(value, (str, Path)):
+            raise ConfigError(f"model_path must be a file path or None, got {value!r}")
+        return None if value is None else Path(value)
+
+    @field_validator("detector", mode="plain")
+    @classmethod
+    def _detector(cls, value: Any) -> str:
+        check_detector_name(value)
+        return str(value)
+
+    @field_validator("detector_options", mode="plain")
+    @classmethod
+    def _detector_options(cls, value: Any, info: ValidationInfo) -> Mapping[str, Any]:
+        if "detector" not in info.data:  # the detector was refused: its error is the one reported
+            return read_only({})
+        return read_only(check_detector_options(info.data["detector"], value))
+
+    @field_validator("tta", "any_angle", mode="plain")
+    @classmethod
+    def _flag(cls, value: Any, info: ValidationInfo) -> bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{info.field_name} must be true or false, got {value!r}")
+        return value
+
+    @field_validator("threads", mode="plain")
+    @classmethod
+    def _threads(cls, value: Any) -> int:
+        return _check_int("threads", value, 0, "0 (ONNX Runtime picks, up to 4) or more")
+
+    @field_validator("max_pixels", mode="plain")
+    @classmethod
+    def _max_pixels(cls, value: Any) -> int:
+        return _check_int("max_pixels", value, 1, "a positive number of pixels")
+
+    @field_validator("image_formats", mode="plain")
+    @classmethod
+    def _image_formats(cls, value: Any) -> tuple[str, ...]:
+        return check_image_formats([value] if isinstance(value, str) else value)
+
+    @field_validator("class_balance", mode="plain")
+    @classmethod
+    def _class_balance(cls, value: Any) -> Optional[float]:
+        return check_class_balance(value)
+
+    @field_validator("providers", mode="plain")
+    @classmethod
+    def _providers(cls, value: Any) -> tuple[str, ...]:
+        return check_providers(value)
 
 
 def check_class_balance(value: Any) -> Optional[float]:
@@ -130,6 +155,21 @@ def check_class_balance(value: Any) -> Optional[float]:
     return float(value)
 
 
-def _check_int(name: str, value: Any, low: int, allowed: str) -> None:
+def _check_int(name: str, value: Any, low: int, allowed: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+    return value
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first problem of ``exc`` as the :class:`ConfigError` a validator raised (pydantic wraps it), or, for a
+    field the options lack, one naming the fields."""
+    error = exc.errors()[0]
+    raised = error.get("ctx", {}).get("error")
+    if isinstance(raised, ConfigError):
+        return raised
+    if error["type"] == "extra_forbidden":
+        return ConfigError(f"unknown analyzer option {error['loc'][0]!r}; the options are "
+                           f"{', '.join(AnalyzerOptions.model_fields)} (a detector's own options go in "
+                           "detector_options)")
+    return ConfigError(f"analyzer option {'.'.join(map(str, error['loc']))}: {error['msg']}")

@@ -13,7 +13,6 @@ from werkzeug.formparser import FormDataParser, default_stream_factory
 
 from emolens.errors import BusyError, ConfigError, InputError, ModelError, StorageError, UnsupportedFormatError
 from emolens.pipeline.analyzer import Analyzer
-from emolens.pipeline.options import RunningMode
 from emolens.storage import Storage, make_engine, upgrade
 from emolens.web import api, pages
 from emolens.web.config import load_config
@@ -62,10 +61,7 @@ class StrictRequest(Request):
 
 def create_app(config: Optional[Mapping[str, Any]] = None, analyzer: Optional[Analyzer] = None) -> Flask:
     """Build the app: settings (see :mod:`emolens.web.config`), the database migrated to the latest schema,
-    and the analyzer, loaded once (pass ``analyzer``, in image mode, to share one between apps)."""
-    if analyzer is not None and analyzer.running_mode is not RunningMode.IMAGE:
-        raise ConfigError("the web app needs an image-mode analyzer: the server keeps no state between requests "
-                          "(the live page tracks faces in the browser)")
+    and the analyzer, loaded once (pass ``analyzer`` to share one between apps)."""
     app = Flask(__name__)
     app.request_class = StrictRequest
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep scores in the model's label order

@@ -57,7 +57,6 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
-    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     ValidationError,
@@ -69,7 +68,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from emolens.errors import ConfigError
 from emolens.faces import DEFAULT_DETECTOR
 from emolens.faces.options import check_detector_name
-from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS, check_image_formats
+from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS
 from emolens.pipeline.options import DEFAULT_THREADS, AnalyzerOptions
 
 if sys.version_info >= (3, 11):
@@ -89,7 +88,7 @@ class Settings(BaseModel):
     DATA_DIR: Optional[str] = None
     DATABASE_URL: Optional[str] = None
     MAX_UPLOAD_MB: PositiveFloat = 10
-    MAX_PIXELS: PositiveInt = MAX_PIXELS
+    MAX_PIXELS: int = MAX_PIXELS
     IMAGE_FORMATS: list[str] = list(IMAGE_FORMATS)
     STORE_IMAGES: bool = False
     STORE_THUMBNAILS: bool = False
@@ -99,10 +98,10 @@ class Settings(BaseModel):
     DETECTOR: str = DEFAULT_DETECTOR
     TTA: bool = False
     ALLOWED_DETECTORS: list[str] = []
-    CLASS_BALANCE: Optional[Annotated[float, Field(ge=0, le=1)]] = None
+    CLASS_BALANCE: Optional[float] = None
     ALLOWED_CLASS_BALANCES: Optional[list[Annotated[float, Field(ge=0, le=1)]]] = None
     DETECTOR_OPTIONS: dict[str, Any] = {}
-    ONNX_THREADS: NonNegativeInt = DEFAULT_THREADS
+    ONNX_THREADS: int = DEFAULT_THREADS
     LIVE_WINDOW_S: PositiveFloat = 10.0
     STORAGE_TIMEOUT_S: PositiveFloat = 5.0
     ANALYSIS_SLOTS: PositiveInt = 2
@@ -130,10 +129,9 @@ class Settings(BaseModel):
 
     @field_validator("IMAGE_FORMATS", mode="before")
     @classmethod
-    def _known_formats(cls, names: Any) -> Any:
-        if isinstance(names, str):  # EMOLENS_IMAGE_FORMATS=JPEG,PNG
-            names = names.split(",")
-        return list(check_image_formats(names)) if isinstance(names, list) else names
+    def _listed_formats(cls, names: Any) -> Any:
+        """``EMOLENS_IMAGE_FORMATS=JPEG,PNG`` as a list (the names are checked by AnalyzerOptions)."""
+        return names.split(",") if isinstance(names, str) else names
 
     @field_validator("ALLOWED_CLASS_BALANCES", mode="before")
     @classmethod
@@ -166,18 +164,23 @@ def load_config(config: Config, overrides: Optional[Mapping[str, Any]] = None) -
     config.from_prefixed_env(PREFIX)
     config.from_mapping(overrides or {})
     config.update(_validated(config))
+    config["IMAGE_FORMATS"] = list(analyzer_options(config).image_formats)  # checked by AnalyzerOptions alone
     data_dir = Path(config["DATA_DIR"] or user_data_dir("emolens", appauthor=False)).expanduser()
     config["DATA_DIR"] = str(data_dir)
     config["DATABASE_URL"] = config["DATABASE_URL"] or f"sqlite:///{data_dir / 'emolens.db'}"
     config["MAX_CONTENT_LENGTH"] = int(float(config["MAX_UPLOAD_MB"]) * 1024 * 1024)
 
 
+ANALYZER_SETTINGS = {"MODEL_PATH": "model_path", "DETECTOR": "detector", "DETECTOR_OPTIONS": "detector_options",
+                     "TTA": "tta", "ONNX_THREADS": "threads", "MAX_PIXELS": "max_pixels",
+                     "IMAGE_FORMATS": "image_formats", "CLASS_BALANCE": "class_balance"}
+"""The server's settings that are :class:`AnalyzerOptions` fields: the one map from one to the other."""
+
+
 def analyzer_options(config: Mapping[str, Any]) -> AnalyzerOptions:
-    """The options of the app's analyzer (image mode: the server keeps no state between requests, so the live
-    page tracks faces in the browser)."""
-    return AnalyzerOptions(config["MODEL_PATH"], config["DETECTOR"], config["DETECTOR_OPTIONS"], tta=config["TTA"],
-                           threads=config["ONNX_THREADS"], max_pixels=config["MAX_PIXELS"],
-                           image_formats=tuple(config["IMAGE_FORMATS"]), class_balance=config["CLASS_BALANCE"])
+    """The options of the app's analyzer (the server keeps no state between requests, so the live page tracks
+    faces in the browser); :class:`~emolens.errors.ConfigError` from AnalyzerOptions when one is refused."""
+    return AnalyzerOptions(**{field: config[key] for key, field in ANALYZER_SETTINGS.items()})
 
 
 def _validated(config: Config) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, make_response, render_template
 
 from emolens.labels import EMOTION_COLOURS, label_colours
 from emolens.pipeline.rows import face_columns
+from emolens.pipeline.tracking import TRACKING
 from emolens.web.services import services
 
 bp = Blueprint("pages", __name__)
@@ -30,10 +31,11 @@ def upload() -> str:
 @bp.get("/live")
 def live() -> Response:
     """Emotions from the browser's camera, live. Its scripts may compile WebAssembly (ONNX Runtime Web runs the
-    models in the browser): 'wasm-unsafe-eval' allows that and nothing else (no eval of JavaScript)."""
+    models in the browser): 'wasm-unsafe-eval' allows that and nothing else (no eval of JavaScript). The page's
+    face tracker takes its constants from ``data-tracking`` (:data:`~emolens.pipeline.tracking.TRACKING`)."""
     from emolens.web.app import CSP  # here: the app module imports this one
 
-    response = make_response(_page("live.html", "live"))
+    response = make_response(_page("live.html", "live", tracking=TRACKING))
     response.headers["Content-Security-Policy"] = CSP.replace("script-src 'self'",
                                                               "script-src 'self' 'wasm-unsafe-eval'")
     return response

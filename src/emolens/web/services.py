@@ -4,7 +4,6 @@ Nothing about requests or sessions is kept here: the database is the only shared
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ def make_analyzer(config: Mapping[str, Any], detector: Optional[str] = None) -> 
     (default: ``DETECTOR``). ``DETECTOR_OPTIONS`` belong to ``DETECTOR``; another detector gets its own defaults."""
     options = analyzer_options(config)
     if detector and detector != options.detector:
-        options = dataclasses.replace(options, detector=detector, detector_options={})
+        options = options.replace(detector=detector, detector_options={})
     return Analyzer.create_from_options(options)
 
 

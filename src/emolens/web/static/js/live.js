@@ -22,7 +22,7 @@ import * as emolensTimeline from "./timeline.js";
       "privacy"].map($);
   const out = { fps: $("fps"), latency: $("latency"), nfaces: $("nfaces"), top: $("top") };
   const grab = document.createElement("canvas");
-  const tracker = emolensTracker.create();
+  const tracker = emolensTracker.create(JSON.parse(stage.dataset.tracking)); // pipeline/tracking.py TRACKING
   const timeline = emolensTimeline.create($("timeline"));
   const session = `live-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const RUNNING = "Running. Frames are analysed and discarded.";

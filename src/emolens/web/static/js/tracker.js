@@ -13,8 +13,9 @@ function top(scores) {
   return Object.keys(scores).reduce((a, b) => (scores[b] > scores[a] ? b : a));
 }
 
-/** A tracker; `update(faces, timeS)` returns the faces with `track_id` and smoothed `scores` and `emotion`. */
-function create({ smoothingS = 0.3, iouThreshold = 0.3, forgetS = 1.0 } = {}) {
+/** A tracker; `update(faces, timeS)` returns the faces with `track_id` and smoothed `scores` and `emotion`. Its
+ *  constants come from the server (pipeline/tracking.py TRACKING, in the live page's `data-tracking`). */
+function create({ smoothingS, iouThreshold, forgetS }) {
   let tracks = [];
   let nextId = 1;
   return {
