@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, KERNEL_ORDER_ABS, REPO
 from PIL import Image
+from support.data import REPO
+from support.helpers import FIXTURES, KERNEL_ORDER_ABS
 
 from emolens import Analyzer
 from emolens.emotion.classifier import EmotionClassifier

@@ -25,7 +25,8 @@ from click.testing import CliRunner
 pytest.importorskip("ray", reason='needs the [ray] extra: pip install -e ".[ray]" (CI has it: a skip fails CI)')
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import REPO, require, write_photo_video
+from support.data import REPO
+from support.helpers import require, write_photo_video
 
 from emolens.batch.inputs import expand_inputs
 from emolens.cli.main import cli

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from support.helpers import FIXTURES
 
 from emolens.cli.main import cli
 from emolens.cli.output import to_json

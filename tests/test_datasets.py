@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import plain_tree
 from PIL import Image
+from support.helpers import plain_tree
 
 from emolens.cli.main import cli
 from emolens.datasets import DatasetError, dataset_has_split, load_dataset

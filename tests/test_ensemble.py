@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import KERNEL_ORDER_ABS
+from support.helpers import KERNEL_ORDER_ABS
 
 onnx = pytest.importorskip("onnx", reason="ensembles need the [train] extra (onnx)")
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import KERNEL_ORDER_ABS
+from support.helpers import KERNEL_ORDER_ABS
 
 from emolens import Analyzer
 from emolens.cli.main import cli

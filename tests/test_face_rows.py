@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_photo_video
+from support.helpers import write_photo_video
 
 from emolens.cli.main import cli
 from emolens.errors import ModelError

@@ -8,7 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import FIXTURES, REPO
+from support.data import REPO
+from support.helpers import FIXTURES
 
 from emolens.faces import DEFAULT_DETECTOR, Detection, create_detector
 from emolens.faces.align import crop_face, eye_angle

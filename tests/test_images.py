@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, REPO
 from PIL import Image
+from support.data import REPO
+from support.helpers import FIXTURES
 
 from emolens.errors import ConfigError, InputError, UnsupportedFormatError
 from emolens.images import IMAGE_FORMATS, check_image_formats, decode_image

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, plain_tree
+from support.data import REPO
+from support.helpers import plain_tree
 
 pytest.importorskip("torch", reason="the notebook trains: needs the [train] extra (PyTorch)")
 

@@ -7,8 +7,8 @@ import pickle
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
 from flask import Config
+from support.helpers import FIXTURES
 
 from emolens import Analyzer, AnalyzerOptions
 from emolens.errors import ConfigError

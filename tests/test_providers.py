@@ -8,7 +8,7 @@ from typing import Any
 import onnxruntime
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from support.helpers import FIXTURES
 
 from emolens import Analyzer, AnalyzerOptions
 from emolens.cli.main import cli

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from support.data import REPO
 
 SHOW = "from common import FER, PHOTOS; print(FER); print(PHOTOS)"
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import KERNEL_ORDER_ABS
+from support.helpers import KERNEL_ORDER_ABS
 
 torch = pytest.importorskip("torch", reason="training tests need the [train] extra (PyTorch)")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import FIXTURES
+from support.helpers import FIXTURES
 
 from emolens.emotion.preprocessing import Preprocessing, resize_face
 from emolens.emotion.tta import shift, tta_views

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, write_photo_video
+from support.helpers import FIXTURES, write_photo_video
 
 from emolens import Analyzer, FaceTracker, VideoStream
 from emolens.errors import ConfigError, InputError
@@ -70,7 +70,7 @@ def test_tracker_settings_are_checked(options: dict, message: str) -> None:
 
 @pytest.fixture(scope="module")
 def video_frames(tmp_path_factory: pytest.TempPathFactory, photos_dir: Path) -> list[np.ndarray]:
-    """The 18 frames of conftest.write_photo_video: 12 of the couple drifting right, then 6 of six faces."""
+    """The 18 frames of support.helpers.write_photo_video: 12 of the couple drifting right, then 6 of six faces."""
     path = write_photo_video(tmp_path_factory.mktemp("video") / "clip.avi", photos_dir)
     with VideoReader(path) as reader:
         assert reader.fps == 10
