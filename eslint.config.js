@@ -1,6 +1,7 @@
 // The JavaScript checker of the web pages (run by .ci/run as `npx eslint src/emolens/web/static/js`): eslint's
 // recommended rules on native ES modules in the browser, and no page script publishes or reads a global of its own:
-// modules import what they use. Chart (Chart.js) and ort (onnxruntime-web) are the vendored libraries' globals.
+// modules import what they use. Chart (Chart.js) is the one vendored library read as a global; the analysis worker
+// runs in a worker's scope.
 import js from "@eslint/js";
 import globals from "globals";
 
@@ -12,7 +13,7 @@ export default [
     languageOptions: {
       ecmaVersion: "latest",
       sourceType: "module",
-      globals: { ...globals.browser, Chart: "readonly", ort: "readonly" },
+      globals: { ...globals.browser, Chart: "readonly" },
     },
     rules: {
       "no-implicit-globals": "error",
@@ -21,4 +22,5 @@ export default [
           message: "Share through import/export, not window properties." }],
     },
   },
+  { files: ["src/emolens/web/static/js/analysis_worker.js"], languageOptions: { globals: globals.worker } },
 ];

@@ -164,10 +164,12 @@ def test_model_file_needs_the_api_token_when_there_is_one(make_app: Callable[...
     assert fetch(client, "/api/v1/model.onnx", {"Authorization": "Bearer secret"})[0] == 200
 
 
-def test_live_page_alone_may_compile_webassembly(sqlite_app: Flask) -> None:
+def test_live_page_and_its_analysis_worker_alone_may_compile_webassembly(sqlite_app: Flask) -> None:
     client = sqlite_app.test_client()
-    assert "'wasm-unsafe-eval'" in client.get("/live").headers["Content-Security-Policy"]
-    assert "wasm-unsafe-eval" not in client.get("/").headers["Content-Security-Policy"]
+    for path in ("/live", "/static/js/analysis_worker.js"):  # a worker runs under its own script's policy
+        assert "'wasm-unsafe-eval'" in fetch(client, path)[2]["Content-Security-Policy"], path
+    for path in ("/", "/static/js/live.js", "/static/js/browser_pipeline.js"):
+        assert "wasm-unsafe-eval" not in fetch(client, path)[2]["Content-Security-Policy"], path
 
 
 def face(labels: tuple[str, ...], top: int = 0) -> dict[str, Any]:

@@ -30,22 +30,17 @@ pytestmark = pytest.mark.slow
 
 LOAD = """const done = arguments[arguments.length - 1];
 const module = (name) => import(new URL(name, document.querySelector('script[type=module]').src));
-Promise.all([module('common.js'), module('browser_pipeline.js')]).then(([emolens, emolensBrowser]) => {
-  window.emolensBrowser = emolensBrowser; // the page's own module instances, for ANALYSE
-  return emolens.api('/api/v1/model')
-    .then((info) => emolensBrowser.create(info, document.getElementById('mode').dataset.wasm));
-}).then((pipeline) => { window.parity = pipeline; done('ok'); }, (err) => done(`error: ${err}`));"""
-"""Loads the browser pipeline on the live page, as the page itself does (importing the modules the page imported)."""
+Promise.all([module('common.js'), module('browser_analyser.js')])
+  .then(([emolens, analyser]) => emolens.api('/api/v1/model')
+    .then((info) => analyser.create(info, document.getElementById('mode').dataset.wasm)))
+  .then((analyser) => { window.parity = analyser; done('ok'); }, (err) => done(`error: ${err}`));"""
+"""Loads browser mode's analyser on the live page as the page itself does (the pipeline in its worker)."""
 
 ANALYSE = """const [png, done] = [arguments[0], arguments[arguments.length - 1]];
 const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
 createImageBitmap(new Blob([bytes], {type: 'image/png'}), {colorSpaceConversion: 'none', premultiplyAlpha: 'none'})
-  .then((bitmap) => {
-    const ctx = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
-    ctx.drawImage(bitmap, 0, 0);
-    return window.parity.analyze(emolensBrowser.rgb(ctx.getImageData(0, 0, bitmap.width, bitmap.height)));
-  })
-  .then((faces) => done(JSON.stringify(faces)), (err) => done(`error: ${err}`));"""
+  .then((bitmap) => window.parity.analyze(bitmap))
+  .then(({faces}) => done(JSON.stringify(faces)), (err) => done(`error: ${err}`));"""
 """Analyses one PNG (exact pixels: no colour profile) in the browser; the faces as JSON."""
 
 RECORD_REQUESTS = """window.sent = [];

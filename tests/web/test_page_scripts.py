@@ -1,5 +1,5 @@
 """The pages' own scripts are native ES modules: each page loads one entry module (plus the vendored libraries as
-classic scripts), every script is reached through imports from an entry, none publishes a global, and the DOM
+classic scripts), every script is reached through imports (or as a worker) from an entry, none publishes a global, and the DOM
 helper and the drawing of faces on canvas each live in one module. eslint (``.ci/run``) checks the rest."""
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import emolens.web
 
 JS = Path(emolens.web.__file__).parent / "static" / "js"
 PAGES = ["/", "/live", "/dashboard", "/history"]
-IMPORT = re.compile(r'^(?:import|export)\b[^;]*?from\s+"\./([\w.]+)"', re.M | re.S)
+IMPORT = re.compile(r'^(?:import|export)\b[^;]*?from\s+"\./([\w.]+)"|new URL\("\./([\w.]+)", import\.meta\.url\)',
+                    re.M | re.S)
+"""A module a script imports, or starts as a worker."""
 
 
 class _Scripts(HTMLParser):
@@ -56,7 +58,7 @@ def test_every_page_loads_its_scripts_as_modules_reaching_every_script(make_app:
         name = todo.pop()
         if name not in reached:
             reached.add(name)
-            todo.extend(IMPORT.findall((JS / name).read_text()))
+            todo.extend(a or b for a, b in IMPORT.findall((JS / name).read_text()))
     assert reached == {p.name for p in JS.glob("*.js")}  # no script left outside the module graph
 
 

@@ -21,6 +21,10 @@ from emolens.web.services import Services, make_analyzer
 CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
        "style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
+WASM_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'")
+"""For what runs ONNX Runtime Web: it may compile WebAssembly, and still no JavaScript from strings."""
+WASM_SCRIPTS = {"js/analysis_worker.js"}
+"""Static scripts that run WebAssembly: a worker's script is under its own response's policy, not its page's."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -176,7 +180,8 @@ def _drain_unread_body(response: Response) -> Response:
 
 
 def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    wasm = request.endpoint == "static" and (request.view_args or {}).get("filename") in WASM_SCRIPTS
+    response.headers.setdefault("Content-Security-Policy", WASM_CSP if wasm else CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"

@@ -31,13 +31,12 @@ def upload() -> str:
 @bp.get("/live")
 def live() -> Response:
     """Emotions from the browser's camera, live. Its scripts may compile WebAssembly (ONNX Runtime Web runs the
-    models in the browser): 'wasm-unsafe-eval' allows that and nothing else (no eval of JavaScript). The page's
-    face tracker takes its constants from ``data-tracking`` (:data:`~emolens.pipeline.tracking.TRACKING`)."""
-    from emolens.web.app import CSP  # here: the app module imports this one
+    models in the browser, in a worker): ``WASM_CSP`` allows that and nothing else (no eval of JavaScript). The
+    page's face tracker takes its constants from ``data-tracking`` (:data:`~emolens.pipeline.tracking.TRACKING`)."""
+    from emolens.web.app import WASM_CSP  # here: the app module imports this one
 
     response = make_response(_page("live.html", "live", tracking=TRACKING))
-    response.headers["Content-Security-Policy"] = CSP.replace("script-src 'self'",
-                                                              "script-src 'self' 'wasm-unsafe-eval'")
+    response.headers["Content-Security-Policy"] = WASM_CSP
     return response
 
 

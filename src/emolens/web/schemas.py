@@ -274,7 +274,7 @@ class ErrorOut(BaseModel):
 
 
 MAX_LIVE_FRAMES = 120
-"""Frames one results post may cover (the live page posts about once a second; 120 leaves room at 60 frames/s)."""
+"""Frames one results post may cover (the live page posts every 2 seconds, or sooner when it has 120 frames)."""
 MAX_LIVE_FACES = 1000
 """Faces one results post may hold, over all its frames."""
 

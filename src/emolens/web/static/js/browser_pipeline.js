@@ -1,21 +1,17 @@
-// The analysis pipeline in the browser, on ONNX Runtime Web (WebAssembly with SIMD; threads only where the page is
-// cross-origin isolated): BlazeFace short-range on the whole frame, the eyes levelled and the face cropped with the
-// model's framing, then the emotion model with its preprocessing and calibration. Everything about the model
-// (labels, input contract, calibration, file addresses) comes from GET /api/v1/model, so any emolens model works.
+// The analysis pipeline on ONNX Runtime Web (WebAssembly with SIMD; threads only where the page is cross-origin
+// isolated): BlazeFace short-range on the whole frame, the eyes levelled and the face cropped with the model's
+// framing, then the emotion model with its preprocessing and calibration. Everything about the model (labels, input
+// contract, calibration, file addresses) comes from GET /api/v1/model, so any emolens model works. The live page runs
+// it in a worker (analysis_worker.js, driven through browser_analyser.js), off the page's own thread.
 // The ONNX graphs hold the input scaling, box decoding, normalisation and calibration (tools/
 // build_browser_graphs.py); JavaScript keeps the resampling (resample.js) and the weighted merge of boxes. It mirrors
 // emolens.faces.blazeface (BlazeFaceModel.candidates, merge), emolens.faces.align.crop_face and
 // emolens.emotion.preprocessing.resize_face; tests/web/test_live_browser.py holds the two to the same results.
-import * as emolens from "./common.js";
+import * as ort from "../vendor/onnxruntime-web/ort.wasm.min.mjs";
 import * as R from "./resample.js";
 
-export const { supported, create, rgb } = (() => {
+export const { create, rgb } = (() => {
   const MAX_CROP_SIDE = 256; // emolens.faces.align.MAX_CROP_SIDE
-
-  /** Whether this browser can run the pipeline at all. */
-  function supported() {
-    return typeof WebAssembly === "object" && typeof ort === "object";
-  }
 
   /** Intersection over union of two [x0, y0, x1, y1] boxes. */
   function iou(a, b) {
@@ -97,16 +93,16 @@ export const { supported, create, rgb } = (() => {
 
   const scalar = (v) => new ort.Tensor("float32", Float32Array.from([v]), [1]);
 
-  /** The pipeline for a model described by GET /api/v1/model; loaded and warmed up before it resolves. */
-  async function create(info, wasmPath) {
+  /** The pipeline for a model described by GET /api/v1/model (``model``: the bytes of its file, which needs the API
+   * token; the graphs are static files), with ONNX Runtime Web's files at ``wasmPath``; loaded and warmed up before
+   * it resolves. */
+  async function create(info, wasmPath, model) {
     ort.env.wasm.wasmPaths = wasmPath;
     ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
     const options = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
-    // the model file comes through the API (its token, when the server has one); the graphs are static files
-    const modelBytes = emolens.apiBlob(info.url).then(async (blob) => new Uint8Array(await blob.arrayBuffer()));
-    const [detector, prepare, model, calibrate] = await Promise.all(
-      [info.detector.url, info.graphs.input, modelBytes, info.graphs.calibration]
-        .map(async (source) => ort.InferenceSession.create(await source, options)));
+    const [detector, prepare, classifier, calibrate] = await Promise.all(
+      [info.detector.url, info.graphs.input, model, info.graphs.calibration]
+        .map((source) => ort.InferenceSession.create(source, options)));
     const det = info.detector;
     const prep = info.preprocessing;
     let calibration; // the bias and temperature tensors applied, and the class balance they are for
@@ -147,7 +143,7 @@ export const { supported, create, rgb } = (() => {
       crops.forEach((img, i) => batch.set(img.data, i * s * s * c));
       const { input } = await prepare.run({ crops: new ort.Tensor("float32", batch, [crops.length, s, s, c]), mean,
         std });
-      const probs = Object.values(await model.run({ [model.inputNames[0]]: input }))[0];
+      const probs = Object.values(await classifier.run({ [classifier.inputNames[0]]: input }))[0];
       const { scores } = await calibrate.run({ probabilities: probs, bias, temperature });
       const n = info.labels.length;
       return crops.map((_, i) => scores.data.subarray(i * n, (i + 1) * n));
@@ -187,5 +183,5 @@ export const { supported, create, rgb } = (() => {
     return { data: out, width, height, channels: 3 };
   }
 
-  return { supported, create, rgb };
+  return { create, rgb };
 })();

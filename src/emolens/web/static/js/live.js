@@ -1,9 +1,11 @@
 // Live page, in one of two modes (the control #mode):
-// - browser (the default where it works): every camera frame is analysed here with ONNX Runtime Web
-//   (browser_pipeline.js); only results (emotions and scores, JSON) go to the server, about once a second, while
-//   "Record" is on. Frames are taken as the video delivers them (requestVideoFrameCallback), one at a time. The
-//   calibration is the server's for the class balance chosen in the settings (fetched again when it changes), and
-//   each post says which class balance scored its results.
+// - browser (the default where it works): camera frames are analysed here with ONNX Runtime Web, in a worker
+//   (browser_analyser.js); only results (emotions and scores, JSON) go to the server, every 2 seconds, while
+//   "Record" is on. Frames are taken as the camera gives them (MediaStreamTrackProcessor, else
+//   requestVideoFrameCallback), one in the worker at a time: a frame that arrives meanwhile is analysed as soon as
+//   the worker is free (only the newest), so no frame waits behind another and none is awaited needlessly. The calibration is the server's for the class balance
+//   chosen in the settings (fetched again when it changes), and each post says which class balance scored its
+//   results. The detector and test-time augmentation settings apply only on the server.
 // - server: frames, downscaled to JPEG, go to the API one at a time. When the server fails, the boxes go (they
 //   would be stale) and the page reconnects with backoff.
 // Both draw boxes over the video through the same tracker and timeline; screen readers hear the emotions at most
@@ -11,7 +13,7 @@
 import { $ } from "./dom.js";
 import { api, explain, pct, labels } from "./common.js";
 import { drawFaces } from "./draw.js";
-import * as emolensBrowser from "./browser_pipeline.js";
+import * as emolensBrowser from "./browser_analyser.js";
 import * as emolensSettings from "./settings.js";
 import * as emolensTracker from "./tracker.js";
 import * as emolensTimeline from "./timeline.js";
@@ -27,7 +29,7 @@ import * as emolensTimeline from "./timeline.js";
   const session = `live-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const RUNNING = "Running. Frames are analysed and discarded.";
   const RUNNING_HERE = "Running in this browser. Frames are analysed here and never sent.";
-  const POST_MS = 1000;
+  const POST_MS = 2000; // the dashboard polls every 5 s and stores 10 s windows
   const MAX_POST_FRAMES = 120; // schemas.MAX_LIVE_FRAMES
   const MAX_POST_FACES = 1000; // schemas.MAX_LIVE_FACES
   const MAX_FRAME_FACES = 32; // browser.MAX_FACES_PER_FRAME
@@ -65,17 +67,16 @@ import * as emolensTimeline from "./timeline.js";
     times = [];
   }
 
-  /** The current video frame drawn at the chosen width; the canvas is returned. */
-  function drawFrame() {
+  /** The size frames are analysed at: the chosen width, the video's shape. */
+  function frameSize() {
     const width = Math.min(Number(widthSel.value), video.videoWidth);
-    grab.width = width;
-    grab.height = Math.round(video.videoHeight * width / video.videoWidth);
-    grab.getContext("2d", { willReadFrequently: true }).drawImage(video, 0, 0, grab.width, grab.height);
-    return grab;
+    return { width, height: Math.round(video.videoHeight * width / video.videoWidth) };
   }
 
+  /** The current video frame as a JPEG at the chosen width. */
   function frameBlob() {
-    drawFrame();
+    ({ width: grab.width, height: grab.height } = frameSize());
+    grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
     return new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.8));
   }
 
@@ -214,33 +215,74 @@ import * as emolensTimeline from "./timeline.js";
     else requestAnimationFrame(step);
   }
 
-  /** Every new video frame analysed in this browser, one at a time: the next is asked for once this one is done. */
+  /** Calls ``arrived`` with each new camera frame: a VideoFrame straight from the camera where the browser has
+   * MediaStreamTrackProcessor (every frame the camera gives), else the video element each time it shows a new
+   * frame (requestVideoFrameCallback, which may skip frames when the page is busy). Stops when ``live()`` is
+   * false. */
+  function cameraFrames(live, arrived) {
+    if (typeof MediaStreamTrackProcessor === "function") {
+      const reader = new MediaStreamTrackProcessor({ track: stream.getVideoTracks()[0] }).readable.getReader();
+      (async () => {
+        for (;;) {
+          const { value, done } = await reader.read().catch(() => ({ done: true }));
+          if (done) return;
+          if (!live()) { value.close(); reader.cancel(); return; }
+          arrived(value);
+        }
+      })();
+      return;
+    }
+    const step = () => {
+      if (!live()) return;
+      nextFrame(step);
+      arrived(video);
+    };
+    nextFrame(step);
+  }
+
+  /** Camera frames analysed in this browser as fast as the worker allows, each at most once: a frame that
+   * arrives while the worker is busy waits (only the newest), and is analysed as soon as the worker is free. */
   async function browserLoop(analyser) {
     const minScore = () => Number(emolensSettings.params().min_score || 0);
     const mine = ++loops;
-    const step = async () => {
-      if (!running || mine !== loops) return;
+    const live = () => running && mine === loops;
+    const drop = (frame) => { if (frame && frame !== video) frame.close(); };
+    let busy = false;
+    let newest = null; // the newest frame that arrived while the worker was busy
+    const analyse = async (frame) => {
+      busy = true;
       const started = performance.now();
-      const canvas = drawFrame();
-      const image = canvas.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, canvas.width,
-        canvas.height);
-      const classBalance = analyser.classBalance(); // the calibration analyze() applies
-      let faces;
+      const { width, height } = frameSize();
+      let result;
       try {
-        faces = (await analyser.analyze(emolensBrowser.rgb(image))).filter((f) => f.detection_score >= minScore());
+        result = await analyser.analyze(frame, width, height);
       } catch (err) {
-        if (running) { fallBack(err); loop(); }
+        drop(newest);
+        newest = null;
+        if (live()) { fallBack(err); loop(); }
         return;
+      } finally {
+        busy = false;
       }
-      if (!running || mine !== loops) return;
+      if (!live()) { drop(newest); newest = null; return; }
+      const faces = result.faces.filter((f) => f.detection_score >= minScore());
       const ms = performance.now() - started;
-      show({ faces, width: canvas.width }, ms);
-      queue(faces, ms, classBalance);
-      nextFrame(step);
+      show({ faces, width }, ms);
+      queue(faces, ms, result.classBalance);
+      const next = newest;
+      newest = null;
+      if (next) analyse(next);
+    };
+    const arrived = (frame) => {
+      if (!busy) analyse(frame);
+      else {
+        if (newest !== frame) drop(newest);
+        newest = frame;
+      }
     };
     while (running && video.readyState < 2) await sleep(50);
     poster = setInterval(post, POST_MS);
-    nextFrame(step);
+    cameraFrames(live, arrived);
   }
 
   /** Start analysing in the chosen mode; browser mode falls back to the server when it cannot run here. */
