@@ -101,6 +101,20 @@ def test_live_settings_choose_the_detector(server: str, browser: Chrome) -> None
     no_console_errors(browser)
 
 
+def test_live_settings_only_the_server_applies_are_off_in_browser_mode(server: str, browser: Chrome) -> None:
+    """The browser runs blazeface-short without augmentation: in browser mode the detector and TTA controls are
+    disabled and the hint says why; server mode gives them back."""
+    fresh(browser, f"{server}/live")
+    WebDriverWait(browser, 10).until(lambda d: "haar" in detectors(d))
+    controls = [browser.find_element(By.ID, name) for name in ("detector", "tta")]
+    hint = browser.find_element(By.ID, "server-only-hint")
+    assert Select(browser.find_element(By.ID, "mode")).first_selected_option.get_attribute("value") == "browser"
+    assert not any(c.is_enabled() for c in controls) and hint.is_displayed()
+    Select(browser.find_element(By.ID, "mode")).select_by_value("server")
+    assert all(c.is_enabled() for c in controls) and not hint.is_displayed()
+    no_console_errors(browser)
+
+
 def rows(browser: Chrome) -> list:
     return browser.find_elements(By.CSS_SELECTOR, "#history tbody tr:not(.detail)")
 

@@ -312,9 +312,11 @@ import * as emolensTimeline from "./timeline.js";
       + "instead, as the notice above says.", true);
   }
 
+  /** The privacy notice and the settings that apply in the chosen mode. */
   function showPrivacy() {
     privacy.textContent = privacy.dataset[modeSel.value];
     record.disabled = modeSel.value !== "browser";
+    emolensSettings.onServer(modeSel.value === "server");
   }
 
   function cameraProblem(err) {

@@ -8,8 +8,24 @@ import { api } from "./common.js";
 const KEY = "emolens.settings";
 const [detector, minScore, output, tta] = ["detector", "min-score", "min-score-value", "tta"].map($);
 const [balance, balanceShown, balanceGroup] = ["class-balance", "class-balance-value", "class-balance-group"].map($);
+const serverOnlyHint = $("server-only-hint");
 let balances = []; // the class balances offered, increasing; the slider picks an index
 let defaultBalance = null;
+let detectors = 0; // detectors the server allows
+let serverApplies = true; // whether the settings only the server applies (detector, augmentation) can be chosen
+
+function enable() {
+  detector.disabled = !serverApplies || detectors < 2;
+  tta.disabled = !serverApplies;
+  serverOnlyHint.hidden = serverApplies;
+}
+
+/** Whether the analysis runs on the server: where it does not (the live page's browser mode), the detector and
+ * test-time augmentation cannot be chosen, and the hint says why. */
+function onServer(yes) {
+  serverApplies = yes;
+  enable();
+}
 
 function remembered() {
   try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch { return {}; }
@@ -42,7 +58,8 @@ async function load() {
   try { allowed = await api("/api/v1/settings"); } catch { /* the server's defaults apply */ }
   detector.replaceChildren(...allowed.detectors.map((name, i) => new Option(i ? name : `${name} (default)`, name)));
   if (allowed.detectors.includes(kept.detector)) detector.value = kept.detector;
-  detector.disabled = allowed.detectors.length < 2;
+  detectors = allowed.detectors.length;
+  enable();
   minScore.value = kept.min_score ?? "0";
   tta.checked = kept.tta ?? allowed.tta;
   balances = allowed.class_balances || [];
@@ -71,4 +88,4 @@ balance.addEventListener("input", showBalance);
 for (const el of [detector, minScore, tta, balance]) el.addEventListener("change", save);
 const ready = load(); // resolves once params() gives this browser's last choices
 
-export { params, ready };
+export { params, ready, onServer };
