@@ -2,12 +2,19 @@
 a real photo) on /live, against ``emolens serve`` on localhost, in browser mode (the models run in the page; only
 results are posted) or server mode (every frame goes to the server as a JPEG).
 
-For each mode it prints the analysed frames/s the page shows (median of one sample a second over the window), the
+For each mode it prints the analysed frames/s the page shows (median of one sample a second over the window) and
+its time per frame (the analysis in browser mode, the round trip in server mode; median over the first viewer), the
 time from pressing Start to the first result (the models already in the browser's HTTP cache), the server's CPU
 seconds over the window (the gunicorn master and workers, from /proc), and the requests that carried an image
 (every fetch the pages made is recorded; a body that is not JSON text counts).
 
     python benchmarks/live_fps.py [--mode browser|server|both] [--seconds 15] [--viewers 1] [--width 320]
+    python benchmarks/live_fps.py --results-only 8 [--seconds 15]
+
+``--results-only N`` leaves the browsers out: N clients post what browser-mode viewers post (every 2 s, 60 frames
+of one face each: a 30 frames/s camera), on keep-alive connections, and the server's CPU is measured. That is the
+server's cost of N viewers running the models on their own devices; with N headless browsers on the same 2 cores
+as the server, the server's share also pays for the contention.
 
 Needs Debian's chromium and chromium-driver, and Linux (/proc). Targets (issue 19), one viewer: browser mode >= 28
 analysed frames/s, first result within 3 s, <= 1 server CPU second per 15 s and no image request; 8 viewers in
@@ -17,10 +24,12 @@ browser mode keep the server under 10% of one core.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -114,17 +123,47 @@ def measure(url: str, drivers: list[Chrome], mode: str, seconds: int, width: str
     server = descendants(server_root())
     time.sleep(2)  # the rate display covers the last 2 s
     cpu_before = cpu_seconds(server)
-    samples = []
+    samples, latency = [], []
     for _ in range(seconds):
         time.sleep(1)
         samples.append(statistics.fmean(shown_fps(driver) for driver in drivers))
+        latency.append(float(drivers[0].find_element(By.ID, "latency").text.split()[0]))
     cpu = cpu_seconds(server) - cpu_before
     images = 0
     for driver in drivers:
         driver.find_element(By.ID, "stop").click()
         images += sum(not r["text"] for r in driver.execute_script("return window.sent"))
     return {"fps": statistics.median(samples), "fps_min": min(samples), "first_s": first[0], "cpu_s": cpu,
-            "images": images}
+            "images": images, "ms": statistics.median(latency)}
+
+
+def results_only(url: str, viewers: int, seconds: int) -> float:
+    """Server CPU seconds while ``viewers`` clients post browser-mode results for ``seconds`` (see the module
+    docs)."""
+    with urllib.request.urlopen(f"{url}/api/v1/model") as response:
+        labels = json.load(response)["labels"]
+    scores = {label: 0.5 if i == 0 else 0.5 / (len(labels) - 1) for i, label in enumerate(labels)}
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+
+    def viewer(index: int) -> None:
+        body = json.dumps({"session": f"live-results-only-{index}", "frames": 60, "elapsed_ms": 30.0,
+                           "faces": [{"emotion": labels[0], "scores": scores}] * 60, "class_balance": None})
+        connection = http.client.HTTPConnection(host, int(port))
+        for _ in range(seconds // 2):
+            started = time.monotonic()
+            connection.request("POST", "/api/v1/live/results", body, {"Content-Type": "application/json"})
+            if connection.getresponse().read() and started + 2 > time.monotonic():
+                time.sleep(started + 2 - time.monotonic())
+        connection.close()
+
+    server = descendants(server_root())
+    cpu_before = cpu_seconds(server)
+    clients = [threading.Thread(target=viewer, args=(i,)) for i in range(viewers)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    return cpu_seconds(server) - cpu_before
 
 
 def main() -> None:
@@ -134,7 +173,15 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=1, help="headless browsers watching at once")
     parser.add_argument("--width", choices=["320", "480", "640"], default="320",
                         help="frame width analysed (the page's default: 320)")
+    parser.add_argument("--results-only", type=int, metavar="N", default=0,
+                        help="no browsers: N clients post browser-mode results (see the module docs)")
     args = parser.parse_args()
+    if args.results_only:
+        with serving() as url:
+            cpu = results_only(url, args.results_only, args.seconds)
+        print(f"results only, {args.results_only} viewer(s), {args.seconds} s: server CPU {cpu:.2f} s "
+              f"({100 * cpu / args.seconds:.1f}% of one core)")
+        return
     modes = ["browser", "server"] if args.mode == "both" else [args.mode]
     with tempfile.TemporaryDirectory() as tmp, serving() as url:
         frame = letterbox(PHOTO)
@@ -147,7 +194,8 @@ def main() -> None:
             for mode in modes:
                 r = measure(url, drivers, mode, args.seconds, args.width)
                 print(f"{mode} mode, {args.viewers} viewer(s), {args.width}px frames, {args.seconds} s: "
-                      f"{r['fps']:.1f} analysed frames/s per viewer (median; min {r['fps_min']:.1f}), first result "
+                      f"{r['fps']:.1f} analysed frames/s per viewer (median; min {r['fps_min']:.1f}; the first "
+                      f"viewer's time per frame {r['ms']:.0f} ms), first result "
                       f"{r['first_s']:.2f} s after Start, server CPU {r['cpu_s']:.2f} s "
                       f"({100 * r['cpu_s'] / args.seconds:.1f}% of one core), {r['images']} requests carrying an image")
         finally:
