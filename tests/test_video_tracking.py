@@ -5,8 +5,10 @@ photos; the CLI test runs ``emolens video`` on it too."""
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from support.helpers import FIXTURES, write_photo_video
@@ -140,3 +142,25 @@ def test_video_reader_closes_its_file(tmp_path: Path, photos_dir: Path) -> None:
     assert list(reader) == []
     with VideoReader(path) as reader:
         assert len(list(reader)) == 18
+
+
+def test_video_reader_decodes_ahead_and_gives_opencvs_frames_in_order(tmp_path: Path, photos_dir: Path) -> None:
+    """The next frame is decoded on another thread while the caller holds this one; the frames are OpenCV's, in
+    order, and closing the reader mid-way (a read in flight) ends the iteration cleanly."""
+    path = write_photo_video(tmp_path / "clip.avi", photos_dir)
+    capture = cv2.VideoCapture(str(path))
+    expected = []
+    while (read := capture.read())[0]:
+        expected.append(read[1])
+    capture.release()
+    with VideoReader(path) as reader:
+        frames = iter(reader)
+        got = [next(frames)]
+        assert any(t.name.startswith("video-decode") for t in threading.enumerate())  # reading the next already
+        got += list(frames)
+    assert len(got) == len(expected) == 18 and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    with VideoReader(path) as reader:
+        frames = iter(reader)
+        next(frames)
+        reader.close()  # while the second frame is being read
+        assert list(frames) == []

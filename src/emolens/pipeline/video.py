@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Optional
@@ -16,8 +17,9 @@ from emolens.errors import InputError
 
 class VideoReader:
     """Frames of a video file, one at a time (memory stays flat however long the video), from frame ``start``
-    on (OpenCV's seek, ``CAP_PROP_POS_FRAMES``). The file stays open until the frames run out, :meth:`close` or
-    the end of a ``with`` block.
+    on (OpenCV's seek, ``CAP_PROP_POS_FRAMES``). While the caller works on a frame, the next one is decoded on
+    another thread (OpenCV releases the GIL), so decoding overlaps analysis on a second core. The file stays open
+    until the frames run out, :meth:`close` or the end of a ``with`` block.
 
     Raises:
         InputError: the file is missing, or no frame can be decoded from it.
@@ -38,23 +40,30 @@ class VideoReader:
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else 25.0
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
         self.width, self.height = first.shape[1], first.shape[0]
-        self._first: Optional[np.ndarray] = first
+        self._first: Optional[np.ndarray] = first  # None once closed
+        self._decoding: Optional[Future[tuple[bool, Optional[np.ndarray]]]] = None  # the next frame's read
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """BGR frames; the reader can be iterated once."""
         frame = self._first
         try:
-            while frame is not None:
-                yield frame
-                ok, frame = self._capture.read()
-                if not ok:
-                    frame = None
+            with ThreadPoolExecutor(1, thread_name_prefix="video-decode") as decoder:
+                while frame is not None:
+                    self._decoding = decoding = decoder.submit(self._capture.read)
+                    yield frame
+                    ok, frame = decoding.result()
+                    if not ok or self._first is None:  # the end, or closed meanwhile
+                        frame = None
         finally:
             self.close()
 
     def close(self) -> None:
-        """Release the file; iterating afterwards gives no frames. Idempotent."""
+        """Release the file (once a read in progress has finished); iterating afterwards gives no frames.
+        Idempotent."""
         self._first = None
+        if self._decoding is not None:
+            self._decoding.exception()  # wait for it: the capture must not be released under a read
+            self._decoding = None
         self._capture.release()
 
     def __enter__(self) -> VideoReader:
