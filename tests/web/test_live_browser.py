@@ -95,6 +95,7 @@ def test_browser_pipeline_gives_the_python_results_on_real_photos(server: str, b
     assert matched >= 60, unmatched
     figures = (f"parity on {matched} faces: worst IoU {worst_iou:.3f}, same top emotion {same_top / matched:.3f}, "
                f"largest score difference {worst_score:.4f}, unmatched {unmatched}")
+    print(figures)  # noqa: T201 - the figures docs/web.md quotes, shown by pytest -s
     assert not unmatched, figures
     assert same_top >= 0.98 * matched and worst_score <= 0.03, figures
     no_console_errors(browser)

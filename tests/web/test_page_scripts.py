@@ -1,6 +1,7 @@
 """The pages' own scripts are native ES modules: each page loads one entry module (plus the vendored libraries as
-classic scripts), every script is reached through imports (or as a worker) from an entry, none publishes a global, and the DOM
-helper and the drawing of faces on canvas each live in one module. eslint (``.ci/run``) checks the rest."""
+classic scripts), every script is reached through imports (or as a worker) from an entry, none publishes a global,
+and the DOM helper and the drawing of faces on canvas each live in one module. eslint (``.ci/run``) checks the
+rest."""
 
 from __future__ import annotations
 
