@@ -41,7 +41,7 @@ class VideoReader:
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
         self.width, self.height = first.shape[1], first.shape[0]
         self._first: Optional[np.ndarray] = first  # None once closed
-        self._decoding: Optional[Future[tuple[bool, Optional[np.ndarray]]]] = None  # the next frame's read
+        self._decoding: Optional[Future[Optional[np.ndarray]]] = None  # the next frame's read
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """BGR frames; the reader can be iterated once."""
@@ -49,13 +49,16 @@ class VideoReader:
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="video-decode") as decoder:
                 while frame is not None:
-                    self._decoding = decoding = decoder.submit(self._capture.read)
+                    self._decoding = decoding = decoder.submit(self._read)
                     yield frame
-                    ok, frame = decoding.result()
-                    if not ok or self._first is None:  # the end, or closed meanwhile
-                        frame = None
+                    frame = decoding.result() if self._first is not None else None  # None: the end, or closed
         finally:
             self.close()
+
+    def _read(self) -> Optional[np.ndarray]:
+        """The next frame, or None at the end."""
+        ok, frame = self._capture.read()
+        return frame if ok else None
 
     def close(self) -> None:
         """Release the file (once a read in progress has finished); iterating afterwards gives no frames.
