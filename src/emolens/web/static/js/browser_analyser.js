@@ -1,5 +1,6 @@
 // Browser mode's analyser, as the live page uses it: the pipeline (browser_pipeline.js) runs in a worker
-// (analysis_worker.js); this side hands it frames as ImageBitmaps, one at a time, and gets the faces back.
+// (analysis_worker.js); this side hands it camera frames (VideoFrames) or images (as ImageBitmaps), one at a time, and
+// gets the faces back.
 import { apiBlob } from "./common.js";
 
 /** Whether this browser can run the pipeline: WebAssembly, module workers and canvases off the page's thread. */
@@ -63,7 +64,7 @@ async function create(info, wasm) {
     worker.postMessage({ type: "calibration", calibration: c });
   }
 
-  return { analyze, setCalibration, labels: info.labels, close: () => worker.terminate() };
+  return { analyze, setCalibration };
 }
 
 export { supported, create };

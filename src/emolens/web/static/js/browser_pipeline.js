@@ -170,7 +170,7 @@ export const { create, rgb } = (() => {
     const c = prep.color === "gray" ? 1 : 3;
     await classify([{ data: new Uint8Array(prep.input_size ** 2 * c), width: prep.input_size,
       height: prep.input_size, channels: c }]);
-    return { analyze, labels: info.labels, setCalibration, classBalance: () => calibration.classBalance };
+    return { analyze, setCalibration, classBalance: () => calibration.classBalance };
   }
 
   /** RGB pixels of canvas ImageData (alpha dropped). */
