@@ -37,6 +37,7 @@ from common import PHOTOS, median_p90, one_face_frames
 
 from emolens import Analyzer, AnalyzerOptions, VideoStream
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
+from emolens.pipeline.tracking import iou_matrix
 from emolens.pipeline.video import VideoReader
 
 
@@ -113,7 +114,9 @@ def folder_throughput(analyzer: Analyzer) -> None:
 
 def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds: int = 10) -> None:
     """``emolens video``'s path (decode, detect, track, classify) on a clip of the frames, each shown for half a
-    second; with ``fer``, fer takes turns on the same frames."""
+    second; with ``fer``, fer takes turns on the same frames. Beside it, taking turns too, the same stream searching
+    the whole of every frame (``search_every_s=0``), and how far the two agree (the tracked faces' boxes and
+    scores)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.avi"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
@@ -121,21 +124,39 @@ def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds
         for index in shown:
             writer.write(frames[index])
         writer.release()
-        frame_ms = []
-        video = VideoStream(analyzer)
-        with VideoReader(path) as reader:
-            frames_read = iter(reader)
+        streams = {"tracked": VideoStream(analyzer), "every frame searched": VideoStream(analyzer, search_every_s=0)}
+        frame_ms: dict[str, list[float]] = {name: [] for name in streams}
+        found: dict[str, list[list]] = {name: [] for name in streams}
+        with VideoReader(path) as tracked_reader, VideoReader(path) as searched_reader:
+            readers = {"tracked": iter(tracked_reader), "every frame searched": iter(searched_reader)}
             for i, index in enumerate(shown):
                 if fer is not None:
                     fer.time(index)
-                start = time.perf_counter()
-                video.analyze(next(frames_read), i / reader.fps)
-                frame_ms.append((time.perf_counter() - start) * 1000)
-    print(f"video: {len(frame_ms)} frames of 640x480 (decode, detect, track, classify) at "
-          f"{len(frame_ms) / sum(frame_ms) * 1000:.1f} frames/s; per frame {median_p90(frame_ms)}")
+                for name, stream in streams.items():
+                    start = time.perf_counter()
+                    found[name].append(stream.analyze(next(readers[name]), i / tracked_reader.fps))
+                    frame_ms[name].append((time.perf_counter() - start) * 1000)
+    for name, ms in frame_ms.items():
+        print(f"video, {name}: {len(ms)} frames of 640x480 (decode, detect, track, classify) at "
+              f"{len(ms) / sum(ms) * 1000:.1f} frames/s; per frame {median_p90(ms)}")
+    ious, diffs = [], []
+    for ours, theirs in zip(*found.values(), strict=True):
+        if not ours:
+            ious += [0.0] * len(theirs)
+            continue
+        overlap = iou_matrix(np.array([f.box for f in ours], float).reshape(-1, 4),
+                             np.array([f.box for f in theirs], float).reshape(-1, 4))
+        for j, face in enumerate(theirs):
+            match = ours[int(overlap[:, j].argmax())]
+            ious.append(float(overlap[:, j].max()))
+            diffs.append(max(abs(match.scores[k] - v) for k, v in face.scores.items()))
+    print(f"  tracked against every frame searched: {sum(map(len, found['tracked']))} against "
+          f"{sum(map(len, found['every frame searched']))} faces; box IoU median {statistics.median(ious):.3f}, "
+          f"min {min(ious):.3f}; largest score difference median {statistics.median(diffs):.3f}, "
+          f"max {max(diffs):.3f}")
     if fer is not None:
         print(f"  fer on the same frames, taking turns: {median_p90(fer.ms)}; fer / emolens video "
-              f"{statistics.median(fer.ms) / statistics.median(frame_ms):.2f}x")
+              f"{statistics.median(fer.ms) / statistics.median(frame_ms['tracked']):.2f}x")
 
 
 def session_options(frames: list, repeats: int) -> None:

@@ -233,3 +233,25 @@ def test_short_range_pass_runs_only_where_a_face_may_be_missed(default, photos_d
     monkeypatch.setattr(default.short, "candidates", lambda *args: calls.append(1) or candidates(*args))
     assert len(default.detect(load_image(ASTRONAUT))) == 1 and calls == []
     assert len(default.detect(load_image(photos_dir / "deepface_selfie-many-people.jpg"))) == 7 and calls == [1]
+
+
+@pytest.mark.parametrize("photo", ["deepface_couple.jpg", "deepface_img1.jpg"])
+def test_default_detector_finds_faces_again_near_their_boxes(default, photos_dir: Path, photo: str) -> None:
+    """Looking only near known boxes (a stream's last frame) finds the same faces with the whole-frame pass's
+    framing (the same model: boxes overlap by 0.7 or more), from shifted boxes too; nowhere near a face, none."""
+    image = load_image(photos_dir / photo)
+    whole = default.detect(image)
+    shifted = [(x + 0.2 * w, y - 0.1 * h, w, h) for x, y, w, h in (f.box for f in whole)]
+    near = default.detect_near(image, shifted)
+    assert len(near) == len(whole)
+    for face in whole:
+        best = max(near, key=lambda f: iou(f.box, face.box))
+        assert iou(best.box, face.box) >= 0.7, (best.box, face.box)
+    assert default.detect_near(image, [(0.0, image.shape[0] - 40.0, 30.0, 30.0)]) == []  # a bottom corner
+
+
+def test_single_model_detectors_do_not_look_near_boxes(blazeface, haar) -> None:
+    image = load_image(ASTRONAUT)
+    assert blazeface.detect_near(image, [(150.0, 60.0, 100.0, 100.0)]) is None
+    assert haar.detect_near(image, [(150.0, 60.0, 100.0, 100.0)]) is None
+

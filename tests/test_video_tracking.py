@@ -164,3 +164,45 @@ def test_video_reader_decodes_ahead_and_gives_opencvs_frames_in_order(tmp_path: 
         next(frames)
         reader.close()  # while the second frame is being read
         assert list(frames) == []
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, analyzer: Analyzer) -> dict[str, int]:
+    """Counts of the analyzer's whole-frame and near-box detections from now on."""
+    calls = {"detect": 0, "detect_near": 0}
+    for name in calls:
+        def counted(*args: object, _name: str = name, _method: object = getattr(analyzer, name), **kw: object):
+            calls[_name] += 1
+            return _method(*args, **kw)  # type: ignore[operator]
+        monkeypatch.setattr(analyzer, name, counted)
+    return calls
+
+
+def test_a_stream_searches_the_whole_frame_every_search_every_s_and_looks_near_its_faces_between(
+        analyzer: Analyzer, video_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The couple's 12 frames at 10 frames/s: whole-frame searches at 0, 0.3, 0.6 and 0.9 s, the two faces looked
+    for near their last boxes in between, with the IDs and faces of a stream that searches every frame."""
+    searching, tracking = VideoStream(analyzer, search_every_s=0), VideoStream(analyzer)
+    every = [searching.analyze(frame, i / 10) for i, frame in enumerate(video_frames[:12])]
+    calls = _counting(monkeypatch, analyzer)
+    tracked = [tracking.analyze(frame, i / 10) for i, frame in enumerate(video_frames[:12])]
+    assert calls == {"detect": 4, "detect_near": 8}
+    for ours, theirs in zip(tracked, every, strict=True):
+        assert sorted(f.track_id for f in ours) == sorted(f.track_id for f in theirs) == [1, 2]
+        for face in theirs:
+            same = next(f for f in ours if f.track_id == face.track_id)
+            assert float(iou_matrix(np.array([same.box], float), np.array([face.box], float))[0, 0]) >= 0.7
+
+
+def test_a_face_not_found_near_its_box_makes_the_stream_search_the_whole_frame(
+        analyzer: Analyzer, video_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = VideoStream(analyzer)
+    assert len(stream.analyze(video_frames[0], 0)) == 2
+    calls = _counting(monkeypatch, analyzer)
+    assert stream.analyze(np.zeros_like(video_frames[0]), 0.1) == []  # the faces are gone: search everywhere
+    assert calls == {"detect": 1, "detect_near": 1}
+
+
+@pytest.mark.parametrize("value", [-1, float("inf"), "0.25", True])
+def test_search_every_s_is_checked(analyzer: Analyzer, value: object) -> None:
+    with pytest.raises(ConfigError, match="search_every_s"):
+        VideoStream(analyzer, search_every_s=value)  # type: ignore[arg-type]

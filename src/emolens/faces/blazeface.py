@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from emolens.errors import ConfigError, ModelError
-from emolens.faces.base import Detection, FaceDetector
+from emolens.faces.base import Box, Detection, FaceDetector
 from emolens.providers import DEFAULT_PROVIDERS
 
 Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -218,6 +218,28 @@ def tile_candidates(model: BlazeFaceModel, image: np.ndarray, tile: int, min_sco
             inner &= (boxes[:, axis] > 1) | (offset == 0)
             inner &= (boxes[:, axis + 2] < tile - 1) | (offset + tile >= length)
         found.append((boxes[inner] + [x, y, x, y], scores[inner], points[inner] + [x, y]))
+    return found
+
+
+NEAR_ZOOM = 2.0
+"""A face is looked for again in the square window this many times its box's longer side, around its centre: it
+may move by half its size between frames and still be seen whole, filling a quarter of the window."""
+
+
+def candidates_near(model: BlazeFaceModel, image: np.ndarray, boxes: Sequence[Box],
+                    min_score: float, side: int | None = None) -> list[Candidates]:
+    """Candidates from a window around each box (see :data:`NEAR_ZOOM`), each at the model's native input
+    size, in image pixels."""
+    height, width = image.shape[:2]
+    found = []
+    for x, y, w, h in boxes:
+        half = max(w, h) * NEAR_ZOOM / 2
+        x0, y0 = max(0, int(x + w / 2 - half)), max(0, int(y + h / 2 - half))
+        x1, y1 = min(width, int(x + w / 2 + half) + 1), min(height, int(y + h / 2 + half) + 1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        near_boxes, scores, points = model.candidates(image[y0:y1, x0:x1], min_score, side)
+        found.append((near_boxes + [x0, y0, x0, y0], scores, points + [x0, y0]))
     return found
 
 

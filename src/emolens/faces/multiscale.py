@@ -32,9 +32,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from emolens.faces.base import Detection, FaceDetector
-from emolens.faces.blazeface import BlazeFaceModel, merge, tile_candidates
+from emolens.faces.base import Box, Detection, FaceDetector
+from emolens.faces.blazeface import BlazeFaceModel, candidates_near, merge, tile_candidates
 from emolens.providers import DEFAULT_PROVIDERS
+
+NEAR_SIDE = 128
+"""Longer side of the full-range model's input when it looks near a known face (:meth:`MultiScaleDetector.
+detect_near`): the window, twice the face, fits this, so the face is about 64 px to the model."""
 
 
 def room_for_a_face(boxes: np.ndarray, scores: np.ndarray, width: int, height: int, sure_score: float,
@@ -114,6 +118,13 @@ class MultiScaleDetector(FaceDetector):
         if short is not None:
             found.append(short.result())
         return without_groups(merge(found, width, height, self.iou_threshold))
+
+    def detect_near(self, image: np.ndarray, boxes: Sequence[Box]) -> list[Detection]:
+        """The full-range model alone, on a window around each box scaled to :data:`NEAR_SIDE`: a third of the
+        whole-frame pass's input per face, with the same model's framing of the face (the crops, and so the
+        scores, stay those of the whole-frame pass; the short-range model frames faces differently)."""
+        found = candidates_near(self.full, image, boxes, self.min_score, NEAR_SIDE)
+        return without_groups(merge(found, image.shape[1], image.shape[0], self.iou_threshold)) if found else []
 
     def close(self) -> None:
         self._short_pass.shutdown(wait=True)

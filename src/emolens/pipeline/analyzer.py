@@ -19,7 +19,7 @@ from emolens.emotion.classifier import EmotionClassifier
 from emolens.emotion.explain import explain_crops
 from emolens.emotion.metadata import ModelInfo
 from emolens.errors import ConfigError
-from emolens.faces import Detection, FaceDetector, create_detector
+from emolens.faces import Box, Detection, FaceDetector, create_detector
 from emolens.faces.align import crop_faces
 from emolens.faces.rotated import RotatedPasses
 from emolens.pipeline.explain import CropRegion, ExplainedFace
@@ -147,6 +147,22 @@ class Analyzer:
         :meth:`analyze`)."""
         return self._parts(self._any_angle(any_angle))[1].detect(self.load(image))
 
+    def detect_near(self, image: np.ndarray, boxes: Sequence[Box]) -> Optional[list[Detection]]:
+        """The detection stage looking only near ``boxes`` of a BGR image (where a stream's faces were a frame
+        ago; upright); None when the detector cannot (:meth:`~emolens.faces.base.FaceDetector.detect_near`)."""
+        return self._parts()[1].detect_near(image, boxes)
+
+    def faces(self, image: np.ndarray, detections: Sequence[Detection], tta: Optional[bool] = None,
+              class_balance: Optional[float] = None) -> list[Face]:
+        """The stages after detection: the faces of ``detections`` in a BGR image, cropped and classified in one
+        batch."""
+        return self._classified(detections, self.crop(image, detections), tta, class_balance)
+
+    def _classified(self, detections: Sequence[Detection], crops: Sequence[np.ndarray], tta: Optional[bool],
+                    class_balance: Optional[float]) -> list[Face]:
+        probs = self.predict_proba(crops, tta, class_balance=class_balance)
+        return [face_from_detection(d, self._scores(p)) for d, p in zip(detections, probs, strict=True)]
+
     def crop(self, image: np.ndarray, detections: Sequence[Detection]) -> list[np.ndarray]:
         """The crop stage alone: aligned crops of ``detections`` in a BGR image, framed with the model's crop
         margin."""
@@ -181,8 +197,7 @@ class Analyzer:
         detections = self._parts(self._any_angle(any_angle))[1].detect(bgr)
         detections = largest_detections(detections, max_faces)
         crops = self.crop(bgr, detections)
-        probs = self.predict_proba(crops, tta, class_balance=class_balance)
-        return [face_from_detection(d, self._scores(p)) for d, p in zip(detections, probs, strict=True)], crops
+        return self._classified(detections, crops, tta, class_balance), crops
 
     def analyze_with_crops(self, image: ImageSource, tta: Optional[bool] = None,
                            class_balance: Optional[float] = None, any_angle: Optional[bool] = None

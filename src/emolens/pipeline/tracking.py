@@ -21,6 +21,7 @@ from emolens.pipeline.images import ImageSource
 from emolens.pipeline.results import Face
 
 if TYPE_CHECKING:
+    from emolens.faces import Box, Detection
     from emolens.pipeline.analyzer import Analyzer
 
 SMOOTHING_S = 0.3
@@ -29,6 +30,12 @@ IOU_THRESHOLD = 0.3
 """A face continues a track when their boxes overlap (intersection over union) at least this much."""
 FORGET_S = 1.0
 """A track unseen for this long is dropped; a face that returns later gets a new ID."""
+SEARCH_EVERY_S = 0.25
+"""A stream's whole frame is searched for faces at least this often; in between, faces are looked for only near
+where they were a frame ago (:meth:`~emolens.pipeline.analyzer.Analyzer.detect_near`), as MediaPipe's face tracking
+does, unless one of them is not found there. A face that enters the frame is found within this time."""
+NEAR_MAX_FACES = 2
+"""Looking near faces costs a short-range pass each: with more faces than this, the whole frame is searched."""
 
 TRACKING = {"smoothingS": SMOOTHING_S, "iouThreshold": IOU_THRESHOLD, "forgetS": FORGET_S}
 """The constants as ``tracker.js`` takes them (``emolensTracker.create(TRACKING)``)."""
@@ -83,6 +90,11 @@ class FaceTracker:
                 or not 0 < self.iou_threshold <= 1:
             raise ConfigError(f"iou_threshold must be a number above 0, up to 1, got {self.iou_threshold!r}")
 
+    def boxes_at(self, time_s: float) -> list[Box]:
+        """The boxes of the faces seen in the frame taken at ``time_s``."""
+        return [(float(x), float(y), float(w), float(h)) for t in self._tracks if t.last_seen_s == time_s
+                for x, y, w, h in [t.box]]
+
     def update(self, faces: list[Face], time_s: float) -> list[Face]:
         """This frame's faces (taken at ``time_s`` seconds), matched to tracks: the same faces with ``track_id``
         set and ``scores`` (and so ``emotion``) smoothed."""
@@ -119,17 +131,26 @@ class VideoStream:
     """The frames of one video or camera stream, in time order, through a shared analyzer and this stream's
     :class:`FaceTracker`: faces with track IDs and smoothed scores. The analyzer keeps no state, so many streams
     (and image calls) may share it; a stream is used from one thread at a time. Frames take the upright pass
-    (``any_angle=False``): a stream rarely turns over.
+    (``any_angle=False``): a stream rarely turns over. Between searches of the whole frame, at most every
+    ``search_every_s``, the faces of the last frame are looked for near where they were (see
+    :data:`SEARCH_EVERY_S`).
 
     Args:
         analyzer: the analyzer that finds and classifies the faces of each frame.
         smoothing_s: the tracker's smoothing time constant, in seconds (0: none).
+        search_every_s: search the whole frame at least this often, in seconds (0: every frame).
     """
 
-    def __init__(self, analyzer: Analyzer, smoothing_s: float = SMOOTHING_S) -> None:
+    def __init__(self, analyzer: Analyzer, smoothing_s: float = SMOOTHING_S,
+                 search_every_s: float = SEARCH_EVERY_S) -> None:
         self.analyzer = analyzer
         self.tracker = FaceTracker(smoothing_s=smoothing_s)
+        if isinstance(search_every_s, bool) or not isinstance(search_every_s, numbers.Real) \
+                or not 0 <= search_every_s < math.inf:
+            raise ConfigError(f"search_every_s must be a number of seconds, 0 or more, got {search_every_s!r}")
+        self.search_every_s: float = float(search_every_s)
         self._last_s: Optional[float] = None
+        self._searched_s: float = -math.inf  # when the whole frame was last searched
 
     def analyze(self, frame: ImageSource, time_s: float, tta: Optional[bool] = None) -> list[Face]:
         """The faces in the frame taken at ``time_s`` seconds, tracked.
@@ -142,6 +163,20 @@ class VideoStream:
         if self._last_s is not None and time_s <= self._last_s:
             raise InputError(f"video frame times must increase: {time_s:g} s came after {self._last_s:g} s "
                              "(a new VideoStream starts a new video)")
-        faces = self.analyzer.analyze(frame, tta, any_angle=False)
+        image = self.analyzer.load(frame)
+        detections = self._near(image, float(time_s))
+        if detections is None:
+            detections = self.analyzer.detect(image, any_angle=False)
+            self._searched_s = float(time_s)
+        faces = self.analyzer.faces(image, detections, tta)
         self._last_s = float(time_s)
         return self.tracker.update(faces, self._last_s)
+
+    def _near(self, image: np.ndarray, time_s: float) -> Optional[list[Detection]]:
+        """The last frame's faces found again near their boxes, or None where the whole frame must be searched:
+        time for it, no face or too many to follow, a face not found again, or a detector that cannot."""
+        boxes = self.tracker.boxes_at(self._last_s) if self._last_s is not None else []
+        if not boxes or len(boxes) > NEAR_MAX_FACES or time_s - self._searched_s >= self.search_every_s:
+            return None
+        found = self.analyzer.detect_near(image, boxes)
+        return found if found is not None and len(found) >= len(boxes) else None
