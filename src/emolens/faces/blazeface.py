@@ -228,8 +228,9 @@ may move by half its size between frames and still be seen whole, filling a quar
 
 def candidates_near(model: BlazeFaceModel, image: np.ndarray, boxes: Sequence[Box],
                     min_score: float, side: int | None = None) -> list[Candidates]:
-    """Candidates from a window around each box (see :data:`NEAR_ZOOM`), each at the model's native input
-    size, in image pixels."""
+    """Candidates from a window around each box (see :data:`NEAR_ZOOM`), in image pixels; each window is given to
+    the model at its native input size, or scaled to ``side`` on its longer side (see
+    :meth:`BlazeFaceModel.input_size`)."""
     height, width = image.shape[:2]
     found = []
     for x, y, w, h in boxes:

@@ -35,7 +35,8 @@ SEARCH_EVERY_S = 0.25
 where they were a frame ago (:meth:`~emolens.pipeline.analyzer.Analyzer.detect_near`), as MediaPipe's face tracking
 does, unless one of them is not found there. A face that enters the frame is found within this time."""
 NEAR_MAX_FACES = 2
-"""Looking near faces costs a short-range pass each: with more faces than this, the whole frame is searched."""
+"""Looking near a face costs a detector pass of its own (a third of a whole-frame search's input with the default
+detector): with more faces than this, the whole frame is searched."""
 
 TRACKING = {"smoothingS": SMOOTHING_S, "iouThreshold": IOU_THRESHOLD, "forgetS": FORGET_S}
 """The constants as ``tracker.js`` takes them (``emolensTracker.create(TRACKING)``)."""
