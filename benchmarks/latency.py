@@ -9,8 +9,9 @@ call of Analyzer.analyze (its one detect -> crop -> classify -> Face path), so i
 
 ``--compare-models`` times other emotion models (an ensemble from ``emolens ensemble``, say) the same way, taking
 turns with ``--model`` frame by frame. ``--compare-fer`` times the `fer` package on the same frames, taking turns
-with emolens frame by frame (fer runs in its own venv through fer_worker.py --serve; see compare_fer.py for its
-set-up), and prints fer's median over ours for the frame path and for the video.
+with emolens frame by frame on the frame path, and on the video's frames just before `emolens video`'s path (whose
+second thread would overlap fer's turns); fer runs in its own venv through fer_worker.py --serve (see
+compare_fer.py for its set-up). It prints fer's median over ours for the frame path and for the video.
 
 The frame path is the live one (upright faces); the photo folder is timed on the photo path too (faces at any
 angle, ``AnalyzerOptions.any_angle``), taking turns photo by photo.
@@ -113,10 +114,12 @@ def folder_throughput(analyzer: Analyzer) -> None:
 
 
 def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds: int = 10) -> None:
-    """``emolens video``'s path (decode, detect, track, classify) on a clip of the frames, each shown for half a
-    second; with ``fer``, fer takes turns on the same frames. Beside it, taking turns too, the same stream searching
-    the whole of every frame (``search_every_s=0``), and how far the two agree (the tracked faces' boxes and
-    scores)."""
+    """``emolens video``'s path on a clip of the frames, each shown for half a second: decode, detect, track and
+    classify through :meth:`VideoStream.analyze_video` (the next frame's faces found on a second thread while this
+    frame's are classified), per frame as the time between results. fer runs on the same frames first (its turns
+    would overlap our second thread). Then, taking turns frame by frame, the same stream one frame at a time
+    (:meth:`VideoStream.analyze`) and searching the whole of every frame (``search_every_s=0``), and how far the two
+    agree (the tracked faces' boxes and scores)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.avi"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
@@ -124,21 +127,29 @@ def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds
         for index in shown:
             writer.write(frames[index])
         writer.release()
+        if fer is not None:
+            for index in shown:
+                fer.time(index)
+        with VideoReader(path) as reader:
+            gaps, last = [], time.perf_counter()
+            for _ in VideoStream(analyzer).analyze_video(reader, reader.fps):
+                gaps.append((time.perf_counter() - last) * 1000)
+                last = time.perf_counter()
+        print(f"video, `emolens video` (analyze_video, two threads): {len(gaps)} frames of 640x480 (decode, detect, "
+              f"track, classify) at {len(gaps) / sum(gaps) * 1000:.1f} frames/s; per frame {median_p90(gaps[1:])}")
         streams = {"tracked": VideoStream(analyzer), "every frame searched": VideoStream(analyzer, search_every_s=0)}
         frame_ms: dict[str, list[float]] = {name: [] for name in streams}
         found: dict[str, list[list]] = {name: [] for name in streams}
         with VideoReader(path) as tracked_reader, VideoReader(path) as searched_reader:
             readers = {"tracked": iter(tracked_reader), "every frame searched": iter(searched_reader)}
-            for i, index in enumerate(shown):
-                if fer is not None:
-                    fer.time(index)
+            for i in range(len(shown)):
                 for name, stream in streams.items():
                     start = time.perf_counter()
                     found[name].append(stream.analyze(next(readers[name]), i / tracked_reader.fps))
                     frame_ms[name].append((time.perf_counter() - start) * 1000)
     for name, ms in frame_ms.items():
-        print(f"video, {name}: {len(ms)} frames of 640x480 (decode, detect, track, classify) at "
-              f"{len(ms) / sum(ms) * 1000:.1f} frames/s; per frame {median_p90(ms)}")
+        print(f"video, frame by frame, {name}: at {len(ms) / sum(ms) * 1000:.1f} frames/s; per frame "
+              f"{median_p90(ms)}")
     ious, diffs = [], []
     for ours, theirs in zip(*found.values(), strict=True):
         if not ours:
@@ -155,8 +166,8 @@ def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds
           f"min {min(ious):.3f}; largest score difference median {statistics.median(diffs):.3f}, "
           f"max {max(diffs):.3f}")
     if fer is not None:
-        print(f"  fer on the same frames, taking turns: {median_p90(fer.ms)}; fer / emolens video "
-              f"{statistics.median(fer.ms) / statistics.median(frame_ms['tracked']):.2f}x")
+        print(f"  fer on the same frames, before: {median_p90(fer.ms)}; fer / emolens video "
+              f"{statistics.median(fer.ms) / statistics.median(gaps[1:]):.2f}x")
 
 
 def session_options(frames: list, repeats: int) -> None:

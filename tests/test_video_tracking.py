@@ -206,3 +206,26 @@ def test_a_face_not_found_near_its_box_makes_the_stream_search_the_whole_frame(
 def test_search_every_s_is_checked(analyzer: Analyzer, value: object) -> None:
     with pytest.raises(ConfigError, match="search_every_s"):
         VideoStream(analyzer, search_every_s=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_analyze_video_gives_analyze_s_results_in_order_finding_faces_on_a_second_thread(
+        analyzer: Analyzer, video_frames: list[np.ndarray], every: int) -> None:
+    """Every frame comes out, in order; every ``every``-th with the faces a stream's analyze gives it (the same
+    bits: the same detections and crops), the others with None; the next analysed frame's faces are found on the
+    "video-detect" thread meanwhile, and none is left once the video is done or given up."""
+    one_by_one = VideoStream(analyzer)
+    expected = [one_by_one.analyze(frame, i / 10) if i % every == 0 else None for i, frame in enumerate(video_frames)]
+    threads = []
+    got = []
+    for index, frame, faces in VideoStream(analyzer).analyze_video(video_frames, 10, every):
+        threads.append(any(t.name.startswith("video-detect") for t in threading.enumerate()))
+        got.append((index, faces))
+        assert frame is video_frames[index]
+    assert [i for i, _ in got] == list(range(len(video_frames)))
+    assert [faces for _, faces in got] == expected
+    assert all(threads)
+    stream = VideoStream(analyzer).analyze_video(video_frames, 10)
+    next(stream)
+    stream.close()
+    assert not any(t.name.startswith("video-detect") for t in threading.enumerate())

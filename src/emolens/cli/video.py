@@ -67,8 +67,9 @@ def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], ann
 def _track(reader: VideoReader, stream: VideoStream, every: int, csv_path: Optional[Path],
            annotate_path: Optional[Path], runners_up: int
            ) -> tuple[list[float], list[np.ndarray], dict[int, dict[str, int]]]:
-    """Every ``every``-th frame analysed and tracked, into the CSV and the annotated copy; returns the analysed
-    frames' times, their mean probabilities and each face ID's emotion counts."""
+    """Every ``every``-th frame analysed and tracked (:meth:`VideoStream.analyze_video`: on two cores), into the
+    CSV and the annotated copy; returns the analysed frames' times, their mean probabilities and each face ID's
+    emotion counts."""
     from emolens.pipeline.draw import annotate
     from emolens.pipeline.video_writer import VideoWriter
 
@@ -84,10 +85,11 @@ def _track(reader: VideoReader, stream: VideoStream, every: int, csv_path: Optio
     counts: dict[int, dict[str, int]] = {}
     faces: list[Face] = []
     try:
-        for index, frame in enumerate(tqdm(reader, total=reader.frame_count, unit="frame", file=sys.stderr)):
+        frames = tqdm(reader, total=reader.frame_count, unit="frame", file=sys.stderr)
+        for index, frame, found in stream.analyze_video(frames, reader.fps, every):
             time_s = index / reader.fps
-            if index % every == 0:
-                faces = stream.analyze(frame, time_s)
+            if found is not None:
+                faces = found
                 times.append(time_s)
                 means.append(np.mean([[f.scores[label] for label in labels] for f in faces], axis=0)
                              if faces else np.full(len(labels), np.nan))

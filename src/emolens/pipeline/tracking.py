@@ -8,9 +8,12 @@ The constants live here once; the live page's tracker (``static/js/tracker.js``)
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import numbers
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
@@ -23,6 +26,9 @@ from emolens.pipeline.results import Face
 if TYPE_CHECKING:
     from emolens.faces import Box, Detection
     from emolens.pipeline.analyzer import Analyzer
+
+    _Detected = tuple[np.ndarray, float, list[Detection]]
+    """A frame's pixels, time and faces found, waiting to be classified."""
 
 SMOOTHING_S = 0.3
 """Time constant of the emotion smoothing of each tracked face, in seconds."""
@@ -91,11 +97,6 @@ class FaceTracker:
                 or not 0 < self.iou_threshold <= 1:
             raise ConfigError(f"iou_threshold must be a number above 0, up to 1, got {self.iou_threshold!r}")
 
-    def boxes_at(self, time_s: float) -> list[Box]:
-        """The boxes of the faces seen in the frame taken at ``time_s``."""
-        return [(float(x), float(y), float(w), float(h)) for t in self._tracks if t.last_seen_s == time_s
-                for x, y, w, h in [t.box]]
-
     def update(self, faces: list[Face], time_s: float) -> list[Face]:
         """This frame's faces (taken at ``time_s`` seconds), matched to tracks: the same faces with ``track_id``
         set and ``scores`` (and so ``emotion``) smoothed."""
@@ -150,8 +151,9 @@ class VideoStream:
                 or not 0 <= search_every_s < math.inf:
             raise ConfigError(f"search_every_s must be a number of seconds, 0 or more, got {search_every_s!r}")
         self.search_every_s: float = float(search_every_s)
-        self._last_s: Optional[float] = None
+        self._last_s: Optional[float] = None  # the last frame's time, checked when a frame comes in
         self._searched_s: float = -math.inf  # when the whole frame was last searched
+        self._boxes: list[Box] = []  # the faces found in the last frame detected
 
     def analyze(self, frame: ImageSource, time_s: float, tta: Optional[bool] = None) -> list[Face]:
         """The faces in the frame taken at ``time_s`` seconds, tracked.
@@ -159,25 +161,71 @@ class VideoStream:
         Raises:
             InputError: the frame is unreadable, or ``time_s`` is not a number later than the previous frame's.
         """
+        image, time_s = self._take(frame, time_s)
+        return self._classify(image, time_s, self._detect(image, time_s), tta)
+
+    def analyze_video(self, frames: Iterable[np.ndarray], fps: float, every: int = 1,
+                      tta: Optional[bool] = None) -> Iterator[tuple[int, np.ndarray, Optional[list[Face]]]]:
+        """Each frame of a video (frame ``i`` taken at ``i / fps`` seconds) with its tracked faces, or None for
+        the frames between every ``every``-th, in order. The faces of one analysed frame are cropped and classified
+        while the next analysed frame's faces are found on another thread (ONNX Runtime releases the GIL), so a
+        video uses two cores; the results are those of :meth:`analyze` on each analysed frame.
+
+        Raises:
+            InputError: as :meth:`analyze`.
+        """
+        waiting: collections.deque[tuple[int, np.ndarray, Optional[Future[_Detected]]]] = collections.deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="video-detect") as finder:
+            for index, frame in enumerate(frames):
+                detecting = None
+                if index % every == 0:
+                    image, time_s = self._take(frame, index / fps)
+                    detecting = finder.submit(self._found, image, time_s)
+                waiting.append((index, frame, detecting))
+                # out go the frames before the newest analysed one, whose faces are being found meanwhile
+                while len(waiting) > 1 and (detecting is not None or waiting[0][2] is None):
+                    yield self._done(waiting.popleft(), tta)
+            while waiting:
+                yield self._done(waiting.popleft(), tta)
+
+    def _done(self, item: tuple[int, np.ndarray, Optional[Future[_Detected]]], tta: Optional[bool]
+              ) -> tuple[int, np.ndarray, Optional[list[Face]]]:
+        index, frame, detecting = item
+        return index, frame, None if detecting is None else self._classify(*detecting.result(), tta)
+
+    def _take(self, frame: ImageSource, time_s: float) -> tuple[np.ndarray, float]:
+        """The frame's pixels and time, once its time is checked against the last frame's."""
         if not isinstance(time_s, numbers.Real) or isinstance(time_s, bool) or not math.isfinite(time_s):
             raise InputError(f"time_s must be a number of seconds, got {time_s!r}")
         if self._last_s is not None and time_s <= self._last_s:
             raise InputError(f"video frame times must increase: {time_s:g} s came after {self._last_s:g} s "
                              "(a new VideoStream starts a new video)")
         image = self.analyzer.load(frame)
-        detections = self._near(image, float(time_s))
+        self._last_s = float(time_s)
+        return image, self._last_s
+
+    def _found(self, image: np.ndarray, time_s: float) -> _Detected:
+        return image, time_s, self._detect(image, time_s)
+
+    def _detect(self, image: np.ndarray, time_s: float) -> list[Detection]:
+        """The frame's faces: looked for near the last frame's (see :data:`SEARCH_EVERY_S`), else searched for in
+        the whole frame."""
+        detections = self._near(image, time_s)
         if detections is None:
             detections = self.analyzer.detect(image, any_angle=False)
-            self._searched_s = float(time_s)
-        faces = self.analyzer.faces(image, detections, tta)
-        self._last_s = float(time_s)
-        return self.tracker.update(faces, self._last_s)
+            self._searched_s = time_s
+        self._boxes = [d.box for d in detections]
+        return detections
 
     def _near(self, image: np.ndarray, time_s: float) -> Optional[list[Detection]]:
         """The last frame's faces found again near their boxes, or None where the whole frame must be searched:
         time for it, no face or too many to follow, a face not found again, or a detector that cannot."""
-        boxes = self.tracker.boxes_at(self._last_s) if self._last_s is not None else []
+        boxes = self._boxes
         if not boxes or len(boxes) > NEAR_MAX_FACES or time_s - self._searched_s >= self.search_every_s:
             return None
         found = self.analyzer.detect_near(image, boxes)
         return found if found is not None and len(found) >= len(boxes) else None
+
+    def _classify(self, image: np.ndarray, time_s: float, detections: list[Detection],
+                  tta: Optional[bool]) -> list[Face]:
+        return self.tracker.update(self.analyzer.faces(image, detections, tta), time_s)
