@@ -208,6 +208,12 @@ def test_search_every_s_is_checked(analyzer: Analyzer, value: object) -> None:
         VideoStream(analyzer, search_every_s=value)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("every", [0, 1.5, True])
+def test_analyze_video_checks_every(analyzer: Analyzer, every: object) -> None:
+    with pytest.raises(ConfigError, match="every"):
+        next(VideoStream(analyzer).analyze_video([np.zeros((48, 64, 3), np.uint8)], 10, every))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("every", [1, 2])
 def test_analyze_video_gives_analyze_s_results_in_order_finding_faces_on_a_second_thread(
         analyzer: Analyzer, video_frames: list[np.ndarray], every: int) -> None:

@@ -173,7 +173,10 @@ class VideoStream:
 
         Raises:
             InputError: as :meth:`analyze`.
+            ConfigError: ``every`` is not a whole number, 1 or more.
         """
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ConfigError(f"every must be a whole number of frames, 1 or more, got {every!r}")
         waiting: collections.deque[tuple[int, np.ndarray, Optional[Future[_Detected]]]] = collections.deque()
         with ThreadPoolExecutor(1, thread_name_prefix="video-detect") as finder:
             for index, frame in enumerate(frames):
