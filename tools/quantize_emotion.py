@@ -2,7 +2,7 @@
 activations), calibrated on FER2013 training faces prepared exactly as the runtime prepares crops. The model's
 emolens metadata (labels, preprocessing, calibration) is copied. Needs onnx (the ``[train]`` extra).
 
-    python tools/quantize_emotion.py OUT.onnx [--model src/emolens/models/default.onnx] [--faces 600]
+    python tools/quantize_emotion.py OUT.onnx [--model src/emolens/models/default.onnx] [--faces 600] [--reduce-range]
     python benchmarks/model_accuracy.py --model OUT.onnx --out runs/int8_card    # its accuracy
     python benchmarks/latency.py --compare-models OUT.onnx                       # its speed
 """
@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--faces", type=int, default=600, help="training faces to calibrate on")
+    parser.add_argument("--reduce-range", action="store_true",
+                        help="7-bit weights: no int16 saturation in VPMADDUBSW on x86 CPUs without VNNI, so the "
+                             "scores do not depend on the CPU")
     args = parser.parse_args()
     args.model, args.data = args.model.resolve(), args.data.resolve()
     classifier = EmotionClassifier(args.model, threads=1)
@@ -58,7 +61,7 @@ def main() -> None:
         faces = Faces(classifier, original.graph.input[0].name, args.data, args.faces)
         quantize_static(str(prepared), str(args.out), faces,
                         quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8, reduce_range=args.reduce_range)
     quantized = onnx.load(str(args.out))
     del quantized.metadata_props[:]
     quantized.metadata_props.extend(original.metadata_props)
