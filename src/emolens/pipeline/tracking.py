@@ -59,6 +59,13 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return iou
 
 
+def _check_seconds(name: str, value: object) -> float:
+    """``value`` as a float when it is a finite number of seconds, 0 or more; else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a number of seconds, 0 or more, got {value!r}")
+    return float(value)
+
+
 @dataclass
 class _Track:
     track_id: int
@@ -89,10 +96,7 @@ class FaceTracker:
 
     def __post_init__(self) -> None:
         for name in ("smoothing_s", "forget_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-                    or value < 0:
-                raise ConfigError(f"{name} must be a number of seconds, 0 or more, got {value!r}")
+            _check_seconds(name, getattr(self, name))
         if isinstance(self.iou_threshold, bool) or not isinstance(self.iou_threshold, numbers.Real) \
                 or not 0 < self.iou_threshold <= 1:
             raise ConfigError(f"iou_threshold must be a number above 0, up to 1, got {self.iou_threshold!r}")
@@ -147,10 +151,7 @@ class VideoStream:
                  search_every_s: float = SEARCH_EVERY_S) -> None:
         self.analyzer = analyzer
         self.tracker = FaceTracker(smoothing_s=smoothing_s)
-        if isinstance(search_every_s, bool) or not isinstance(search_every_s, numbers.Real) \
-                or not 0 <= search_every_s < math.inf:
-            raise ConfigError(f"search_every_s must be a number of seconds, 0 or more, got {search_every_s!r}")
-        self.search_every_s: float = float(search_every_s)
+        self.search_every_s = _check_seconds("search_every_s", search_every_s)
         self._last_s: Optional[float] = None  # the last frame's time, checked when a frame comes in
         self._searched_s: float = -math.inf  # when the whole frame was last searched
         self._boxes: list[Box] = []  # the faces found in the last frame detected
