@@ -46,12 +46,12 @@ async function create(info, wasm) {
    * anything createImageBitmap takes (the video, an ImageBitmap...); it is drawn at ``width`` x ``height`` when
    * given, else at its own size. */
   async function analyze(source, width, height) {
+    const frame = typeof VideoFrame === "function" && source instanceof VideoFrame;
     if (failed) {
-      if (typeof VideoFrame === "function" && source instanceof VideoFrame) source.close();
+      if (frame) source.close();
       throw failed;
     }
-    const image = typeof VideoFrame === "function" && source instanceof VideoFrame ? source
-      : await createImageBitmap(source);
+    const image = frame ? source : await createImageBitmap(source);
     const id = nextId++;
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
