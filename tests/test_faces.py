@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -255,3 +257,51 @@ def test_single_model_detectors_do_not_look_near_boxes(blazeface, haar) -> None:
     assert blazeface.detect_near(image, [(150.0, 60.0, 100.0, 100.0)]) is None
     assert haar.detect_near(image, [(150.0, 60.0, 100.0, 100.0)]) is None
 
+
+
+def _convert_tool() -> Any:
+    spec = importlib.util.spec_from_file_location("convert_blazeface", REPO / "tools" / "convert_blazeface.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _model_file(variant: str) -> Path:
+    return REPO / "src" / "emolens" / "faces" / "models" / VARIANTS[variant].file
+
+
+def test_full_range_model_is_laid_out_for_onnx_runtime_fusions() -> None:
+    """ONNX Runtime fuses a residual sum into the convolution before it only when it can tell that both inputs have
+    the same shape: the bundled full-range model has no channel-padding Pad and stores equal shapes for them."""
+    onnx = pytest.importorskip("onnx", reason="the train extra reads ONNX graphs")
+    model = onnx.load(str(_model_file("full")))
+    shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in model.graph.value_info}
+    adds = [node for node in model.graph.node if node.op_type == "Add"]
+    assert len(adds) == 23 and not [node for node in model.graph.node if node.op_type == "Pad"]
+    for add in adds:
+        assert shapes[add.input[0]] == shapes[add.input[1]], add.name
+
+
+def test_the_onnx_runtime_layout_keeps_what_the_model_computes(photos_dir: Path) -> None:
+    """tools/convert_blazeface.py's layout step, tried on the short-range model (which is bundled without it, with
+    its eleven channel pads): the same outputs on real frames at several input sizes. The identity convolutions
+    are exact; the fused sums only change the order of float32 additions in each of the 16 blocks, a few units in
+    the last place of each block's values, far below 1e-4 of the outputs' range, where a channel put in the wrong
+    place would differ by the whole range."""
+    onnx = pytest.importorskip("onnx", reason="the train extra runs tools/convert_blazeface.py")
+    import onnxruntime
+
+    original = onnx.load(str(_model_file("short")))
+    laid_out = _convert_tool().for_onnx_runtime(onnx.load(str(_model_file("short"))))
+    assert [n.op_type for n in original.graph.node].count("Pad") == 11
+    assert "Pad" not in [n.op_type for n in laid_out.graph.node]
+    sessions = [onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+                for m in (original, laid_out)]
+    for photo in ("deepface_couple.jpg", "facenet_multiface.jpg", "deepface_img1.jpg"):
+        image = cv2.cvtColor(cv2.imread(str(photos_dir / photo)), cv2.COLOR_BGR2RGB)
+        for height, width in ((128, 128), (160, 160), (96, 128)):
+            x = cv2.resize(image, (width, height))[None].astype(np.float32) * (2 / 255) - 1
+            before, after = (s.run(None, {"input": x}) for s in sessions)
+            for old, new in zip(before, after, strict=True):
+                np.testing.assert_allclose(new, old, rtol=0, atol=1e-4 * float(np.abs(old).max()))

@@ -37,7 +37,7 @@ def test_defaults_come_from_the_constants() -> None:
     ({"detector": "haar", "detector_options": {"min_size": 0}}, "option min_size=0: input should be greater than 0"),
     ({"detector": "blazeface", "detector_options": {"iou_threshold": float("nan")}}, "finite number"),
     ({"detector_options": ["min_score"]}, "detector options must be a mapping"),
-    ({"threads": -1}, "threads must be 0 (ONNX Runtime picks, up to 4) or more, got -1"),
+    ({"threads": -1}, "threads must be 0 (one per core, up to 4) or more, got -1"),
     ({"threads": "2"}, "threads must be 0"),
     ({"threads": True}, "threads must be 0"),
     ({"max_pixels": 0}, "max_pixels must be a positive number of pixels"),

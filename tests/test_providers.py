@@ -1,8 +1,10 @@
-"""ONNX Runtime execution providers: ``AnalyzerOptions.providers`` is checked against what this ONNX Runtime offers,
-and every session an analyzer opens (the emotion model and each detector model) runs on the providers given."""
+"""How emolens runs ONNX Runtime: ``AnalyzerOptions.providers`` is checked against what this ONNX Runtime offers,
+and every session an analyzer opens (the emotion model and each detector model) runs on the providers and with the
+threads given."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import onnxruntime
@@ -86,9 +88,34 @@ def test_the_model_classes_check_their_providers_too() -> None:
         create_detector("blazeface", providers=("NopeExecutionProvider", CPU))
 
 
-def test_providers_are_not_a_detector_option() -> None:
-    with pytest.raises(ConfigError, match="has no option 'providers'"):
-        AnalyzerOptions(detector_options={"providers": (CPU,)})
+@pytest.mark.parametrize("option, value", [("providers", (CPU,)), ("threads", 2)])
+def test_runtime_settings_are_not_detector_options(option: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=f"has no option '{option}'"):
+        AnalyzerOptions(detector_options={option: value})
+
+
+@pytest.mark.parametrize("detector, models", [("blazeface-multi", 3), ("blazeface", 2), ("haar", 1)])
+def test_every_session_has_the_threads_given(sessions: list, detector: str, models: int) -> None:
+    """The detector's models too (they stayed on one thread before); a pool of several threads stops spinning
+    when a run ends, so that the two models' pools take turns on the cores."""
+    Analyzer(detector=detector, threads=2).close()
+    options = [s.get_session_options() for s in sessions]
+    assert [o.intra_op_num_threads for o in options] == [2] * models
+    assert [o.get_session_config_entry("session.force_spinning_stop") for o in options] == ["1"] * models
+    sessions.clear()
+    Analyzer(detector=detector).close()
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [1] * models
+
+
+def test_cli_threads_default_to_one_per_core_for_one_image_at_a_time(sessions: list) -> None:
+    ok = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT)])
+    assert ok.exit_code == 0 and "1 face" in ok.stdout, ok.output
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [min(4, os.cpu_count() or 1)] * 3
+    sessions.clear()
+    assert CliRunner().invoke(cli, ["analyze", str(ASTRONAUT), "--threads", "1"]).exit_code == 0
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [1] * 3
+    bad = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT), "--threads", "-1"])
+    assert bad.exit_code == 2 and "threads must be 0 (one per core, up to 4) or more, got -1" in bad.stderr
 
 
 def test_cli_takes_providers_from_the_flag_or_the_environment() -> None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 @click.option("--segment", "segment_s", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True, help="Videos are cut into segments of this many seconds, analysed in parallel; "
                                       "face tracks are followed within a segment.")
-@analysis_options(photos=True)
+@analysis_options(photos=True, threads=1)  # one worker per core already
 @user_errors
 def command(inputs: tuple[str, ...], out_dir: Path, address: Optional[str], workers: Optional[int], every: int,
             segment_s: float, analysis: AnalyzerOptions) -> None:

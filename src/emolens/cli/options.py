@@ -1,7 +1,8 @@
-"""Options shared by the commands that analyse images: --detector, --tta, --class-balance, --model, --max-pixels,
---image-formats and --providers, handed to the command as one :class:`~emolens.pipeline.options.AnalyzerOptions`
-(its ``analysis`` argument). --max-pixels and --image-formats are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS``
-settings, read from the same ``EMOLENS_*`` environment variables (``--providers``: ``EMOLENS_PROVIDERS``)."""
+"""Options shared by the commands that analyse images: --detector, --tta, --class-balance, --model, --threads,
+--max-pixels, --image-formats and --providers, handed to the command as one
+:class:`~emolens.pipeline.options.AnalyzerOptions` (its ``analysis`` argument). --max-pixels and --image-formats
+are the web app's ``MAX_PIXELS`` and ``IMAGE_FORMATS`` settings, read from the same ``EMOLENS_*`` environment
+variables (``--providers``: ``EMOLENS_PROVIDERS``)."""
 
 from __future__ import annotations
 
@@ -33,16 +34,17 @@ def class_balance_option() -> Callable[[F], F]:
 
 
 def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Face detector.",
-                     photos: bool = False) -> Callable[[F], F]:
-    """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--max-pixels``,
-    ``--image-formats`` and ``--providers`` to a click command, which receives them as ``analysis``: an
-    :class:`~emolens.pipeline.options.AnalyzerOptions`. A command for ``photos`` looks for faces at
-    any angle unless ``--upright`` is given."""
+                     photos: bool = False, threads: int = 0) -> Callable[[F], F]:
+    """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--threads``
+    (default ``threads``: 0, one per core, for a command that analyses one image at a time; 1 where the command
+    already runs analyses side by side), ``--max-pixels``, ``--image-formats`` and ``--providers`` to a click
+    command, which receives them as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions`. A command
+    for ``photos`` looks for faces at any angle unless ``--upright`` is given."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, class_balance: Optional[float],
-                    max_pixels: Optional[int], image_formats: Optional[str], providers: Optional[str],
+                    threads: int, max_pixels: Optional[int], image_formats: Optional[str], providers: Optional[str],
                     upright: bool = True, **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
@@ -53,7 +55,7 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
                 limits["providers"] = tuple(name.strip() for name in providers.split(","))
             try:
                 analysis = AnalyzerOptions(model_path, detector, tta=tta, class_balance=class_balance,
-                                           any_angle=not upright, **limits)
+                                           threads=threads, any_angle=not upright, **limits)
             except ConfigError as exc:
                 raise click.UsageError(str(exc)) from None
             return func(*args, analysis=analysis, **kwargs)
@@ -73,6 +75,9 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
                                     "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(command)
         command = click.option("--max-pixels", envvar="EMOLENS_MAX_PIXELS", type=int,  # checked by AnalyzerOptions
                                help="Refuse larger images (default: 50,000,000; env EMOLENS_MAX_PIXELS).")(command)
+        command = click.option("--threads", type=int, default=threads, show_default=True,  # checked by AnalyzerOptions
+                               help="ONNX Runtime threads of each model, the detector's and the classifier's (0: one "
+                                    "per core, up to 4).")(command)
         command = click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False),
                                help="Emotion model (ONNX from `emolens export`); default: the bundled one.")(command)
         command = click.option("--tta", is_flag=True,

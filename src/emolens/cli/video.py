@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 @click.option("--smoothing", type=click.FloatRange(min=0), default=SMOOTHING_S, show_default=True,
               help="Time constant of the emotion smoothing, in seconds (0: none).")
 @runners_up_option()
-@analysis_options()
+@analysis_options(threads=1)  # analyze_video already finds the next frame's faces on a second thread
 @user_errors
 def command(file: Path, csv_path: Optional[Path], plot_path: Optional[Path], annotate_path: Optional[Path],
             every: int, smoothing: float, runners_up: int, analysis: AnalyzerOptions) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -15,7 +14,7 @@ from emolens.emotion.metadata import Calibration, ModelInfo
 from emolens.emotion.preprocessing import Preprocessing, prepare_crops
 from emolens.emotion.tta import tta_views
 from emolens.errors import ConfigError, ModelError
-from emolens.providers import DEFAULT_PROVIDERS, check_providers
+from emolens.providers import DEFAULT_PROVIDERS, check_providers, session_options
 
 
 def default_model_path() -> Path:
@@ -29,7 +28,8 @@ class EmotionClassifier:
     Args:
         model_path: an ONNX model written by ``emolens export``; defaults to the bundled model.
             :class:`~emolens.errors.ModelError` when it is missing, not ONNX, or lacks emolens metadata.
-        threads: intra-op threads for ONNX Runtime (0 = ONNX Runtime's default).
+        threads: ONNX Runtime intra-op threads (0: one per core, up to 4; see
+            :func:`~emolens.providers.session_options`).
         providers: ONNX Runtime execution providers, in order of preference (see :mod:`emolens.providers`);
             :class:`~emolens.errors.ConfigError` naming the available ones for one this ONNX Runtime lacks (it
             would quietly fall back to the CPU).
@@ -44,11 +44,9 @@ class EmotionClassifier:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_file():
             raise ModelError(f"{self.model_path}: no such model file")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self._session = ort.InferenceSession(str(self.model_path), options, providers=list(providers))
+            self._session = ort.InferenceSession(str(self.model_path), session_options(threads),
+                                                 providers=list(providers))
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own exception types for bad files
             raise ModelError(f"{self.model_path}: cannot load ONNX model: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map

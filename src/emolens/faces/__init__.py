@@ -10,9 +10,9 @@ from typing import Any, Optional
 
 from emolens.faces.base import Box, Detection, FaceDetector
 
-RUNTIME_PARAMETERS = ("providers",)
+RUNTIME_PARAMETERS = ("providers", "threads")
 """Constructor parameters that the analyzer sets for every model, not detector options: the ONNX Runtime execution
-providers (a backend without them, such as Haar on OpenCV, does not take them)."""
+providers and intra-op threads (a backend without sessions, such as Haar on OpenCV, does not take them)."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,11 @@ no false face on the 69 real photos (benchmarks/detection.py, benchmarks/pipelin
 
 
 def create_detector(name: str = DEFAULT_DETECTOR, providers: Optional[Sequence[str]] = None,
-                    **options: Any) -> FaceDetector:
+                    threads: Optional[int] = None, **options: Any) -> FaceDetector:
     """The detector called ``name`` (see :data:`DETECTORS`), built with backend-specific ``options``, its ONNX Runtime
-    sessions on ``providers`` (None: the CPU; see :mod:`emolens.providers`; ignored by a backend without sessions).
+    sessions on ``providers`` (None: the CPU; see :mod:`emolens.providers`) with ``threads`` intra-op threads each
+    (None: the backend's default; see :func:`emolens.providers.session_options`); a backend without sessions
+    ignores both.
 
     Raises:
         ConfigError: an unknown detector name, options it does not take or values out of range (see
@@ -64,8 +66,11 @@ def create_detector(name: str = DEFAULT_DETECTOR, providers: Optional[Sequence[s
     from emolens.providers import check_providers
 
     checked = check_detector_options(name, options)
-    if providers is not None and "providers" in inspect.signature(DETECTORS[name].load()).parameters:
+    takes = inspect.signature(DETECTORS[name].load()).parameters
+    if providers is not None and "providers" in takes:
         checked["providers"] = check_providers(providers)
+    if threads is not None and "threads" in takes:
+        checked["threads"] = threads
     return DETECTORS[name](**checked)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from emolens.errors import ConfigError, ModelError
 from emolens.faces.base import Box, Detection, FaceDetector
-from emolens.providers import DEFAULT_PROVIDERS
+from emolens.providers import DEFAULT_PROVIDERS, session_options
 
 Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]
 """Boxes ``(x0, y0, x1, y1)`` (N, 4), scores (N,) and landmarks (N, 6, 2) in image pixels, before merging."""
@@ -124,8 +124,7 @@ class BlazeFaceModel:
 
     Args:
         variant: ``full`` or ``short``.
-        threads: ONNX Runtime intra-op threads; one is fastest for this small model (measured: more threads only
-            add contention).
+        threads: ONNX Runtime intra-op threads (see :func:`~emolens.providers.session_options`).
         providers: ONNX Runtime execution providers, in order of preference (see :mod:`emolens.providers`).
     """
 
@@ -136,10 +135,8 @@ class BlazeFaceModel:
         path = Path(str(resources.files("emolens.faces") / "models" / self.variant.file))
         import onnxruntime as ort  # here, not at the top: `emolens serve` checks detector options before it forks
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=list(providers))
+            self._session = ort.InferenceSession(str(path), session_options(threads), providers=list(providers))
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own exception types: a missing or damaged file (a broken install)
             raise ModelError(f"{path}: cannot load the BlazeFace model ({exc}); reinstall emolens") from None
         self._input = self._session.get_inputs()[0].name
@@ -251,7 +248,8 @@ class BlazeFaceDetector(FaceDetector):
         variant: ``full`` or ``short`` (see the module docs).
         min_score: detections below this confidence are dropped (default: MediaPipe's value for the variant).
         iou_threshold: boxes overlapping more than this are merged.
-        threads: ONNX Runtime intra-op threads (see :class:`BlazeFaceModel`).
+        threads: ONNX Runtime intra-op threads (see :class:`BlazeFaceModel`; set by the analyzer, not a detector
+            option).
         tile: images whose longer side exceeds twice this are also searched in overlapping ``tile``-pixel
             windows, so that faces much smaller than the whole image are found too (0: never).
         tile_min_score: the confidence needed in a tile: tiles add many chances of a false positive (at the

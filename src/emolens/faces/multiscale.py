@@ -83,8 +83,8 @@ class MultiScaleDetector(FaceDetector):
             something outside the faces it found at least ``short_gate_score``, or at least ``edge_gate_score`` in
             a box cut by the frame edge (both 0: always; see the module docs).
         tile, tile_min_score: tiles of large photos, as in :class:`~emolens.faces.blazeface.BlazeFaceDetector`.
-        threads: ONNX Runtime intra-op threads of each model.
-        providers: ONNX Runtime execution providers of each model (set by the analyzer, not a detector option).
+        threads, providers: ONNX Runtime intra-op threads and execution providers of each model (set by the
+            analyzer, not detector options).
     """
 
     name = "blazeface-multi"

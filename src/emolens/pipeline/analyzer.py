@@ -65,7 +65,7 @@ class Analyzer:
                                                                     class_balance=options.class_balance,
                                                                     providers=options.providers)
         self._detector: Optional[FaceDetector] = create_detector(options.detector, providers=options.providers,
-                                                                 **options.detector_options)
+                                                                 threads=options.threads, **options.detector_options)
         self._turned = RotatedPasses(self._detector)  # the same detector's passes over turned copies
         self._model_info = self._classifier.model_info
         self._class_balance = self._classifier.class_balance

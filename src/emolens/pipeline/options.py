@@ -19,9 +19,12 @@ from emolens.pipeline.images import IMAGE_FORMATS, MAX_PIXELS, check_image_forma
 from emolens.providers import DEFAULT_PROVIDERS, check_providers
 
 DEFAULT_THREADS = 1
-"""ONNX Runtime intra-op threads of the classifier. One is fastest per frame: idle threads of a larger pool keep
-spinning and slow down the detector that runs between classifications (benchmarks/latency.py: detect 6.7 -> 3 ms
-on 640x480 frames). A server runs one analysis per request thread."""
+"""ONNX Runtime intra-op threads of each model, the detector's and the classifier's: one, for a server, whose
+request threads already run analyses side by side. One caller analysing one image at a time (``emolens analyze``,
+``emolens webcam``) gains from one per core (``threads=0``): a 640x480 one-face frame took 5.96 ms against 8.24 ms
+on 2 cores (``python benchmarks/latency.py --threads 0``, ``--threads 1``); ``emolens video``, whose next frame's
+faces are already found on a second thread, lost (4.81 against 3.68 ms a frame). See
+:func:`~emolens.providers.session_options`."""
 
 
 def read_only(mapping: Mapping[str, Any]) -> MappingProxyType[str, Any]:
@@ -45,7 +48,8 @@ class AnalyzerOptions(BaseModel):
         detector_options: the detector's own options, e.g. ``{"min_score": 0.6}`` (see
             :mod:`emolens.faces.options`); kept read-only.
         tta: classify with test-time augmentation by default (slower, a little more accurate).
-        threads: ONNX Runtime intra-op threads of the classifier (0: up to 4; see :data:`DEFAULT_THREADS`).
+        threads: ONNX Runtime intra-op threads of each model, the detector's and the classifier's (0: one per core,
+            up to 4; see :data:`DEFAULT_THREADS`).
         max_pixels: larger images are refused with :class:`~emolens.errors.InputError`.
         image_formats: the Pillow formats an image file may be in (others are refused with
             :class:`~emolens.errors.UnsupportedFormatError`); any case, kept upper-case.
@@ -122,7 +126,7 @@ class AnalyzerOptions(BaseModel):
     @field_validator("threads", mode="plain")
     @classmethod
     def _threads(cls, value: Any) -> int:
-        return _check_int("threads", value, 0, "0 (ONNX Runtime picks, up to 4) or more")
+        return _check_int("threads", value, 0, "0 (one per core, up to 4) or more")
 
     @field_validator("max_pixels", mode="plain")
     @classmethod
