@@ -23,20 +23,23 @@ at least 6 times ours, on the frame path and in the video.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import cv2
 import numpy as np
 from common import PHOTOS, median_p90, one_face_frames
 
 from emolens import Analyzer, AnalyzerOptions, VideoStream
+from emolens.emotion.preprocessing import prepare_crops
 from emolens.faces import DEFAULT_DETECTOR, DETECTORS
 from emolens.pipeline.tracking import iou_matrix
 from emolens.pipeline.video import VideoReader
@@ -170,41 +173,66 @@ def video_fps(analyzer: Analyzer, frames: list, fer: Optional[FerTurns], seconds
               f"{statistics.median(fer.ms) / statistics.median(gaps[1:]):.2f}x")
 
 
-def session_options(frames: list, repeats: int) -> None:
-    """The full-range BlazeFace model (the detector's main cost) on the frames at 256x192 under ONNX Runtime session
-    settings, taking turns: wall and CPU time of the calling thread per run (CPU time is what a busy machine
-    cannot hide)."""
+def _session(ort: Any, model: Path, optimization: Any, threads: int, entries: dict[str, str]) -> Any:
+    options = ort.SessionOptions()
+    options.graph_optimization_level, options.intra_op_num_threads = optimization, threads
+    for key, value in entries.items():
+        options.add_session_config_entry(key, value)
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+def _timed_block(runs: list[Callable[[], object]], repeats: int) -> tuple[float, float, float]:
+    """Median wall and calling-thread CPU ms of one pass over ``runs`` (after a warm-up pass), and the process's
+    CPU ms per pass (its other threads included)."""
+    for run in runs:
+        run()
+    wall, cpu, process = [], [], time.process_time()
+    for _ in range(repeats):
+        for run in runs:
+            start, thread = time.perf_counter(), time.thread_time()
+            run()
+            wall.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.thread_time() - thread) * 1000)
+    return statistics.median(wall), statistics.median(cpu), (time.process_time() - process) * 1000 / len(wall)
+
+
+def session_options(analyzer: Analyzer, frames: list, repeats: int) -> None:
+    """ONNX Runtime session settings, each timed in a block of its own (an idle pool of one setting would spin
+    while the next one runs): the full-range BlazeFace model (the detector's main cost) alone on the frames at
+    256x192; then both models of a frame, as an analysis runs them one after the other (the full-range model, then
+    the emotion model on the frame's face). Median wall and CPU time of the calling thread, and CPU time of the
+    whole process (its pools' threads included), per frame."""
     import onnxruntime as ort
 
-    model = Path(str(resources.files("emolens.faces") / "models" / "blazeface_full.onnx"))
+    detector = Path(str(resources.files("emolens.faces") / "models" / "blazeface_full.onnx"))
     level = ort.GraphOptimizationLevel
-    settings = {"all (default), 1 thread": (level.ORT_ENABLE_ALL, 1, {}),
-                "extended, 1 thread": (level.ORT_ENABLE_EXTENDED, 1, {}),
-                "basic, 1 thread": (level.ORT_ENABLE_BASIC, 1, {}),
-                "all, 2 threads": (level.ORT_ENABLE_ALL, 2, {}),
-                "all, 2 threads, no spinning": (level.ORT_ENABLE_ALL, 2, {"session.intra_op.allow_spinning": "0"}),
-                "all, 2 threads, spinning stops after a run": (level.ORT_ENABLE_ALL, 2,
-                                                               {"session.force_spinning_stop": "1"})}
-    sessions = {}
-    for name, (optimization, threads, entries) in settings.items():
-        options = ort.SessionOptions()
-        options.graph_optimization_level, options.intra_op_num_threads = optimization, threads
-        for key, value in entries.items():
-            options.add_session_config_entry(key, value)
-        sessions[name] = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    stop = {"session.force_spinning_stop": "1"}
     inputs = [cv2.cvtColor(cv2.resize(f, (256, 192), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)[None]
               .astype(np.float32) * (2 / 255) - 1 for f in frames]
-    times = {name: ([], []) for name in sessions}
-    for _ in range(repeats):
-        for x in inputs:
-            for name, session in sessions.items():
-                wall, cpu = time.perf_counter(), time.thread_time()
-                session.run(None, {session.get_inputs()[0].name: x})
-                times[name][0].append((time.perf_counter() - wall) * 1000)
-                times[name][1].append((time.thread_time() - cpu) * 1000)
-    print("BlazeFace full-range at 256x192, ONNX Runtime session settings (median wall / CPU of this thread):")
-    for name, (wall, cpu) in times.items():
-        print(f"  {name:44s} {statistics.median(wall):6.2f} ms / {statistics.median(cpu):6.2f} ms")
+    faces = [prepare_crops(analyzer.crop(f, analyzer.detect(f)), analyzer.model_info.preprocessing) for f in frames]
+    print("BlazeFace full-range at 256x192 (median wall / CPU of this thread / CPU of the process, per frame):")
+    for name, (optimization, threads, entries) in {
+            "all (default), 1 thread": (level.ORT_ENABLE_ALL, 1, {}),
+            "extended, 1 thread": (level.ORT_ENABLE_EXTENDED, 1, {}),
+            "basic, 1 thread": (level.ORT_ENABLE_BASIC, 1, {}),
+            "all, 2 threads": (level.ORT_ENABLE_ALL, 2, {}),
+            "all, 2 threads, no spinning": (level.ORT_ENABLE_ALL, 2, {"session.intra_op.allow_spinning": "0"}),
+            "all, 2 threads, spinning stops after a run": (level.ORT_ENABLE_ALL, 2, stop)}.items():
+        session = _session(ort, detector, optimization, threads, entries)
+        runs = [functools.partial(session.run, None, {"input": x}) for x in inputs]
+        print("  {:44s} {:6.2f} ms / {:6.2f} ms / {:6.2f} ms".format(name, *_timed_block(runs, repeats)))
+    print("Both models of a frame, one after the other (the same columns):")
+    for name, (threads, entries) in {"1 thread each": (1, {}), "2 threads each": (2, {}),
+                                     "2 threads each, spinning stops after a run": (2, stop)}.items():
+        full = _session(ort, detector, level.ORT_ENABLE_ALL, threads, entries)
+        emotion = _session(ort, analyzer.model_path, level.ORT_ENABLE_ALL, threads, entries)
+
+        def both(x: np.ndarray, face: np.ndarray, full: Any = full, emotion: Any = emotion) -> None:
+            full.run(None, {"input": x})
+            emotion.run(None, {emotion.get_inputs()[0].name: face})
+
+        runs = [functools.partial(both, x, face) for x, face in zip(inputs, faces, strict=True)]
+        print("  {:44s} {:6.2f} ms / {:6.2f} ms / {:6.2f} ms".format(name, *_timed_block(runs, repeats)))
 
 
 def main() -> None:
@@ -230,7 +258,7 @@ def main() -> None:
     print(f"detector {analyzer.detector_name}, model {analyzer.model_name}, tta {args.tta}, threads {args.threads}")
     frames = one_face_frames()
     if args.sessions:
-        session_options(frames, args.repeats)
+        session_options(analyzer, frames, args.repeats)
         return
     others = [Analyzer.create_from_options(options.replace(detector=name)) for name in args.compare]
     others += [Analyzer.create_from_options(options.replace(model_path=path))

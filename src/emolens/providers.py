@@ -49,8 +49,9 @@ def session_options(threads: int) -> onnxruntime.SessionOptions:
 
     A pool of more than one thread stops spinning when a run ends (``session.force_spinning_stop``): the
     detector's and the classifier's pools then take turns on the cores instead of each keeping threads spinning
-    while the other runs (on 2 cores, a 640x480 one-face frame took 11.8 ms with two spinning pools of 2 threads,
-    6.1 ms with this, 8.6 ms on one thread; ``python benchmarks/latency.py --threads``)."""
+    while the other runs (on 2 cores, the two models of a 640x480 one-face frame took 9.62 ms with two spinning
+    pools of 2 threads, 4.59 ms with this, 6.33 ms on one thread each; ``python benchmarks/latency.py
+    --sessions``)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
