@@ -26,7 +26,7 @@ Keys (file keys may be lower case; environment names are ``EMOLENS_`` + key):
   any the model stores, between its stored points too; a model that stores none allows only its default)
 - ``DETECTOR_OPTIONS``: the options of ``DETECTOR`` (other allowed detectors run with their defaults), e.g.
   ``{"min_score": 0.6}`` for BlazeFace, ``{"min_size": 40}`` for Haar
-- ``ONNX_THREADS``: ONNX Runtime threads per inference (default 1: requests already run in parallel threads)
+- ``ONNX_THREADS``: ONNX Runtime threads of each model per analysis (default 1: requests already run in parallel)
 - ``LIVE_WINDOW_S``: seconds of webcam frames aggregated into one stored row (default 10)
 - ``STORAGE_TIMEOUT_S``: limit for a database connect, statement, lock wait or call (default 5); beyond it the
   request gets 503
