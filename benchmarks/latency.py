@@ -240,7 +240,11 @@ def main() -> None:
     parser.add_argument("--detector", choices=sorted(DETECTORS), default=DEFAULT_DETECTOR)
     parser.add_argument("--tta", action="store_true")
     parser.add_argument("--threads", type=int, default=0,
-                        help="ONNX Runtime threads of each model (default 0, one per core: the CLI's default)")
+                        help="ONNX Runtime threads of each model on the frame path and the photo folder (default 0, "
+                             "one per core: `emolens analyze`'s default)")
+    parser.add_argument("--video-threads", type=int, default=1,
+                        help="the same in the video (default 1: `emolens video`'s, whose second thread already "
+                             "finds the next frame's faces)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compare", nargs="*", default=[], choices=sorted(DETECTORS),
                         help="also time these detectors per frame, taking turns with --detector")
@@ -255,7 +259,8 @@ def main() -> None:
     args = parser.parse_args()
     options = AnalyzerOptions(detector=args.detector, tta=args.tta, model_path=args.model, threads=args.threads)
     analyzer = Analyzer.create_from_options(options)
-    print(f"detector {analyzer.detector_name}, model {analyzer.model_name}, tta {args.tta}, threads {args.threads}")
+    print(f"detector {analyzer.detector_name}, model {analyzer.model_name}, tta {args.tta}, threads {args.threads} "
+          f"(video: {args.video_threads})")
     frames = one_face_frames()
     if args.sessions:
         session_options(analyzer, frames, args.repeats)
@@ -268,7 +273,8 @@ def main() -> None:
         frame_latency([analyzer] + others, frames, args.repeats, fer)
         if fer is not None:
             fer.ms.clear()
-        video_fps(analyzer, frames, fer)
+        with Analyzer.create_from_options(options.replace(threads=args.video_threads)) as video_analyzer:
+            video_fps(video_analyzer, frames, fer)
         if fer is not None:
             fer.close()
     if not args.no_folder:

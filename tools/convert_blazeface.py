@@ -12,7 +12,7 @@ The models are fully convolutional: the ONNX input's height and width are left f
 full-range model, of 16 for the short-range one), so that a 4:3 frame needs no square letterbox.
 
 The full-range model is then laid out for ONNX Runtime's CPU kernels (:func:`for_onnx_runtime`): its blocks' residual
-additions and activations are fused into the convolutions, 5.6 -> 4.7 ms a 256x192 frame on one thread here
+additions and activations are fused into the convolutions: 4.83 -> 4.29 ms a 256x192 frame on one thread here
 (``python benchmarks/latency.py --sessions``). The short-range model stays as converted: the live page's browser
 graph is built from it (tools/build_browser_graphs.py), and ONNX Runtime Web has no such fusions.
 
