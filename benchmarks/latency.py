@@ -58,12 +58,15 @@ class FerTurns:
             if self._process.poll() is not None:
                 raise RuntimeError(f"{python} {worker} failed (is fer installed there? see compare_fer.py)")
         self.ms: list[float] = []
+        self.cpu_ms: list[float] = []
 
     def time(self, index: int) -> None:
-        """Time fer on frame ``index``."""
+        """Time fer on frame ``index`` (wall, and CPU of its process)."""
         self._process.stdin.write(f"{index}\n")
         self._process.stdin.flush()
-        self.ms.append(float(self._process.stdout.readline().split()[0]))
+        wall, cpu = self._process.stdout.readline().split()[:2]
+        self.ms.append(float(wall))
+        self.cpu_ms.append(float(cpu))
 
     def close(self) -> None:
         self._process.stdin.close()
@@ -73,7 +76,7 @@ class FerTurns:
 def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int, fer: Optional[FerTurns] = None) -> None:
     """Detect, crop + classify (the stages) and analyze (the total) per frame; several analyzers (and fer) take
     turns frame by frame, so that a busy machine slows them alike."""
-    times = [([], [], []) for _ in analyzers]
+    times = [([], [], [], []) for _ in analyzers]
     for analyzer in analyzers:
         for frame in frames[:3]:
             analyzer.analyze(frame)  # warm-up
@@ -81,25 +84,29 @@ def frame_latency(analyzers: list[Analyzer], frames: list, repeats: int, fer: Op
         for index, frame in enumerate(frames):
             if fer is not None:
                 fer.time(index)
-            for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times, strict=True):
+            for analyzer, (detect_ms, classify_ms, total_ms, cpu_ms) in zip(analyzers, times, strict=True):
                 start = time.perf_counter()
                 detections = analyzer.detect(frame)
                 detected = time.perf_counter()
                 analyzer.classify(analyzer.crop(frame, detections))
-                classified = time.perf_counter()
+                classified, cpu = time.perf_counter(), time.process_time()
                 analyzer.analyze(frame)
                 detect_ms.append((detected - start) * 1000)
                 classify_ms.append((classified - detected) * 1000)
                 total_ms.append((time.perf_counter() - classified) * 1000)
-    for analyzer, (detect_ms, classify_ms, total_ms) in zip(analyzers, times, strict=True):
+                cpu_ms.append((time.process_time() - cpu) * 1000)
+    for analyzer, (detect_ms, classify_ms, total_ms, cpu_ms) in zip(analyzers, times, strict=True):
         print(f"640x480 one-face frames ({len(frames)} frames x {repeats}), detector {analyzer.detector_name}, "
               f"model {analyzer.model_name}:")
         print(f"  detect            {median_p90(detect_ms)}")
         print(f"  crop + classify   {median_p90(classify_ms)}")
-        print(f"  total             {median_p90(total_ms)}")
+        print(f"  total             {median_p90(total_ms)}; CPU of the process (all its threads) median "
+              f"{statistics.median(cpu_ms):6.2f} ms")
         if fer is not None:
             print(f"  fer (same frames, taking turns) {median_p90(fer.ms)}: fer / emolens "
-                  f"{statistics.median(fer.ms) / statistics.median(total_ms):.2f}x")
+                  f"{statistics.median(fer.ms) / statistics.median(total_ms):.2f}x; CPU of its process median "
+                  f"{statistics.median(fer.cpu_ms):6.2f} ms: fer / emolens "
+                  f"{statistics.median(fer.cpu_ms) / statistics.median(cpu_ms):.2f}x")
 
 
 def folder_throughput(analyzer: Analyzer) -> None:
@@ -273,6 +280,7 @@ def main() -> None:
         frame_latency([analyzer] + others, frames, args.repeats, fer)
         if fer is not None:
             fer.ms.clear()
+            fer.cpu_ms.clear()
         with Analyzer.create_from_options(options.replace(threads=args.video_threads)) as video_analyzer:
             video_fps(video_analyzer, frames, fer)
         if fer is not None:
