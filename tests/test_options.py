@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Config
 from support.helpers import FIXTURES
@@ -47,6 +48,15 @@ def test_defaults_come_from_the_constants() -> None:
 def test_bad_options_are_refused_with_the_allowed_values(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         AnalyzerOptions(**fields)
+
+
+def test_whole_numbers_may_come_as_numpy_integers() -> None:
+    """As ``max_faces`` and a video's ``every`` already took them (one check for all three now); kept as int."""
+    options = AnalyzerOptions(threads=np.int64(2), max_pixels=np.uint32(1000))
+    assert (options.threads, options.max_pixels) == (2, 1000)
+    assert type(options.threads) is int and type(options.max_pixels) is int
+    with pytest.raises(ConfigError, match="threads must be 0"):
+        AnalyzerOptions(threads=np.int64(-1))
 
 
 def test_options_are_normalised_read_only_and_picklable(tmp_path) -> None:

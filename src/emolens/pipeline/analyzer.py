@@ -7,7 +7,6 @@ benchmarks) goes through :class:`Analyzer`, and every analysis goes through its 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +23,7 @@ from emolens.faces.align import crop_faces
 from emolens.faces.rotated import RotatedPasses
 from emolens.pipeline.explain import CropRegion, ExplainedFace
 from emolens.pipeline.images import ImageSource, load_image
-from emolens.pipeline.options import AnalyzerOptions, check_class_balance
+from emolens.pipeline.options import AnalyzerOptions, check_class_balance, check_whole_number
 from emolens.pipeline.results import Face
 
 
@@ -265,8 +264,7 @@ class Analyzer:
 
 def largest_detections(detections: Sequence[Detection], max_faces: int) -> list[Detection]:
     """The ``max_faces`` largest of ``detections`` (by box area), in their own order; all of them when 0."""
-    if isinstance(max_faces, bool) or not isinstance(max_faces, numbers.Integral) or max_faces < 0:
-        raise ConfigError(f"max_faces must be 0 (every face) or a number of faces, got {max_faces!r}")
+    max_faces = check_whole_number("max_faces", max_faces, 0, "0 (every face) or a number of faces")
     if not max_faces or len(detections) <= max_faces:
         return list(detections)
     kept = sorted(range(len(detections)), key=lambda i: -detections[i].box[2] * detections[i].box[3])[:max_faces]

@@ -5,6 +5,7 @@ their analyzer from it (``Analyzer.create_from_options``)."""
 from __future__ import annotations
 
 import copyreg
+import numbers
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -126,12 +127,12 @@ class AnalyzerOptions(BaseModel):
     @field_validator("threads", mode="plain")
     @classmethod
     def _threads(cls, value: Any) -> int:
-        return _check_int("threads", value, 0, "0 (one per core, up to 4) or more")
+        return check_whole_number("threads", value, 0, "0 (one per core, up to 4) or more")
 
     @field_validator("max_pixels", mode="plain")
     @classmethod
     def _max_pixels(cls, value: Any) -> int:
-        return _check_int("max_pixels", value, 1, "a positive number of pixels")
+        return check_whole_number("max_pixels", value, 1, "a positive number of pixels")
 
     @field_validator("image_formats", mode="plain")
     @classmethod
@@ -159,10 +160,12 @@ def check_class_balance(value: Any) -> Optional[float]:
     return float(value)
 
 
-def _check_int(name: str, value: Any, low: int, allowed: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+def check_whole_number(name: str, value: Any, low: int, allowed: str) -> int:
+    """``value`` as an int when it is a whole number (not a bool), ``low`` or more; else :class:`ConfigError`
+    "``name`` must be ``allowed``, got ``value``"."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ConfigError(f"{name} must be {allowed}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _config_error(exc: ValidationError) -> ConfigError:

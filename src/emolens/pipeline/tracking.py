@@ -21,6 +21,7 @@ import numpy as np
 
 from emolens.errors import ConfigError, InputError
 from emolens.pipeline.images import ImageSource
+from emolens.pipeline.options import check_whole_number
 from emolens.pipeline.results import Face
 
 if TYPE_CHECKING:
@@ -176,8 +177,7 @@ class VideoStream:
             InputError: as :meth:`analyze`.
             ConfigError: ``every`` is not a whole number, 1 or more.
         """
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-            raise ConfigError(f"every must be a whole number of frames, 1 or more, got {every!r}")
+        every = check_whole_number("every", every, 1, "a whole number of frames, 1 or more")
         waiting: collections.deque[tuple[int, np.ndarray, Optional[Future[_Detected]]]] = collections.deque()
         with ThreadPoolExecutor(1, thread_name_prefix="video-detect") as finder:
             for index, frame in enumerate(frames):
