@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import click
 import onnxruntime
 import pytest
 from click.testing import CliRunner
@@ -116,6 +117,14 @@ def test_cli_threads_default_to_one_per_core_for_one_image_at_a_time(sessions: l
     assert [s.get_session_options().intra_op_num_threads for s in sessions] == [1] * 3
     bad = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT), "--threads", "-1"])
     assert bad.exit_code == 2 and "threads must be 0 (one per core, up to 4) or more, got -1" in bad.stderr
+
+
+@pytest.mark.parametrize("command, threads", [("analyze", 0), ("webcam", 0), ("video", 1), ("batch", 1)])
+def test_commands_that_already_run_analyses_side_by_side_default_to_one_thread(command: str, threads: int) -> None:
+    """``video`` finds the next frame's faces on a second thread, ``batch`` runs a worker per core."""
+    with click.Context(cli) as ctx:
+        (option,) = [p for p in cli.get_command(ctx, command).params if p.name == "threads"]
+    assert option.default == threads
 
 
 def test_cli_takes_providers_from_the_flag_or_the_environment() -> None:
