@@ -205,3 +205,12 @@ def test_help_states_the_input_limits_defaults() -> None:
     text = " ".join(run("analyze", "--help").stdout.split())
     assert f"default: {MAX_PIXELS:,}; env EMOLENS_MAX_PIXELS" in text
     assert f"(default: {','.join(IMAGE_FORMATS)}; env EMOLENS_IMAGE_FORMATS)" in text.replace(", ", ",")
+
+
+@pytest.mark.parametrize("command", ["video", "webcam"])
+def test_frame_commands_take_no_image_file_limits(command: str) -> None:
+    """Their frames come from a video decoder or a camera, never from an image file."""
+    text = run(command, "--help").stdout
+    assert "--max-pixels" not in text and "--image-formats" not in text and "--threads" in text
+    refused = run(command, *(["clip.mp4"] if command == "video" else []), "--max-pixels", "5")
+    assert refused.exit_code == 2 and "No such option '--max-pixels'" in refused.stderr

@@ -37,15 +37,16 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
                      photos: bool = False, threads: int = 0) -> Callable[[F], F]:
     """Add ``--detector`` (default ``detector``), ``--tta``, ``--class-balance``, ``--model``, ``--threads``
     (default ``threads``: 0, one per core, for a command that analyses one image at a time; 1 where the command
-    already runs analyses side by side), ``--max-pixels``, ``--image-formats`` and ``--providers`` to a click
-    command, which receives them as ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions`. A command
-    for ``photos`` looks for faces at any angle unless ``--upright`` is given."""
+    already runs analyses side by side) and ``--providers`` to a click command, which receives them as
+    ``analysis``: an :class:`~emolens.pipeline.options.AnalyzerOptions`. A command that reads ``photos`` also
+    takes the limits on image files, ``--max-pixels`` and ``--image-formats``, and looks for faces at any angle
+    unless ``--upright`` is given (video frames are neither image files nor turned)."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, model_path: Optional[Path], detector: str, tta: bool, class_balance: Optional[float],
-                    threads: int, max_pixels: Optional[int], image_formats: Optional[str], providers: Optional[str],
-                    upright: bool = True, **kwargs: Any) -> Any:
+                    threads: int, providers: Optional[str], max_pixels: Optional[int] = None,
+                    image_formats: Optional[str] = None, upright: bool = True, **kwargs: Any) -> Any:
             from emolens.pipeline.options import AnalyzerOptions
 
             limits: dict[str, Any] = {"max_pixels": max_pixels} if max_pixels is not None else {}
@@ -70,11 +71,12 @@ def analysis_options(detector: str = DEFAULT_DETECTOR, detector_help: str = "Fac
                                help="ONNX Runtime execution providers, in order of preference, separated by commas, "
                                     "e.g. CUDAExecutionProvider,CPUExecutionProvider (default: CPUExecutionProvider;"
                                     " env EMOLENS_PROVIDERS).")(command)
-        command = click.option("--image-formats", envvar="EMOLENS_IMAGE_FORMATS", metavar="NAMES",
-                               help="Image formats to read, as Pillow names separated by commas (default: JPEG,"
-                                    "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(command)
-        command = click.option("--max-pixels", envvar="EMOLENS_MAX_PIXELS", type=int,  # checked by AnalyzerOptions
-                               help="Refuse larger images (default: 50,000,000; env EMOLENS_MAX_PIXELS).")(command)
+        if photos:
+            command = click.option("--image-formats", envvar="EMOLENS_IMAGE_FORMATS", metavar="NAMES",
+                                   help="Image formats to read, as Pillow names separated by commas (default: JPEG,"
+                                        "PNG,WEBP,GIF,BMP,TIFF; env EMOLENS_IMAGE_FORMATS).")(command)
+            command = click.option("--max-pixels", envvar="EMOLENS_MAX_PIXELS", type=int,  # checked by AnalyzerOptions
+                                   help="Refuse larger images (default: 50,000,000; env EMOLENS_MAX_PIXELS).")(command)
         command = click.option("--threads", type=int, default=threads, show_default=True,  # checked by AnalyzerOptions
                                help="ONNX Runtime threads of each model, the detector's and the classifier's (0: one "
                                     "per core, up to 4).")(command)
