@@ -121,23 +121,23 @@ class Settings(BaseModel):
     @field_validator("ALLOWED_DETECTORS", mode="before")
     @classmethod
     def _known_detectors(cls, names: Any) -> Any:
-        if isinstance(names, str):  # EMOLENS_ALLOWED_DETECTORS=haar,blazeface
-            names = [n.strip() for n in names.split(",") if n.strip()]
+        names = comma_list(names)  # EMOLENS_ALLOWED_DETECTORS=haar,blazeface
         for name in names if isinstance(names, list) else []:
             check_detector_name(name)  # a ConfigError is a ValueError: pydantic reports it with the key
         return names
 
-    @field_validator("IMAGE_FORMATS", mode="before")
+    @field_validator("IMAGE_FORMATS", "ALLOWED_CLASS_BALANCES", mode="before")
     @classmethod
-    def _listed_formats(cls, names: Any) -> Any:
-        """``EMOLENS_IMAGE_FORMATS=JPEG,PNG`` as a list (the names are checked by AnalyzerOptions)."""
-        return names.split(",") if isinstance(names, str) else names
+    def _listed(cls, values: Any) -> Any:
+        """``EMOLENS_IMAGE_FORMATS=JPEG,PNG`` (the names are checked by AnalyzerOptions) and
+        ``EMOLENS_ALLOWED_CLASS_BALANCES=0,0.5,1`` as lists."""
+        return comma_list(values)
 
-    @field_validator("ALLOWED_CLASS_BALANCES", mode="before")
-    @classmethod
-    def _listed_balances(cls, values: Any) -> Any:
-        """``EMOLENS_ALLOWED_CLASS_BALANCES=0,0.5,1`` as a list."""
-        return [v.strip() for v in values.split(",") if v.strip()] if isinstance(values, str) else values
+
+def comma_list(value: Any) -> Any:
+    """A setting given as ``a, b,c`` (an environment variable) as the list of its items, stripped, empty ones
+    dropped; any other value as it is (a config file's list, checked by the field's type)."""
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
 
 DEFAULTS: dict[str, Any] = Settings().model_dump()
 
