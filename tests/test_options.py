@@ -50,6 +50,15 @@ def test_bad_options_are_refused_with_the_allowed_values(fields: dict[str, Any],
         AnalyzerOptions(**fields)
 
 
+def test_options_from_a_mapping_are_refused_as_the_constructor_refuses_them() -> None:
+    assert AnalyzerOptions.model_validate({"detector": "haar", "threads": 2}) == AnalyzerOptions(detector="haar",
+                                                                                                threads=2)
+    with pytest.raises(ConfigError, match="threads must be 0"):
+        AnalyzerOptions.model_validate({"threads": -1})
+    with pytest.raises(ConfigError, match="unknown analyzer option 'smoothing_s'"):
+        AnalyzerOptions.model_validate({"smoothing_s": 0.3})
+
+
 def test_whole_numbers_may_come_as_numpy_integers() -> None:
     """As ``max_faces`` and a video's ``every`` already took them (one check for all three now); kept as int."""
     options = AnalyzerOptions(threads=np.int64(2), max_pixels=np.uint32(1000))

@@ -93,6 +93,15 @@ class AnalyzerOptions(BaseModel):
         except ValidationError as exc:
             raise _config_error(exc) from None
 
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> AnalyzerOptions:
+        """Options from a mapping (pydantic's way, a settings file's table, say), refused with
+        :class:`ConfigError` as the constructor refuses them, not with pydantic's own error."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
     def replace(self, **changes: Any) -> AnalyzerOptions:
         """A copy with ``changes``, checked like new options (pydantic's ``model_copy`` would not check them)."""
         return AnalyzerOptions(**{**dict(self), **changes})
