@@ -46,7 +46,7 @@ NEAR_MAX_FACES = 2
 detector): with more faces than this, the whole frame is searched."""
 
 TRACKING = {"smoothingS": SMOOTHING_S, "iouThreshold": IOU_THRESHOLD, "forgetS": FORGET_S}
-"""The constants as ``tracker.js`` takes them (``emolensTracker.create(TRACKING)``)."""
+"""The constants as ``tracker.js`` takes them (``Tracker.create(TRACKING)``)."""
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

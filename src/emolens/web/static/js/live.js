@@ -13,10 +13,10 @@
 import { $ } from "./dom.js";
 import { api, explain, pct, labels } from "./common.js";
 import { drawFaces } from "./draw.js";
-import * as emolensBrowser from "./browser_analyser.js";
-import * as emolensSettings from "./settings.js";
-import * as emolensTracker from "./tracker.js";
-import * as emolensTimeline from "./timeline.js";
+import * as BrowserAnalyser from "./browser_analyser.js";
+import * as Settings from "./settings.js";
+import * as Tracker from "./tracker.js";
+import * as Timeline from "./timeline.js";
 
 {
   const [video, overlay, stage, startBtn, stopBtn, widthSel, mirror, status, announce, modeSel, record, privacy] =
@@ -24,8 +24,8 @@ import * as emolensTimeline from "./timeline.js";
       "privacy"].map($);
   const out = { fps: $("fps"), latency: $("latency"), nfaces: $("nfaces"), top: $("top") };
   const grab = document.createElement("canvas");
-  const tracker = emolensTracker.create(JSON.parse(stage.dataset.tracking)); // pipeline/tracking.py TRACKING
-  const timeline = emolensTimeline.create($("timeline"));
+  const tracker = Tracker.create(JSON.parse(stage.dataset.tracking)); // pipeline/tracking.py TRACKING
+  const timeline = Timeline.create($("timeline"));
   const session = `live-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const RUNNING = "Running. Frames are analysed and discarded.";
   const RUNNING_HERE = "Running in this browser. Frames are analysed here and never sent.";
@@ -126,7 +126,7 @@ import * as emolensTimeline from "./timeline.js";
     let blob = await frameBlob();
     while (running) {
       const sent = performance.now();
-      const settings = new URLSearchParams({ source: "webcam", session, ...emolensSettings.params() });
+      const settings = new URLSearchParams({ source: "webcam", session, ...Settings.params() });
       const answer = api(`/api/v1/analyze?${settings}`, {
         method: "POST", body: blob, headers: { "Content-Type": "image/jpeg" },
       });
@@ -153,15 +153,15 @@ import * as emolensTimeline from "./timeline.js";
 
   /** The model description, with the calibration of the class balance chosen in the settings. */
   async function describeModel() {
-    await emolensSettings.ready;
-    const balance = emolensSettings.params().class_balance; // absent: the server's default
+    await Settings.ready;
+    const balance = Settings.params().class_balance; // absent: the server's default
     return api(`/api/v1/model?${new URLSearchParams(balance === undefined ? {} : { class_balance: balance })}`);
   }
 
   /** Load the browser pipeline once (model description from the server, then the models, warmed up). */
   function loadPipeline() {
     if (!pipeline) {
-      pipeline = describeModel().then((info) => emolensBrowser.create(info, modeSel.dataset.wasm));
+      pipeline = describeModel().then((info) => BrowserAnalyser.create(info, modeSel.dataset.wasm));
       pipeline.catch(() => { pipeline = null; }); // a later choice of browser mode tries again
     }
     return pipeline;
@@ -243,7 +243,7 @@ import * as emolensTimeline from "./timeline.js";
   /** Camera frames analysed in this browser as fast as the worker allows, each at most once: a frame that
    * arrives while the worker is busy waits (only the newest), and is analysed as soon as the worker is free. */
   async function browserLoop(analyser) {
-    const minScore = () => Number(emolensSettings.params().min_score || 0);
+    const minScore = () => Number(Settings.params().min_score || 0);
     const mine = ++loops;
     const live = () => running && mine === loops;
     const drop = (frame) => { if (frame && frame !== video) frame.close(); };
@@ -316,7 +316,7 @@ import * as emolensTimeline from "./timeline.js";
   function showPrivacy() {
     privacy.textContent = privacy.dataset[modeSel.value];
     record.disabled = modeSel.value !== "browser";
-    emolensSettings.onServer(modeSel.value === "server");
+    Settings.onServer(modeSel.value === "server");
   }
 
   function cameraProblem(err) {
@@ -386,13 +386,13 @@ import * as emolensTimeline from "./timeline.js";
     showPrivacy();
     if (modeSel.value === "browser") loadPipeline().catch(fallBack);
   });
-  if (!emolensBrowser.supported()) {
+  if (!BrowserAnalyser.supported()) {
     fallBack(new Error("no WebAssembly"));
   } else {
     showPrivacy();
     loadPipeline().catch(fallBack); // download, compile and warm up before the camera starts
   }
-  emolensTimeline.legend($("legend"), labels);
+  Timeline.legend($("legend"), labels);
   mirror.addEventListener("change", () => stage.classList.toggle("mirrored", mirror.checked));
   startBtn.addEventListener("click", start);
   stopBtn.addEventListener("click", stop);
