@@ -59,8 +59,8 @@ def for_onnx_runtime(model: onnx.ModelProto) -> onnx.ModelProto:
     - ONNX Runtime's symbolic shape inference is stored in the graph, so that both inputs of each sum have the
       same symbolic height and width (``floor(height/2)``...) rather than two unknown ones.
     """
-    shapes = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
-    channels = {v.name: v.type.tensor_type.shape.dim[1].dim_value for v in shapes.graph.value_info}
+    model = SymbolicShapeInference.infer_shapes(model, auto_merge=True)  # a 1x1 convolution keeps the pad's shape
+    channels = {v.name: v.type.tensor_type.shape.dim[1].dim_value for v in model.graph.value_info}
     constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     nodes = []
     for node in model.graph.node:
@@ -79,7 +79,7 @@ def for_onnx_runtime(model: onnx.ModelProto) -> onnx.ModelProto:
     kept = [t for t in model.graph.initializer if t.name in used]
     del model.graph.initializer[:]
     model.graph.initializer.extend(kept)
-    return SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    return model
 
 
 def is_channel_padding(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> bool:
