@@ -143,6 +143,23 @@ def test_options_are_one_frozen_pydantic_model_and_replace_checks_again() -> Non
 
 
 @pytest.mark.parametrize("door", ["web", "cli"])
+def test_every_door_refuses_an_empty_image_format_in_the_same_variable(door: str, tmp_path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``EMOLENS_IMAGE_FORMATS=JPEG,,PNG`` is one setting for the server and the CLI: both refuse the empty name."""
+    monkeypatch.setenv("EMOLENS_IMAGE_FORMATS", "JPEG,,PNG")
+    if door == "web":
+        with pytest.raises(ConfigError, match="image formats must be Pillow format names"):
+            load_config(Config(""), {"DATA_DIR": str(tmp_path)})
+    else:
+        from click.testing import CliRunner
+
+        from emolens.cli.main import cli
+
+        result = CliRunner().invoke(cli, ["analyze", str(ASTRONAUT)])
+        assert result.exit_code == 2 and "image formats must be Pillow format names" in result.stderr
+
+
+@pytest.mark.parametrize("door", ["web", "cli"])
 def test_every_door_refuses_a_bad_pixel_limit_with_the_options_message(door: str, tmp_path) -> None:
     """The web settings and the CLI flags are mapped onto AnalyzerOptions, which alone checks the values."""
     message = "max_pixels must be a positive number of pixels, got 0"

@@ -126,11 +126,17 @@ class Settings(BaseModel):
             check_detector_name(name)  # a ConfigError is a ValueError: pydantic reports it with the key
         return names
 
-    @field_validator("IMAGE_FORMATS", "ALLOWED_CLASS_BALANCES", mode="before")
+    @field_validator("IMAGE_FORMATS", mode="before")
     @classmethod
-    def _listed(cls, values: Any) -> Any:
-        """``EMOLENS_IMAGE_FORMATS=JPEG,PNG`` (the names are checked by AnalyzerOptions) and
-        ``EMOLENS_ALLOWED_CLASS_BALANCES=0,0.5,1`` as lists."""
+    def _listed_formats(cls, names: Any) -> Any:
+        """``EMOLENS_IMAGE_FORMATS=JPEG,PNG`` as a list, every item kept, as ``--image-formats`` reads the same
+        variable (the names, an empty one refused, are checked by AnalyzerOptions)."""
+        return names.split(",") if isinstance(names, str) else names
+
+    @field_validator("ALLOWED_CLASS_BALANCES", mode="before")
+    @classmethod
+    def _listed_balances(cls, values: Any) -> Any:
+        """``EMOLENS_ALLOWED_CLASS_BALANCES=0,0.5,1`` as a list."""
         return comma_list(values)
 
 
@@ -138,6 +144,7 @@ def comma_list(value: Any) -> Any:
     """A setting given as ``a, b,c`` (an environment variable) as the list of its items, stripped, empty ones
     dropped; any other value as it is (a config file's list, checked by the field's type)."""
     return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
 
 DEFAULTS: dict[str, Any] = Settings().model_dump()
 
