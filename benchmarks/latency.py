@@ -262,7 +262,8 @@ def main() -> None:
                         help="also time the fer package (its venv's python) on the same frames, taking turns")
     parser.add_argument("--no-folder", action="store_true", help="leave out the photo folder")
     parser.add_argument("--sessions", action="store_true",
-                        help="only time the full-range detector model under ONNX Runtime session settings")
+                        help="only time ONNX Runtime session settings: the full-range detector model alone, then "
+                             "both models of a frame in turn")
     args = parser.parse_args()
     options = AnalyzerOptions(detector=args.detector, tta=args.tta, model_path=args.model, threads=args.threads)
     analyzer = Analyzer.create_from_options(options)
