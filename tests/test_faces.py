@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 from support.data import REPO
-from support.helpers import FIXTURES
+from support.helpers import FIXTURES, load_tool
 
 from emolens.faces import DEFAULT_DETECTOR, Detection, create_detector
 from emolens.faces.align import crop_face, eye_angle
@@ -259,13 +257,6 @@ def test_single_model_detectors_do_not_look_near_boxes(blazeface, haar) -> None:
 
 
 
-def _convert_tool() -> Any:
-    spec = importlib.util.spec_from_file_location("convert_blazeface", REPO / "tools" / "convert_blazeface.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 def _model_file(variant: str) -> Path:
     return REPO / "src" / "emolens" / "faces" / "models" / VARIANTS[variant].file
 
@@ -293,7 +284,7 @@ def test_the_onnx_runtime_layout_keeps_what_the_model_computes(photos_dir: Path)
     import onnxruntime
 
     original = onnx.load(str(_model_file("short")))
-    laid_out = _convert_tool().for_onnx_runtime(onnx.load(str(_model_file("short"))))
+    laid_out = load_tool("convert_blazeface").for_onnx_runtime(onnx.load(str(_model_file("short"))))
     assert [n.op_type for n in original.graph.node].count("Pad") == 11
     assert "Pad" not in [n.op_type for n in laid_out.graph.node]
     sessions = [onnxruntime.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])

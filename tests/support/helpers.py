@@ -1,16 +1,18 @@
 """Helpers the tests share (imported as ``support.helpers``; fixtures stay in ``conftest.py``): where the small
 committed fixtures are, the one float32 bound for runs that sum in another order, real-data video and folder
-builders, and the skip that CI turns into a failure."""
+builders, the repo's tools as modules, and the skip that CI turns into a failure."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from support.data import SHARED_DATA
+from support.data import REPO, SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 KERNEL_ORDER_ABS = 1e-4
@@ -61,3 +63,11 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI must not skip: {reason}")
     pytest.skip(reason)
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` as a module (the tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module

@@ -4,7 +4,6 @@ endpoint, checked as strictly as an upload."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from support.data import REPO
+from support.helpers import load_tool
 from support.web import letterbox
 from test_api import assert_error, valid
 
@@ -32,20 +32,13 @@ GRAPHS = REPO / "src" / "emolens" / "web" / "static" / "models"
 RESULTS = "/api/v1/live/results"
 
 
-def _tool() -> Any:
-    spec = importlib.util.spec_from_file_location("build_browser_graphs", REPO / "tools" / "build_browser_graphs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 def _session(name: str) -> ort.InferenceSession:
     return ort.InferenceSession(str(GRAPHS / name), providers=["CPUExecutionProvider"])
 
 
 def test_committed_graphs_are_what_the_tool_builds() -> None:
     pytest.importorskip("onnx", reason="the train extra builds the graphs")
-    tool = _tool()
+    tool = load_tool("build_browser_graphs")
     for name, build in tool.GRAPHS.items():
         assert (GRAPHS / name).read_bytes() == build().SerializeToString(), f"{name}: run tools/build_browser_graphs.py"
 
